@@ -1,0 +1,209 @@
+import { z } from "zod";
+
+/**
+ * The configuration schema: the single source of truth for what a config file may say. Strict
+ * everywhere (an unknown key is a typo, and a typo is an error), cross-checked in `superRefine`,
+ * and exported as JSON Schema by `npm run config-schema`. Every field carries a description; the
+ * README's config reference is generated from these and a test keeps the two in sync.
+ */
+
+export const TOKEN_TYPES = {
+  saml2: "urn:ietf:params:oauth:token-type:saml2",
+  saml1: "urn:ietf:params:oauth:token-type:saml1",
+  idToken: "urn:ietf:params:oauth:token-type:id_token",
+  jwt: "urn:ietf:params:oauth:token-type:jwt",
+  accessToken: "urn:ietf:params:oauth:token-type:access_token",
+} as const;
+
+export const GRANT_TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
+
+/** Claims only the bridge sets (RFC 9068 §2.2, RFC 8693 §4); a mapping may never write them. */
+export const RESERVED_CLAIMS = [
+  "iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "act", "may_act",
+  "cnf", "typ", "auth_time", "acr", "idp",
+] as const;
+/** Keys that would reach Object.prototype machinery if ever used as a property name. */
+const POISON_KEYS = new Set(["__proto__", "constructor", "prototype"]);
+
+const httpsOrHttpUrl = z.url({ protocol: /^https?$/ });
+const scopeToken = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, "a scope token (RFC 6749 §3.3)");
+const seconds = z.number().int().positive();
+
+const attributeSelector = z
+  .strictObject({
+    name: z.string().min(1).optional().describe("Attribute Name (SAML 2.0) or AttributeName (SAML 1.1)."),
+    friendlyName: z.string().min(1).optional().describe("Attribute FriendlyName (SAML 2.0 only)."),
+    nameFormat: z.string().min(1).optional().describe("Require this NameFormat (SAML 2.0) as well as the name."),
+  })
+  .refine((s) => (s.name === undefined) !== (s.friendlyName === undefined), {
+    message: "give exactly one of name or friendlyName",
+  });
+
+const claimRule = z.strictObject({
+  from: attributeSelector.describe("Which attribute supplies the claim."),
+  multi: z.boolean().default(false).describe("Emit every value as an array (otherwise exactly one value is required)."),
+  required: z.boolean().default(false).describe("Refuse the exchange (mapping_required_missing) when the attribute is absent."),
+  default: z.union([z.string(), z.array(z.string())]).optional().describe("Value used when the attribute is absent."),
+  transform: z.enum(["lowercase", "uppercase", "trim"]).optional().describe("Applied to every value."),
+});
+
+const scopeRule = z.strictObject({
+  when: attributeSelector.optional().describe("Attribute to test; omit to grant unconditionally."),
+  anyOf: z.array(z.string()).min(1).optional().describe("The rule applies when the attribute has any of these values."),
+  grant: z.array(scopeToken).min(1).describe("Scopes the subject may then receive."),
+}).refine((r) => (r.when === undefined) === (r.anyOf === undefined), { message: "when and anyOf go together" });
+
+const requireRule = z.strictObject({
+  attribute: attributeSelector.describe("Attribute that must be present."),
+  anyOf: z.array(z.string()).min(1).describe("It must carry at least one of these values."),
+});
+
+const mapping = z.strictObject({
+  subject: z
+    .union([
+      z.strictObject({ nameId: z.literal(true).describe("Use the NameID / NameIdentifier.") }),
+      z.strictObject({ attribute: attributeSelector.describe("Use this single-valued attribute.") }),
+    ])
+    .default({ nameId: true })
+    .describe("Where `sub` comes from."),
+  claims: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$/, "a claim name"), claimRule)
+    .default({})
+    .describe("Token claims from attributes, by claim name."),
+  scopes: z.array(scopeRule).default([]).describe("Scopes the subject may have (the mapping's grant); nothing listed grants nothing."),
+  require: z.array(requireRule).default([]).describe("Conditions that must all hold, or the exchange is refused (policy_condition_failed)."),
+});
+
+const samlIdp = z.strictObject({
+  id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/).describe("Local name of the IdP (used by clients' `idps`)."),
+  metadataFile: z.string().min(1).describe("Path of the IdP's SAML metadata (relative to the config file)."),
+  entityId: z.string().min(1).optional().describe("The IdP's entityID; required when the metadata holds several IdPs, and checked when given."),
+  allowSha1: z.boolean().default(false).describe("Accept RSA-SHA1 signatures and SHA-1 digests from this IdP (legacy only)."),
+  requireSignedAssertion: z.boolean().default(true).describe("Require the Assertion itself to be signed (RFC 7522 §3); false also accepts a signed Response around an unsigned assertion."),
+  recipients: z.array(httpsOrHttpUrl).optional().describe("Accepted SubjectConfirmationData Recipient / Response Destination values; when set, they are checked."),
+  maxAssertionAgeSeconds: seconds.default(300).describe("Refuse assertions whose IssueInstant is older than this."),
+  mapping: mapping.default({ subject: { nameId: true }, claims: {}, scopes: [], require: [] }).describe("How attributes become claims and scopes."),
+});
+
+const client = z.strictObject({
+  id: z.string().regex(/^[\x21-\x7E]{1,128}$/, "printable ASCII without spaces").describe("client_id."),
+  secretHash: z
+    .string()
+    .regex(/^(sha256:[A-Za-z0-9_-]{43}|scrypt:\d+:\d+:\d+:[A-Za-z0-9_-]{22,}:[A-Za-z0-9_-]{43,})$/, "sha256:<b64url> or scrypt:N:r:p:<salt>:<hash> (npm run hash-secret)")
+    .describe("Hash of the client secret, made by `npm run hash-secret`."),
+  grantTypes: z.array(z.literal(GRANT_TOKEN_EXCHANGE)).default([GRANT_TOKEN_EXCHANGE]).describe("Grants this client may use; an empty list authenticates but grants nothing."),
+  audiences: z.array(z.string().min(1)).min(1).describe("Audience ids (from `audiences`) this client may request."),
+  defaultAudience: z.string().min(1).optional().describe("Audience used when the request names none."),
+  scopes: z.array(scopeToken).default([]).describe("Largest scope this client may receive."),
+  subjectTokenTypes: z.array(z.literal(TOKEN_TYPES.saml2)).default([TOKEN_TYPES.saml2]).describe("subject_token_type values this client may present."),
+  idps: z.array(z.string()).min(1).describe("SAML IdP ids whose assertions this client may exchange."),
+  mode: z.enum(["delegation", "impersonation"]).default("delegation").describe("delegation: the token carries act {sub: client_id} (RFC 8693 §4.1); impersonation: no act."),
+});
+
+const audience = z.strictObject({
+  id: z.string().min(1).describe("The audience value: what `audience`/`resource` carry and what `aud` says."),
+  scopes: z.array(scopeToken).default([]).describe("Scopes this resource server understands."),
+  defaultScopes: z.array(scopeToken).default([]).describe("Granted when the request has no `scope` (still intersected with everything else)."),
+  tokenTtlSeconds: seconds.optional().describe("Shorter lifetime for tokens for this audience."),
+});
+
+const signingKey = z
+  .strictObject({
+    kid: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).describe("Key id, published in the JWKS and set in every token header."),
+    alg: z.enum(["RS256", "PS256", "ES256", "ES384", "EdDSA"]).describe("JWS algorithm."),
+    privateKeyFile: z.string().min(1).optional().describe("PKCS#8 PEM private key (the first key with one signs)."),
+    publicKeyFile: z.string().min(1).optional().describe("PEM public key of a retired key, still published for verification."),
+  })
+  .refine((k) => (k.privateKeyFile === undefined) !== (k.publicKeyFile === undefined), {
+    message: "give exactly one of privateKeyFile or publicKeyFile",
+  });
+
+export const configSchema = z
+  .strictObject({
+    issuer: httpsOrHttpUrl.describe("The bridge's issuer URL: `iss` of issued tokens and the RFC 8414 issuer."),
+    tokenEndpoint: httpsOrHttpUrl.optional().describe("Public URL of POST /token; defaults to issuer + /token."),
+    saml: z.strictObject({
+      entityId: z.string().min(1).describe("The bridge's SAML entity ID: assertions must name it in an AudienceRestriction."),
+      audienceAliases: z.array(z.string().min(1)).default([]).describe("Further accepted Audience values (e.g. the token endpoint URL)."),
+    }),
+    tokens: z.strictObject({
+      ttlSeconds: seconds.max(86_400).default(300).describe("Lifetime of issued access tokens."),
+      clockSkewSeconds: z.number().int().min(0).max(600).default(60).describe("Tolerance for every time comparison."),
+    }).default({ ttlSeconds: 300, clockSkewSeconds: 60 }),
+    signing: z.strictObject({
+      keys: z.array(signingKey).min(1).describe("Token signing keys: the first with a private key signs; all are published."),
+    }),
+    limits: z.strictObject({
+      maxBodyBytes: z.number().int().min(4096).max(4 * 1024 * 1024).default(262_144).describe("Largest POST body accepted."),
+      maxTokenBytes: z.number().int().min(1024).max(1024 * 1024).default(131_072).describe("Largest decoded subject token."),
+      maxXmlDepth: z.number().int().min(8).max(256).default(48).describe("Deepest XML nesting accepted."),
+      maxXmlElements: z.number().int().min(16).max(100_000).default(4_000).describe("Most XML elements accepted."),
+      maxTargets: z.number().int().min(1).max(32).default(5).describe("Most audience + resource values in one request."),
+    }).default({ maxBodyBytes: 262_144, maxTokenBytes: 131_072, maxXmlDepth: 48, maxXmlElements: 4_000, maxTargets: 5 }),
+    clients: z.array(client).min(1).describe("OAuth clients allowed to call the token endpoint."),
+    audiences: z.array(audience).min(1).describe("Resource servers tokens may be issued for."),
+    samlIdps: z.array(samlIdp).default([]).describe("Trusted SAML identity providers."),
+    replay: z.strictObject({
+      store: z.enum(["memory", "redis"]).default("memory").describe("memory: one process only; redis: shared by every instance."),
+      redisUrl: z.string().regex(/^rediss?:\/\//).optional().describe("Redis URL (required for store: redis)."),
+      keyPrefix: z.string().default("fedbridge:replay:").describe("Prefix of replay keys in Redis."),
+      timeoutMs: z.number().int().min(50).max(10_000).default(1_000).describe("Per-command timeout; past it the exchange fails with 503."),
+      memoryMaxEntries: z.number().int().min(100).default(100_000).describe("Bound of the in-memory store; when full, new assertions are refused (503) rather than old entries forgotten."),
+    }).default({ store: "memory", keyPrefix: "fedbridge:replay:", timeoutMs: 1_000, memoryMaxEntries: 100_000 }),
+  })
+  .superRefine((c, ctx) => {
+    const dup = (list: readonly { id: string }[], path: string): void => {
+      const seen = new Set<string>();
+      list.forEach((x, i) => {
+        if (seen.has(x.id)) ctx.addIssue({ code: "custom", path: [path, i, "id"], message: `duplicate id "${x.id}"` });
+        seen.add(x.id);
+      });
+    };
+    dup(c.clients, "clients");
+    dup(c.audiences, "audiences");
+    dup(c.samlIdps, "samlIdps");
+    const kids = new Set<string>();
+    c.signing.keys.forEach((k, i) => {
+      if (kids.has(k.kid)) ctx.addIssue({ code: "custom", path: ["signing", "keys", i, "kid"], message: `duplicate kid "${k.kid}"` });
+      kids.add(k.kid);
+    });
+    if (!c.signing.keys.some((k) => k.privateKeyFile)) {
+      ctx.addIssue({ code: "custom", path: ["signing", "keys"], message: "at least one key needs a privateKeyFile" });
+    }
+    if (c.replay.store === "redis" && !c.replay.redisUrl) {
+      ctx.addIssue({ code: "custom", path: ["replay", "redisUrl"], message: "required when store is redis" });
+    }
+    const audiences = new Map(c.audiences.map((a) => [a.id, a]));
+    c.audiences.forEach((a, i) => {
+      a.defaultScopes.forEach((s, j) => {
+        if (!a.scopes.includes(s)) ctx.addIssue({ code: "custom", path: ["audiences", i, "defaultScopes", j], message: `"${s}" is not in this audience's scopes` });
+      });
+    });
+    const idps = new Set(c.samlIdps.map((i) => i.id));
+    c.clients.forEach((cl, i) => {
+      cl.audiences.forEach((a, j) => {
+        if (!audiences.has(a)) ctx.addIssue({ code: "custom", path: ["clients", i, "audiences", j], message: `unknown audience "${a}"` });
+      });
+      if (cl.defaultAudience !== undefined && !cl.audiences.includes(cl.defaultAudience)) {
+        ctx.addIssue({ code: "custom", path: ["clients", i, "defaultAudience"], message: "must be one of the client's audiences" });
+      }
+      cl.idps.forEach((d, j) => {
+        if (!idps.has(d)) ctx.addIssue({ code: "custom", path: ["clients", i, "idps", j], message: `unknown SAML IdP "${d}"` });
+      });
+    });
+    c.samlIdps.forEach((idp, i) => {
+      for (const name of Object.keys(idp.mapping.claims)) {
+        if ((RESERVED_CLAIMS as readonly string[]).includes(name) || POISON_KEYS.has(name)) {
+          ctx.addIssue({ code: "custom", path: ["samlIdps", i, "mapping", "claims", name], message: "reserved claim: only the bridge sets it" });
+        }
+      }
+    });
+  });
+
+export type Config = z.infer<typeof configSchema>;
+export type ClientConfig = Config["clients"][number];
+export type AudienceConfig = Config["audiences"][number];
+export type SamlIdpConfig = Config["samlIdps"][number];
+export type MappingConfig = SamlIdpConfig["mapping"];
+export type AttributeSelector = z.infer<typeof attributeSelector>;
+export type LimitsConfig = Config["limits"];
+export type ReplayConfig = Config["replay"];

@@ -1,0 +1,63 @@
+import type { ClientConfig, AudienceConfig } from "../config/schema.js";
+import type { Form } from "../http/form.js";
+import type { MappedSubject } from "../mapping/mapper.js";
+import type { VerifiedSubject } from "../subject/types.js";
+import type { ActClaim, IssuedToken } from "../tokens/access-token.js";
+import type { ExchangeServices } from "./services.js";
+
+/**
+ * A grant is an ordered list of named steps over one context (the node-oidc-provider shape):
+ * each step reads what earlier steps established and adds its own part, or throws an OAuthError.
+ * The step name goes into the exchange log, so a refusal says where it happened.
+ */
+export interface ExchangeContext {
+  readonly now: number;
+  readonly form: Form;
+  readonly client: ClientConfig;
+  request?: {
+    subjectToken: string;
+    subjectTokenType: string;
+    audience: string[];
+    resource: string[];
+    scope: string[] | undefined;
+  };
+  targets?: AudienceConfig[];
+  subject?: VerifiedSubject;
+  mapped?: MappedSubject;
+  scope?: string[];
+  act?: ActClaim | undefined;
+  expiresAt?: number;
+  issued?: IssuedToken;
+}
+
+export interface Step {
+  readonly name: string;
+  run(ctx: ExchangeContext, services: ExchangeServices): void | Promise<void>;
+}
+
+export function step(name: string, run: Step["run"]): Step {
+  return { name, run };
+}
+
+/** Reads a value an earlier step must have set; a miss is a programming error, not a client one. */
+export function need<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new Error(`pipeline order: ${what} not set`);
+  return value;
+}
+
+export class StepFailure extends Error {
+  override name = "StepFailure";
+  constructor(readonly step: string, override readonly cause: unknown) {
+    super(`step ${step} failed`);
+  }
+}
+
+export async function runSteps(steps: readonly Step[], ctx: ExchangeContext, services: ExchangeServices): Promise<void> {
+  for (const s of steps) {
+    try {
+      await s.run(ctx, services);
+    } catch (e) {
+      throw new StepFailure(s.name, e);
+    }
+  }
+}

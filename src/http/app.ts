@@ -1,0 +1,45 @@
+import express, { type Express } from "express";
+import type { ExchangeServices } from "../exchange/services.js";
+import type { ClientRegistry } from "../clients/registry.js";
+import type { Grant } from "./routes/token.js";
+import { tokenRoute } from "./routes/token.js";
+import { discoveryRoutes } from "./routes/discovery.js";
+import { healthRoutes } from "./routes/health.js";
+import { errorHandler } from "./error-response.js";
+
+export interface AppOptions {
+  services: ExchangeServices;
+  clients: ClientRegistry;
+  grants: readonly Grant[];
+  tokenEndpoint: string;
+  now: () => number;
+}
+
+export function createApp(options: AppOptions): Express {
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("etag", false);
+  app.set("query parser", "simple");
+  // RFC 6749 §5.1 / RFC 8693 §2.2: token responses must not be cached; applied to every response.
+  app.use((_req, res, next) => {
+    res.setHeader("Cache-Control", "no-store");
+    res.setHeader("Pragma", "no-cache");
+    res.setHeader("X-Content-Type-Options", "nosniff");
+    next();
+  });
+  app.use(tokenRoute({ grants: options.grants, services: options.services, clients: options.clients, now: options.now }));
+  app.use(
+    discoveryRoutes({
+      issuer: options.services.issuer,
+      tokenEndpoint: options.tokenEndpoint,
+      keys: options.services.keys,
+      subjectTokenTypes: [...options.services.subjectVerifiers.keys()],
+    }),
+  );
+  app.use(healthRoutes(options.services.replay));
+  app.use((_req, res) => {
+    res.status(404).json({ error: "not_found" });
+  });
+  app.use(errorHandler(options.services.log));
+  return app;
+}

@@ -1,0 +1,116 @@
+import type { NextFunction, Request, RequestHandler, Response } from "express";
+import { Passport } from "passport";
+import { Strategy } from "passport-strategy";
+import { OAuthError, refuse } from "../oauth/errors.js";
+import type { ClientConfig } from "../config/schema.js";
+import type { ClientRegistry } from "../clients/registry.js";
+import { single, type Form } from "./form.js";
+
+/**
+ * Client authentication at the token endpoint (RFC 6749 §2.3.1): `client_secret_basic` and
+ * `client_secret_post`, as two passport strategies. Exactly one method per request (RFC 6749 §2.3:
+ * "MUST NOT use more than one authentication method"); no method at all is `invalid_client`, so an
+ * unauthenticated exchange is impossible.
+ */
+
+type Verify = (id: string, secret: string) => Promise<ClientConfig | undefined>;
+
+function formUrlDecode(s: string): string {
+  // RFC 6749 §2.3.1: id and secret are form-urlencoded before being joined with ':'.
+  return decodeURIComponent(s.replace(/\+/g, " "));
+}
+
+/** Decodes `Authorization: Basic …`; throws `client_auth_malformed` (401) on anything odd. */
+export function parseBasicCredentials(header: string): { id: string; secret: string } {
+  const m = /^Basic ([A-Za-z0-9+/]+={0,2})$/i.exec(header.trim());
+  if (!m) throw new OAuthError("client_auth_malformed", { challenge: true });
+  const decoded = Buffer.from(m[1]!, "base64").toString("utf8");
+  const colon = decoded.indexOf(":");
+  if (colon <= 0) throw new OAuthError("client_auth_malformed", { challenge: true });
+  try {
+    return { id: formUrlDecode(decoded.slice(0, colon)), secret: formUrlDecode(decoded.slice(colon + 1)) };
+  } catch {
+    throw new OAuthError("client_auth_malformed", { challenge: true });
+  }
+}
+
+class ClientSecretBasicStrategy extends Strategy {
+  name = "client_secret_basic";
+  constructor(private readonly verify: Verify) {
+    super();
+  }
+  override authenticate(req: Request): void {
+    let creds: { id: string; secret: string };
+    try {
+      creds = parseBasicCredentials(req.headers.authorization ?? "");
+    } catch (e) {
+      this.error(e as Error);
+      return;
+    }
+    const bodyId = single(req.body as Form, "client_id");
+    if (bodyId !== undefined && bodyId !== creds.id) {
+      this.error(refuse("client_id_mismatch"));
+      return;
+    }
+    this.verify(creds.id, creds.secret).then(
+      (client) => (client ? this.success(client) : this.error(new OAuthError("client_auth_failed", { challenge: true }))),
+      (e: unknown) => this.error(e as Error),
+    );
+  }
+}
+
+class ClientSecretPostStrategy extends Strategy {
+  name = "client_secret_post";
+  constructor(private readonly verify: Verify) {
+    super();
+  }
+  override authenticate(req: Request): void {
+    let id: string | undefined;
+    let secret: string | undefined;
+    try {
+      id = single(req.body as Form, "client_id");
+      secret = single(req.body as Form, "client_secret");
+    } catch (e) {
+      this.error(e as Error);
+      return;
+    }
+    if (id === undefined || secret === undefined) {
+      this.error(refuse("client_auth_malformed"));
+      return;
+    }
+    this.verify(id, secret).then(
+      (client) => (client ? this.success(client) : this.error(refuse("client_auth_failed"))),
+      (e: unknown) => this.error(e as Error),
+    );
+  }
+}
+
+declare module "express-serve-static-core" {
+  interface Request {
+    /** The authenticated OAuth client, set by `authenticateClient`. */
+    client?: ClientConfig;
+  }
+}
+
+/** Express middleware: picks the one method the request uses and runs its passport strategy. */
+export function authenticateClient(clients: ClientRegistry): RequestHandler {
+  const passport = new Passport();
+  const verify: Verify = (id, secret) => clients.authenticate(id, secret);
+  passport.use(new ClientSecretBasicStrategy(verify));
+  passport.use(new ClientSecretPostStrategy(verify));
+
+  return (req: Request, res: Response, next: NextFunction) => {
+    const form = req.body as Form;
+    const usesHeader = req.headers.authorization !== undefined;
+    const usesPost = Object.hasOwn(form, "client_secret");
+    if (usesHeader && usesPost) return next(refuse("client_auth_multiple"));
+    if (!usesHeader && !usesPost) return next(refuse("client_auth_missing"));
+    const method = usesHeader ? "client_secret_basic" : "client_secret_post";
+    passport.authenticate(method, { session: false }, (err: unknown, client: ClientConfig | false) => {
+      if (err) return next(err);
+      if (!client) return next(new OAuthError("client_auth_failed", { challenge: usesHeader }));
+      req.client = client;
+      next();
+    })(req, res, next);
+  };
+}

@@ -1,0 +1,37 @@
+import { Router } from "express";
+import { GRANT_TOKEN_EXCHANGE, TOKEN_TYPES } from "../../config/schema.js";
+import type { SigningKeySet } from "../../tokens/signing-keys.js";
+
+/**
+ * RFC 8414 authorization server metadata and the JWKS (RFC 7517). Only what this build really
+ * supports is advertised. RFC 8414 defines no field for token-exchange token types, so they are
+ * listed under extension names, as §2 permits.
+ */
+export function discoveryRoutes(options: {
+  issuer: string;
+  tokenEndpoint: string;
+  keys: SigningKeySet;
+  subjectTokenTypes: readonly string[];
+}): Router {
+  const router = Router();
+  const metadata = {
+    issuer: options.issuer,
+    token_endpoint: options.tokenEndpoint,
+    jwks_uri: new URL("/.well-known/jwks.json", options.issuer).toString(),
+    grant_types_supported: [GRANT_TOKEN_EXCHANGE],
+    token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
+    response_types_supported: [],
+    scopes_supported: undefined,
+    token_exchange_subject_token_types_supported: [...options.subjectTokenTypes],
+    token_exchange_requested_token_types_supported: [TOKEN_TYPES.accessToken],
+    token_exchange_actor_token_types_supported: [],
+    access_token_signing_alg_values_supported: [...new Set(options.keys.jwks.keys.map((k) => k.alg!))],
+  };
+  router.get("/.well-known/oauth-authorization-server", (_req, res) => {
+    res.json(metadata);
+  });
+  router.get("/.well-known/jwks.json", (_req, res) => {
+    res.json(options.keys.jwks);
+  });
+  return router;
+}

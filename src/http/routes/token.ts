@@ -1,0 +1,100 @@
+import express, { Router, type NextFunction, type Request, type Response } from "express";
+import { OAuthError, refuse } from "../../oauth/errors.js";
+import { runSteps, StepFailure, type ExchangeContext, type Step } from "../../exchange/pipeline.js";
+import type { ExchangeServices } from "../../exchange/services.js";
+import type { ClientRegistry } from "../../clients/registry.js";
+import { TOKEN_TYPES } from "../../config/schema.js";
+import { authenticateClient } from "../client-auth.js";
+import { required, type Form } from "../form.js";
+import { toOAuthError, sendOAuthError } from "../error-response.js";
+
+export interface Grant {
+  grantType: string;
+  steps: readonly Step[];
+}
+
+/**
+ * POST /token (RFC 6749 §3.2, RFC 8693 §2). Body: application/x-www-form-urlencoded only, parsed
+ * flat (no nested objects: `a[b]=c` is just a name) with a size and parameter-count limit. Then:
+ * authenticate the client, dispatch on grant_type, run the grant's steps, answer per §2.2.1.
+ */
+export function tokenRoute(options: {
+  grants: readonly Grant[];
+  services: ExchangeServices;
+  clients: ClientRegistry;
+  now: () => number;
+}): Router {
+  const { services } = options;
+  const grants = new Map(options.grants.map((g) => [g.grantType, g]));
+  const router = Router();
+
+  router.post(
+    "/token",
+    (req: Request, _res: Response, next: NextFunction) => {
+      if (!req.is("application/x-www-form-urlencoded")) return next(refuse("content_type_unsupported"));
+      next();
+    },
+    express.urlencoded({ extended: false, limit: services.limits.maxBodyBytes, parameterLimit: 64 }),
+    authenticateClient(options.clients),
+    async (req: Request, res: Response, next: NextFunction) => {
+      const client = req.client!;
+      const form = req.body as Form;
+      let ctx: ExchangeContext | undefined;
+      try {
+        const grantType = required(form, "grant_type");
+        const grant = grants.get(grantType);
+        if (!grant) throw refuse("grant_type_unsupported");
+        ctx = { now: options.now(), form, client };
+        await runSteps(grant.steps, ctx, services);
+        const issued = ctx.issued!;
+        const expiresIn = Math.floor(ctx.expiresAt! / 1000) - Math.floor(ctx.now / 1000);
+        const requested = ctx.request?.scope;
+        const sameScope = requested !== undefined && requested.join(" ") === ctx.scope!.join(" ");
+        logExchange(services, ctx, "issued", undefined, undefined, issued.jti);
+        res.status(200).json({
+          access_token: issued.token,
+          issued_token_type: TOKEN_TYPES.accessToken,
+          token_type: "Bearer",
+          expires_in: expiresIn,
+          ...(!sameScope && ctx.scope!.length > 0 ? { scope: ctx.scope!.join(" ") } : {}),
+        });
+      } catch (e) {
+        const err = toOAuthError(e);
+        logExchange(services, ctx ?? { now: options.now(), form, client }, "refused", err, e instanceof StepFailure ? e.step : "dispatch");
+        next(err);
+      }
+    },
+  );
+
+  router.all("/token", (_req, res) => {
+    res.setHeader("Allow", "POST");
+    res.status(405);
+    sendOAuthError(res, refuse("parameter_invalid"));
+  });
+  return router;
+}
+
+/** One structured line per exchange: identifiers and reason codes only, never a token. */
+function logExchange(
+  services: ExchangeServices,
+  ctx: ExchangeContext,
+  outcome: "issued" | "refused",
+  err: OAuthError | undefined,
+  step: string | undefined,
+  jti?: string,
+): void {
+  services.log({
+    event: "token_exchange",
+    outcome,
+    client: ctx.client.id,
+    subject_token_type: ctx.request?.subjectTokenType,
+    idp: ctx.subject?.idp.id,
+    sub: ctx.mapped?.sub,
+    audience: ctx.targets?.map((t) => t.id),
+    scope: ctx.scope?.join(" "),
+    error: err?.code,
+    reason: err?.reason,
+    step,
+    jti,
+  });
+}

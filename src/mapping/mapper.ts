@@ -1,0 +1,79 @@
+import { refuse } from "../oauth/errors.js";
+import type { AttributeSelector, MappingConfig } from "../config/schema.js";
+import type { SamlAttribute, VerifiedSubject } from "../subject/types.js";
+
+/**
+ * Attributes → token claims, scopes and conditions, driven by the IdP's mapping config. Claim names
+ * were validated at start-up (no reserved claim, no `__proto__`), and the result is a fresh plain
+ * object built with Object.fromEntries, so no attribute name or value can reach a prototype.
+ */
+export interface MappedSubject {
+  sub: string;
+  claims: Record<string, string | string[]>;
+  /** Scopes the mapping grants this subject: the subject's ceiling in the scope intersection. */
+  grantedScopes: ReadonlySet<string>;
+}
+
+export function mapSubject(subject: VerifiedSubject, mapping: MappingConfig): MappedSubject {
+  const values = (sel: AttributeSelector): string[] | undefined => valuesOf(subject.attributes, sel);
+
+  for (const rule of mapping.require) {
+    const have = values(rule.attribute) ?? [];
+    if (!have.some((v) => rule.anyOf.includes(v))) throw refuse("policy_condition_failed");
+  }
+
+  let sub: string;
+  if ("nameId" in mapping.subject) {
+    sub = subject.nameId;
+  } else {
+    const v = values(mapping.subject.attribute);
+    if (!v || v.length !== 1 || v[0] === "" || v[0] !== v[0]!.trim()) throw refuse("mapping_required_missing");
+    sub = v[0]!;
+  }
+
+  const entries: [string, string | string[]][] = [];
+  for (const [claim, rule] of Object.entries(mapping.claims)) {
+    let v = values(rule.from);
+    if (v === undefined || v.length === 0) {
+      if (rule.default !== undefined) v = Array.isArray(rule.default) ? [...rule.default] : [rule.default];
+      else if (rule.required) throw refuse("mapping_required_missing");
+      else continue;
+    }
+    const transformed = v.map((x) => transform(x, rule.transform));
+    if (rule.multi) entries.push([claim, transformed]);
+    else if (transformed.length === 1) entries.push([claim, transformed[0]!]);
+    else throw refuse("mapping_required_missing");
+  }
+
+  const granted = new Set<string>();
+  for (const rule of mapping.scopes) {
+    const applies = rule.when === undefined || (values(rule.when) ?? []).some((v) => rule.anyOf!.includes(v));
+    if (applies) for (const s of rule.grant) granted.add(s);
+  }
+  return { sub, claims: Object.fromEntries(entries), grantedScopes: granted };
+}
+
+/** All values of every attribute matching the selector, or undefined when none matches. */
+function valuesOf(attributes: readonly SamlAttribute[], sel: AttributeSelector): string[] | undefined {
+  let found: string[] | undefined;
+  for (const a of attributes) {
+    const nameMatches = sel.name !== undefined ? a.name === sel.name : a.friendlyName === sel.friendlyName;
+    if (!nameMatches) continue;
+    if (sel.nameFormat !== undefined && a.nameFormat !== sel.nameFormat) continue;
+    (found ??= []).push(...a.values);
+  }
+  return found;
+}
+
+function transform(v: string, t: "lowercase" | "uppercase" | "trim" | undefined): string {
+  switch (t) {
+    case "lowercase":
+      return v.toLowerCase();
+    case "uppercase":
+      return v.toUpperCase();
+    case "trim":
+      return v.trim();
+    default:
+      return v;
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * The one OAuth error family of the bridge.
+ *
+ * Every refusal is an `OAuthError` carrying an RFC 6749 §5.2 / RFC 8693 §2.2.2 error code and a
+ * stable, closed `reason` (a machine-readable code for the honest caller). Reasons name the rule
+ * that failed, never the data that failed it: no token, XML, secret or attribute value is ever
+ * put into an error. `http/error-response.ts` is the only place that serializes these.
+ */
+
+/** RFC 6749 §5.2, RFC 8693 §2.2.2, RFC 6749 §4.1.2.1 (temporarily_unavailable, server_error). */
+export type OAuthErrorCode =
+  | "invalid_request"
+  | "invalid_client"
+  | "invalid_grant"
+  | "unauthorized_client"
+  | "unsupported_grant_type"
+  | "invalid_scope"
+  | "invalid_target"
+  | "temporarily_unavailable"
+  | "server_error";
+
+/** Closed set of reason codes, grouped by the error code they travel with. */
+export const REASONS = {
+  // invalid_request: the request itself
+  content_type_unsupported: "invalid_request",
+  body_invalid: "invalid_request",
+  parameter_missing: "invalid_request",
+  parameter_duplicated: "invalid_request",
+  parameter_invalid: "invalid_request",
+  grant_type_missing: "invalid_request",
+  actor_token_pairing: "invalid_request",
+  actor_token_unsupported: "invalid_request",
+  requested_token_type_unsupported: "invalid_request",
+  subject_token_type_unsupported: "invalid_request",
+  client_auth_multiple: "invalid_request",
+  client_id_mismatch: "invalid_request",
+  // invalid_request: the subject token (RFC 8693 §2.2.2)
+  subject_token_type_not_allowed: "invalid_request",
+  token_encoding_invalid: "invalid_request",
+  token_too_large: "invalid_request",
+  token_type_mismatch: "invalid_request",
+  xml_malformed: "invalid_request",
+  xml_doctype_forbidden: "invalid_request",
+  xml_too_deep: "invalid_request",
+  xml_too_complex: "invalid_request",
+  saml_shape_invalid: "invalid_request",
+  saml_version_invalid: "invalid_request",
+  encrypted_assertion_unsupported: "invalid_request",
+  issuer_missing: "invalid_request",
+  issuer_unknown: "invalid_request",
+  issuer_mismatch: "invalid_request",
+  idp_not_allowed: "invalid_request",
+  metadata_expired: "invalid_request",
+  signature_missing: "invalid_request",
+  signature_invalid: "invalid_request",
+  signature_algorithm_forbidden: "invalid_request",
+  assertion_id_missing: "invalid_request",
+  timestamp_invalid: "invalid_request",
+  assertion_stale: "invalid_request",
+  assertion_not_yet_valid: "invalid_request",
+  assertion_expired: "invalid_request",
+  audience_mismatch: "invalid_request",
+  condition_unsupported: "invalid_request",
+  subject_missing: "invalid_request",
+  subject_invalid: "invalid_request",
+  subject_confirmation_invalid: "invalid_request",
+  recipient_mismatch: "invalid_request",
+  destination_mismatch: "invalid_request",
+  status_not_success: "invalid_request",
+  in_response_to_present: "invalid_request",
+  session_expired: "invalid_request",
+  mapping_required_missing: "invalid_request",
+  policy_condition_failed: "invalid_request",
+  replayed: "invalid_request",
+  // invalid_client (RFC 6749 §5.2)
+  client_auth_missing: "invalid_client",
+  client_auth_failed: "invalid_client",
+  client_auth_malformed: "invalid_client",
+  // unauthorized_client / unsupported_grant_type
+  grant_not_allowed: "unauthorized_client",
+  grant_type_unsupported: "unsupported_grant_type",
+  // invalid_target (RFC 8693 §2.2.2, RFC 8707 §2)
+  target_not_allowed: "invalid_target",
+  target_invalid: "invalid_target",
+  target_too_many: "invalid_target",
+  target_missing: "invalid_target",
+  // invalid_scope
+  scope_not_allowed: "invalid_scope",
+  scope_invalid: "invalid_scope",
+  // service state
+  replay_store_unavailable: "temporarily_unavailable",
+  internal_error: "server_error",
+} as const satisfies Record<string, OAuthErrorCode>;
+
+export type Reason = keyof typeof REASONS;
+
+const STATUS: Record<OAuthErrorCode, number> = {
+  invalid_request: 400,
+  invalid_client: 401,
+  invalid_grant: 400,
+  unauthorized_client: 400,
+  unsupported_grant_type: 400,
+  invalid_scope: 400,
+  invalid_target: 400,
+  temporarily_unavailable: 503,
+  server_error: 500,
+};
+
+export class OAuthError extends Error {
+  readonly code: OAuthErrorCode;
+  readonly reason: Reason;
+  readonly status: number;
+  /** Set when the client tried HTTP Basic: RFC 6749 §5.2 then requires WWW-Authenticate. */
+  challenge: boolean;
+
+  constructor(reason: Reason, options: { cause?: unknown; challenge?: boolean } = {}) {
+    super(reason, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "OAuthError";
+    this.reason = reason;
+    this.code = REASONS[reason];
+    this.status = STATUS[this.code];
+    this.challenge = options.challenge ?? false;
+  }
+}
+
+/** Shorthand used by the validation steps: `throw refuse("assertion_expired")`. */
+export function refuse(reason: Reason, cause?: unknown): OAuthError {
+  return new OAuthError(reason, cause === undefined ? {} : { cause });
+}
+
+export function isOAuthError(e: unknown): e is OAuthError {
+  return e instanceof OAuthError;
+}

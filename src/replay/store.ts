@@ -1,0 +1,27 @@
+import { createHash } from "node:crypto";
+
+/**
+ * One-time use of subject tokens (RFC 7522 §3 "MAY ... maintaining the set of used ID values";
+ * SAML Profiles §4.1.4.5). `markUsed` is one atomic operation: it records the key and reports
+ * whether it was new, so N concurrent uses of one assertion yield exactly one `true`.
+ */
+export interface ReplayStore {
+  /** true: first use, now recorded until `ttlMs` from now; false: already used. */
+  markUsed(key: string, ttlMs: number): Promise<boolean>;
+  /** Whether the store can answer right now (for /readyz). */
+  ready(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** The store cannot answer: the exchange must fail (503), never go ahead unchecked. */
+export class ReplayStoreUnavailable extends Error {
+  override name = "ReplayStoreUnavailable";
+}
+
+/**
+ * Keyed by issuer and token ID together, so one IdP can neither collide with nor pre-burn another
+ * IdP's IDs (catalogue F5); hashed, so hostile IDs cannot bloat or shape keys.
+ */
+export function replayKey(issuer: string, tokenId: string): string {
+  return createHash("sha256").update(issuer).update("\n").update(tokenId).digest("base64url");
+}

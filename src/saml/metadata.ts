@@ -1,0 +1,114 @@
+import { X509Certificate, createHash } from "node:crypto";
+import { parseUntrustedXml } from "../xml/safe-parse.js";
+import { NS, attr, children, childElements, is, text } from "../xml/dom.js";
+import { parseSamlInstant } from "./time.js";
+import type { TrustedKey } from "../xml/signature.js";
+
+/**
+ * IdP metadata (SAML 2.0 Metadata §2.3, §2.4.1): the only source of trust. Signing keys are the
+ * KeyDescriptors with use="signing" or no use (§2.4.1.1); encryption-only keys never verify a
+ * signature (catalogue D22b). RSA keys under 2048 bits are refused at load (catalogue B18d).
+ */
+export interface IdpMetadata {
+  entityId: string;
+  signingKeys: TrustedKey[];
+  /** Earliest validUntil on the chosen EntityDescriptor or any enclosing EntitiesDescriptor. */
+  validUntil: number | undefined;
+  protocols: string[];
+  /** Certificate expiry, for operators; SAML trust does not depend on it (metadata is the anchor). */
+  certificates: { fingerprint: string; notAfter: string }[];
+}
+
+export class MetadataError extends Error {
+  override name = "MetadataError";
+}
+
+const METADATA_LIMITS = { maxDepth: 32, maxElements: 50_000 };
+const MIN_RSA_BITS = 2048;
+
+export function parseIdpMetadata(xml: string, wantedEntityId?: string): IdpMetadata {
+  let doc: Document;
+  try {
+    doc = parseUntrustedXml(xml, METADATA_LIMITS);
+  } catch {
+    throw new MetadataError("metadata is not well-formed XML (or has a DOCTYPE)");
+  }
+  const root = doc.documentElement!;
+  const found: { el: Element; validUntil: number | undefined }[] = [];
+  const visit = (el: Element, inherited: number | undefined): void => {
+    const own = attr(el, "validUntil");
+    let validUntil = inherited;
+    if (own !== undefined) {
+      let t: number;
+      try {
+        t = parseSamlInstant(own);
+      } catch {
+        throw new MetadataError("validUntil is not an xs:dateTime in UTC");
+      }
+      validUntil = validUntil === undefined ? t : Math.min(validUntil, t);
+    }
+    if (is(el, NS.md, "EntitiesDescriptor")) {
+      for (const c of childElements(el)) {
+        if (is(c, NS.md, "EntitiesDescriptor") || is(c, NS.md, "EntityDescriptor")) visit(c, validUntil);
+      }
+    } else if (is(el, NS.md, "EntityDescriptor")) {
+      if (children(el, NS.md, "IDPSSODescriptor").length > 0) found.push({ el, validUntil });
+    }
+  };
+  if (!is(root, NS.md, "EntitiesDescriptor") && !is(root, NS.md, "EntityDescriptor")) {
+    throw new MetadataError("root is neither md:EntityDescriptor nor md:EntitiesDescriptor");
+  }
+  visit(root, undefined);
+  const candidates = wantedEntityId === undefined ? found : found.filter((f) => attr(f.el, "entityID") === wantedEntityId);
+  if (candidates.length === 0) {
+    throw new MetadataError(wantedEntityId ? `no IdP entity "${wantedEntityId}" in metadata` : "no IdP (IDPSSODescriptor) in metadata");
+  }
+  if (candidates.length > 1) throw new MetadataError("metadata holds several IdPs: set entityId to choose one");
+  const { el, validUntil } = candidates[0]!;
+  const entityId = attr(el, "entityID");
+  if (!entityId) throw new MetadataError("EntityDescriptor has no entityID");
+
+  const signingKeys: TrustedKey[] = [];
+  const certificates: IdpMetadata["certificates"] = [];
+  const protocols = new Set<string>();
+  for (const role of children(el, NS.md, "IDPSSODescriptor")) {
+    for (const p of (attr(role, "protocolSupportEnumeration") ?? "").split(/\s+/)) if (p) protocols.add(p);
+    for (const kd of children(role, NS.md, "KeyDescriptor")) {
+      const use = attr(kd, "use");
+      if (use !== undefined && use !== "signing") continue;
+      for (const keyInfo of children(kd, NS.ds, "KeyInfo")) {
+        for (const x509Data of children(keyInfo, NS.ds, "X509Data")) {
+          for (const certEl of children(x509Data, NS.ds, "X509Certificate")) {
+            const { key, fingerprint, notAfter } = loadCertificate(text(certEl));
+            if (!signingKeys.some((k) => k.fingerprint === fingerprint)) {
+              signingKeys.push({ key, fingerprint });
+              certificates.push({ fingerprint, notAfter });
+            }
+          }
+        }
+      }
+    }
+  }
+  if (signingKeys.length === 0) throw new MetadataError("IdP has no signing certificate");
+  return { entityId, signingKeys, validUntil, protocols: [...protocols], certificates };
+}
+
+function loadCertificate(b64: string): { key: TrustedKey["key"]; fingerprint: string; notAfter: string } {
+  const der = Buffer.from(b64.replace(/\s+/g, ""), "base64");
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(der);
+  } catch {
+    throw new MetadataError("an X509Certificate does not parse");
+  }
+  const key = cert.publicKey;
+  const type = key.asymmetricKeyType;
+  if (type === "rsa" || type === "rsa-pss") {
+    const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
+    if (bits < MIN_RSA_BITS) throw new MetadataError(`RSA signing key of ${bits} bits (minimum ${MIN_RSA_BITS})`);
+  } else if (type !== "ec") {
+    throw new MetadataError(`unsupported signing key type ${type ?? "unknown"}`);
+  }
+  const fingerprint = createHash("sha256").update(der).digest("hex");
+  return { key, fingerprint, notAfter: new Date(cert.validTo).toISOString() };
+}

@@ -1,0 +1,266 @@
+import { refuse } from "../oauth/errors.js";
+import { NS, attr, childElements, children, is, onlyChild, text } from "../xml/dom.js";
+import { parseUntrustedXml, type XmlLimits } from "../xml/safe-parse.js";
+import { bytesToXmlText, decodeBase64Token } from "../xml/token-encoding.js";
+import { signatureOf, verifyEnvelopedSignature } from "../xml/signature.js";
+import { parseOptionalInstant, parseSamlInstant } from "./time.js";
+import type { IdpRegistry, TrustedIdp } from "./idp-registry.js";
+import type { SamlAttribute, VerifiedSubject } from "../subject/types.js";
+import { TOKEN_TYPES } from "../config/schema.js";
+
+/**
+ * SAML 2.0 subject tokens (RFC 8693 §3 token type `saml2`): a bare saml:Assertion, or a
+ * samlp:Response carrying exactly one. The rules are those of RFC 7522 §3 (the closest profile for
+ * presenting an assertion to a token endpoint) and SAML Core / Profiles, each failure with its own
+ * reason code. Identity is read only from the signed bytes.
+ */
+
+export interface Saml2Context {
+  /** Current time, ms since epoch (injected). */
+  now: number;
+  skewMs: number;
+  /** The bridge's entity ID and any aliases an AudienceRestriction may name. */
+  acceptedAudiences: ReadonlySet<string>;
+  limits: XmlLimits & { maxTokenBytes: number };
+  idps: IdpRegistry;
+}
+
+const BEARER = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
+const SUCCESS = "urn:oasis:names:tc:SAML:2.0:status:Success";
+const ENTITY_FORMAT = "urn:oasis:names:tc:SAML:2.0:nameid-format:entity";
+const MAX_ATTRIBUTE_VALUE = 4096;
+
+export function verifySaml2Token(value: string, ctx: Saml2Context): VerifiedSubject {
+  const xml = bytesToXmlText(decodeBase64Token(value, ctx.limits.maxTokenBytes));
+  const doc = parseUntrustedXml(xml, ctx.limits);
+  const root = doc.documentElement!;
+
+  let response: Element | undefined;
+  let assertion: Element;
+  if (is(root, NS.saml2, "Assertion")) {
+    assertion = root;
+  } else if (is(root, NS.samlp2, "Response")) {
+    response = root;
+    assertion = soleAssertion(root);
+  } else if (is(root, NS.saml1, "Assertion") || is(root, NS.samlp1, "Response")) {
+    throw refuse("token_type_mismatch");
+  } else {
+    throw refuse("saml_shape_invalid");
+  }
+
+  // The (not yet trusted) Issuer only chooses whose keys to try; it is re-read from signed bytes.
+  const claimedIssuer = issuerOf(assertion);
+  const idp = ctx.idps.byEntityId(claimedIssuer);
+  if (!idp) throw refuse("issuer_unknown");
+  const validUntil = idp.metadata.validUntil;
+  if (validUntil !== undefined && ctx.now >= validUntil) throw refuse("metadata_expired");
+
+  const keys = idp.metadata.signingKeys;
+  const sigPolicy = { allowSha1: idp.policy.allowSha1 };
+  let trustedResponse: Element | undefined;
+  let trustedAssertion: Element | undefined;
+  let keyFingerprint = "";
+
+  if (response && signatureOf(response)) {
+    const verified = verifyEnvelopedSignature(xml, response, "ID", keys, sigPolicy);
+    trustedResponse = parseUntrustedXml(verified.signedXml, ctx.limits).documentElement!;
+    keyFingerprint = verified.keyFingerprint;
+  }
+  if (signatureOf(assertion)) {
+    const verified = verifyEnvelopedSignature(xml, assertion, "ID", keys, sigPolicy);
+    trustedAssertion = parseUntrustedXml(verified.signedXml, ctx.limits).documentElement!;
+    keyFingerprint = verified.keyFingerprint;
+  } else if (trustedResponse && !idp.policy.requireSignedAssertion) {
+    trustedAssertion = soleAssertion(trustedResponse);
+  } else {
+    throw refuse("signature_missing");
+  }
+  if (!is(trustedAssertion, NS.saml2, "Assertion")) throw refuse("saml_shape_invalid");
+
+  if (response) checkResponse(trustedResponse ?? response, idp);
+  return checkAssertion(trustedAssertion, idp, ctx, keyFingerprint);
+}
+
+/** Exactly one saml:Assertion and nothing that looks like another one (catalogue A3–A7, A11, D15). */
+function soleAssertion(response: Element): Element {
+  const kids = childElements(response);
+  if (kids.some((k) => is(k, NS.saml2, "EncryptedAssertion"))) throw refuse("encrypted_assertion_unsupported");
+  const assertions = kids.filter((k) => k.localName === "Assertion");
+  if (assertions.length !== 1 || !is(assertions[0]!, NS.saml2, "Assertion")) throw refuse("saml_shape_invalid");
+  return assertions[0]!;
+}
+
+function issuerOf(el: Element): string {
+  const issuer = onlyChild(el, NS.saml2, "Issuer");
+  if (issuer === "many") throw refuse("saml_shape_invalid");
+  if (!issuer || text(issuer) === "") throw refuse("issuer_missing");
+  const format = attr(issuer, "Format");
+  if (format !== undefined && format !== ENTITY_FORMAT) throw refuse("issuer_mismatch");
+  return text(issuer);
+}
+
+/** samlp:Response rules (SAML Core §3.2.2, Profiles §4.1.4.2; catalogue D3, D13, D14, D12b). */
+function checkResponse(response: Element, idp: TrustedIdp): void {
+  if (attr(response, "Version") !== "2.0") throw refuse("saml_version_invalid");
+  const status = onlyChild(response, NS.samlp2, "Status");
+  if (!status || status === "many") throw refuse("status_not_success");
+  const code = onlyChild(status, NS.samlp2, "StatusCode");
+  if (!code || code === "many" || attr(code, "Value") !== SUCCESS) throw refuse("status_not_success");
+  if (attr(response, "InResponseTo") !== undefined) throw refuse("in_response_to_present");
+  const destination = attr(response, "Destination");
+  if (destination !== undefined && idp.policy.recipients && !idp.policy.recipients.includes(destination)) {
+    throw refuse("destination_mismatch");
+  }
+  const issuer = onlyChild(response, NS.saml2, "Issuer");
+  if (issuer === "many") throw refuse("saml_shape_invalid");
+  if (issuer && text(issuer) !== idp.metadata.entityId) throw refuse("issuer_mismatch");
+}
+
+function checkAssertion(a: Element, idp: TrustedIdp, ctx: Saml2Context, keyFingerprint: string): VerifiedSubject {
+  const { now, skewMs } = ctx;
+  if (attr(a, "Version") !== "2.0") throw refuse("saml_version_invalid");
+  const id = attr(a, "ID");
+  if (!id) throw refuse("assertion_id_missing");
+  if (issuerOf(a) !== idp.metadata.entityId) throw refuse("issuer_mismatch");
+
+  // IssueInstant: not in the future, not older than the IdP's maximum age (catalogue D8).
+  const issuedAt = parseSamlInstant(attr(a, "IssueInstant"));
+  if (issuedAt > now + skewMs) throw refuse("assertion_not_yet_valid");
+  if (now - issuedAt > idp.policy.maxAssertionAgeMs + skewMs) throw refuse("assertion_stale");
+
+  const conditionsExpiry = checkConditions(a, ctx);
+  const { nameId, nameIdFormat, confirmationExpiry } = checkSubject(a, idp, ctx);
+  const authn = readAuthnStatements(a, ctx);
+  const attributes = readAttributes(a);
+
+  const expiresAt = Math.min(confirmationExpiry, conditionsExpiry ?? Number.POSITIVE_INFINITY);
+  return {
+    tokenType: TOKEN_TYPES.saml2,
+    idp,
+    tokenId: id,
+    nameId,
+    nameIdFormat,
+    attributes,
+    issuedAt,
+    expiresAt,
+    authTime: authn.authTime,
+    acr: authn.acr,
+    sessionNotOnOrAfter: authn.sessionNotOnOrAfter,
+    keyFingerprint,
+  };
+}
+
+/**
+ * Conditions (SAML Core §2.5.1): time window with skew (NotOnOrAfter exclusive), every
+ * AudienceRestriction must name us (they are ANDed, §2.5.1.4), and unknown condition types are
+ * refused (RFC 7522 §3). Returns the Conditions' NotOnOrAfter, if any.
+ */
+function checkConditions(a: Element, ctx: Saml2Context): number | undefined {
+  const conditions = onlyChild(a, NS.saml2, "Conditions");
+  if (conditions === "many") throw refuse("saml_shape_invalid");
+  if (!conditions) throw refuse("audience_mismatch");
+  const notBefore = parseOptionalInstant(attr(conditions, "NotBefore"));
+  const notOnOrAfter = parseOptionalInstant(attr(conditions, "NotOnOrAfter"));
+  if (notBefore !== undefined && ctx.now + ctx.skewMs < notBefore) throw refuse("assertion_not_yet_valid");
+  if (notOnOrAfter !== undefined && ctx.now - ctx.skewMs >= notOnOrAfter) throw refuse("assertion_expired");
+  let restrictions = 0;
+  for (const c of childElements(conditions)) {
+    if (is(c, NS.saml2, "AudienceRestriction")) {
+      restrictions++;
+      const audiences = children(c, NS.saml2, "Audience").map(text);
+      if (!audiences.some((v) => ctx.acceptedAudiences.has(v))) throw refuse("audience_mismatch");
+    } else if (is(c, NS.saml2, "OneTimeUse") || is(c, NS.saml2, "ProxyRestriction")) {
+      // OneTimeUse is what the replay store enforces anyway; ProxyRestriction limits re-issuing
+      // SAML assertions, which the bridge never does.
+    } else {
+      throw refuse("condition_unsupported");
+    }
+  }
+  if (restrictions === 0) throw refuse("audience_mismatch");
+  return notOnOrAfter;
+}
+
+/**
+ * Subject (SAML Profiles §4.1.4.2, RFC 7522 §3): a NameID, and at least one bearer
+ * SubjectConfirmation whose data has an unexpired NotOnOrAfter, no NotBefore, no InResponseTo (the
+ * bridge never sent an AuthnRequest) and, when configured, an accepted Recipient.
+ */
+function checkSubject(a: Element, idp: TrustedIdp, ctx: Saml2Context) {
+  const subject = onlyChild(a, NS.saml2, "Subject");
+  if (!subject || subject === "many") throw refuse("subject_missing");
+  const nameIdEl = onlyChild(subject, NS.saml2, "NameID");
+  if (nameIdEl === "many") throw refuse("subject_invalid");
+  if (!nameIdEl) throw refuse(children(subject, NS.saml2, "EncryptedID").length ? "encrypted_assertion_unsupported" : "subject_missing");
+  const nameId = text(nameIdEl);
+  // No silent trimming: a padded or empty identifier is refused, never reinterpreted (catalogue D19).
+  if (nameId === "" || nameId !== nameId.trim() || nameId.length > 1024) throw refuse("subject_invalid");
+
+  const bearers = children(subject, NS.saml2, "SubjectConfirmation").filter((c) => attr(c, "Method") === BEARER);
+  if (bearers.length === 0) throw refuse("subject_confirmation_invalid");
+  let firstFailure: unknown;
+  for (const confirmation of bearers) {
+    try {
+      return { nameId, nameIdFormat: attr(nameIdEl, "Format"), confirmationExpiry: checkBearer(confirmation, idp, ctx) };
+    } catch (e) {
+      firstFailure ??= e;
+    }
+  }
+  throw firstFailure;
+}
+
+function checkBearer(confirmation: Element, idp: TrustedIdp, ctx: Saml2Context): number {
+  const data = onlyChild(confirmation, NS.saml2, "SubjectConfirmationData");
+  if (!data || data === "many") throw refuse("subject_confirmation_invalid");
+  if (attr(data, "NotBefore") !== undefined) throw refuse("subject_confirmation_invalid");
+  if (attr(data, "InResponseTo") !== undefined) throw refuse("in_response_to_present");
+  const notOnOrAfter = attr(data, "NotOnOrAfter");
+  if (notOnOrAfter === undefined) throw refuse("subject_confirmation_invalid");
+  const expiry = parseSamlInstant(notOnOrAfter);
+  if (ctx.now - ctx.skewMs >= expiry) throw refuse("assertion_expired");
+  const recipient = attr(data, "Recipient");
+  if (idp.policy.recipients && (recipient === undefined || !idp.policy.recipients.includes(recipient))) {
+    throw refuse("recipient_mismatch");
+  }
+  return expiry;
+}
+
+function readAuthnStatements(a: Element, ctx: Saml2Context) {
+  let authTime: number | undefined;
+  let acr: string | undefined;
+  let sessionNotOnOrAfter: number | undefined;
+  for (const st of children(a, NS.saml2, "AuthnStatement")) {
+    const instant = parseSamlInstant(attr(st, "AuthnInstant"));
+    authTime = authTime === undefined ? instant : Math.max(authTime, instant);
+    const session = parseOptionalInstant(attr(st, "SessionNotOnOrAfter"));
+    if (session !== undefined) {
+      if (ctx.now - ctx.skewMs >= session) throw refuse("session_expired");
+      sessionNotOnOrAfter = sessionNotOnOrAfter === undefined ? session : Math.min(sessionNotOnOrAfter, session);
+    }
+    const context = onlyChild(st, NS.saml2, "AuthnContext");
+    if (context && context !== "many") {
+      const classRef = onlyChild(context, NS.saml2, "AuthnContextClassRef");
+      if (classRef && classRef !== "many") acr ??= text(classRef);
+    }
+  }
+  return { authTime, acr, sessionNotOnOrAfter };
+}
+
+/** Attributes of the assertion's own AttributeStatements only: never from Advice (catalogue A10). */
+function readAttributes(a: Element): SamlAttribute[] {
+  const out: SamlAttribute[] = [];
+  for (const statement of children(a, NS.saml2, "AttributeStatement")) {
+    for (const at of children(statement, NS.saml2, "Attribute")) {
+      const name = attr(at, "Name");
+      if (!name) throw refuse("saml_shape_invalid");
+      const values: string[] = [];
+      for (const v of children(at, NS.saml2, "AttributeValue")) {
+        if (v.getAttributeNS("http://www.w3.org/2001/XMLSchema-instance", "nil") === "true") continue;
+        const value = text(v);
+        if (value.length > MAX_ATTRIBUTE_VALUE) throw refuse("xml_too_complex");
+        values.push(value);
+      }
+      out.push({ name, friendlyName: attr(at, "FriendlyName"), nameFormat: attr(at, "NameFormat"), values });
+    }
+  }
+  return out;
+}
