@@ -30,11 +30,36 @@ export function formatPath(path: readonly PropertyKey[]): string {
 }
 
 function issuesOf(error: z.ZodError): { path: string; message: string }[] {
-  return error.issues.map((i) => ({ path: formatPath(i.path), message: i.message }));
+  return error.issues.map((i) => ({
+    path: formatPath(i.path),
+    // zod reports a bad record key as "Invalid key in record"; the nested issue says why.
+    message: i.code === "invalid_key" ? (i.issues[0]?.message ?? i.message) : i.message,
+  }));
+}
+
+const POISON_KEYS = new Set(["__proto__", "constructor", "prototype"]);
+
+/**
+ * Keys that address Object.prototype machinery are refused anywhere in the document, with their
+ * path. zod would drop some of them silently, and a silently ignored config entry is a bug.
+ */
+function poisonKeyIssues(value: unknown, path: PropertyKey[] = []): { path: string; message: string }[] {
+  if (value === null || typeof value !== "object") return [];
+  const out: { path: string; message: string }[] = [];
+  for (const key of Object.getOwnPropertyNames(value)) {
+    if (Array.isArray(value) && key === "length") continue;
+    const child = (value as Record<string, unknown>)[key];
+    const at = [...path, Array.isArray(value) ? Number(key) : key];
+    if (POISON_KEYS.has(key)) out.push({ path: formatPath(at), message: "reserved key name" });
+    else out.push(...poisonKeyIssues(child, at));
+  }
+  return out;
 }
 
 /** Validate an already-parsed document (used by tests and by the file loader). */
 export function parseConfig(raw: unknown): Config {
+  const poisoned = poisonKeyIssues(raw);
+  if (poisoned.length > 0) throw new ConfigError(poisoned);
   const result = configSchema.safeParse(raw);
   if (!result.success) throw new ConfigError(issuesOf(result.error));
   return result.data;

@@ -66,7 +66,13 @@ const mapping = z.strictObject({
     ])
     .default({ nameId: true })
     .describe("Where `sub` comes from."),
-  claims: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$/, "a claim name"), claimRule)
+  claims: z.record(
+    z.string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$/, "a claim name")
+      // Checked on the key itself: a `__proto__` key must fail here, before it is ever assigned.
+      .refine((k) => !POISON_KEYS.has(k) && !(RESERVED_CLAIMS as readonly string[]).includes(k), "reserved claim: only the bridge sets it"),
+    claimRule,
+  )
     .default({})
     .describe("Token claims from attributes, by claim name."),
   scopes: z.array(scopeRule).default([]).describe("Scopes the subject may have (the mapping's grant); nothing listed grants nothing."),
@@ -124,21 +130,21 @@ export const configSchema = z
     saml: z.strictObject({
       entityId: z.string().min(1).describe("The bridge's SAML entity ID: assertions must name it in an AudienceRestriction."),
       audienceAliases: z.array(z.string().min(1)).default([]).describe("Further accepted Audience values (e.g. the token endpoint URL)."),
-    }),
+    }).describe("The bridge as a SAML relying party."),
     tokens: z.strictObject({
       ttlSeconds: seconds.max(86_400).default(300).describe("Lifetime of issued access tokens."),
       clockSkewSeconds: z.number().int().min(0).max(600).default(60).describe("Tolerance for every time comparison."),
-    }).default({ ttlSeconds: 300, clockSkewSeconds: 60 }),
+    }).default({ ttlSeconds: 300, clockSkewSeconds: 60 }).describe("Issued tokens and time checks."),
     signing: z.strictObject({
       keys: z.array(signingKey).min(1).describe("Token signing keys: the first with a private key signs; all are published."),
-    }),
+    }).describe("Keys that sign issued tokens (RFC 9068)."),
     limits: z.strictObject({
       maxBodyBytes: z.number().int().min(4096).max(4 * 1024 * 1024).default(262_144).describe("Largest POST body accepted."),
       maxTokenBytes: z.number().int().min(1024).max(1024 * 1024).default(131_072).describe("Largest decoded subject token."),
       maxXmlDepth: z.number().int().min(8).max(256).default(48).describe("Deepest XML nesting accepted."),
       maxXmlElements: z.number().int().min(16).max(100_000).default(4_000).describe("Most XML elements accepted."),
       maxTargets: z.number().int().min(1).max(32).default(5).describe("Most audience + resource values in one request."),
-    }).default({ maxBodyBytes: 262_144, maxTokenBytes: 131_072, maxXmlDepth: 48, maxXmlElements: 4_000, maxTargets: 5 }),
+    }).default({ maxBodyBytes: 262_144, maxTokenBytes: 131_072, maxXmlDepth: 48, maxXmlElements: 4_000, maxTargets: 5 }).describe("Input bounds."),
     clients: z.array(client).min(1).describe("OAuth clients allowed to call the token endpoint."),
     audiences: z.array(audience).min(1).describe("Resource servers tokens may be issued for."),
     samlIdps: z.array(samlIdp).default([]).describe("Trusted SAML identity providers."),
@@ -148,7 +154,7 @@ export const configSchema = z
       keyPrefix: z.string().default("fedbridge:replay:").describe("Prefix of replay keys in Redis."),
       timeoutMs: z.number().int().min(50).max(10_000).default(1_000).describe("Per-command timeout; past it the exchange fails with 503."),
       memoryMaxEntries: z.number().int().min(100).default(100_000).describe("Bound of the in-memory store; when full, new assertions are refused (503) rather than old entries forgotten."),
-    }).default({ store: "memory", keyPrefix: "fedbridge:replay:", timeoutMs: 1_000, memoryMaxEntries: 100_000 }),
+    }).default({ store: "memory", keyPrefix: "fedbridge:replay:", timeoutMs: 1_000, memoryMaxEntries: 100_000 }).describe("Where used assertion IDs are recorded."),
   })
   .superRefine((c, ctx) => {
     const dup = (list: readonly { id: string }[], path: string): void => {
@@ -189,13 +195,6 @@ export const configSchema = z
       cl.idps.forEach((d, j) => {
         if (!idps.has(d)) ctx.addIssue({ code: "custom", path: ["clients", i, "idps", j], message: `unknown SAML IdP "${d}"` });
       });
-    });
-    c.samlIdps.forEach((idp, i) => {
-      for (const name of Object.keys(idp.mapping.claims)) {
-        if ((RESERVED_CLAIMS as readonly string[]).includes(name) || POISON_KEYS.has(name)) {
-          ctx.addIssue({ code: "custom", path: ["samlIdps", i, "mapping", "claims", name], message: "reserved claim: only the bridge sets it" });
-        }
-      }
     });
   });
 

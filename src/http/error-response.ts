@@ -8,12 +8,12 @@ import type { Logger } from "../log/logger.js";
  * `error_description` that is just the reason code: never the token, XML, a secret or a stack.
  * Anything that is not an OAuthError is a bug and becomes an opaque `server_error`.
  */
-export function sendOAuthError(res: Response, err: OAuthError): void {
+export function sendOAuthError(res: Response, err: OAuthError, status = err.status): void {
   if (err.status === 401 && err.challenge) {
     res.setHeader("WWW-Authenticate", 'Basic realm="fedbridge", charset="UTF-8"');
   }
   if (err.code === "temporarily_unavailable") res.setHeader("Retry-After", "1");
-  res.status(err.status).json({ error: err.code, error_description: err.reason });
+  res.status(status).json({ error: err.code, error_description: err.reason });
 }
 
 /** Maps body-parser failures (too large, bad encoding) onto the OAuth error family. */

@@ -11,7 +11,8 @@ import { parseConfig } from "../../src/config/load.js";
 import type { LogEvent } from "../../src/log/logger.js";
 import type { ReplayStore } from "../../src/replay/store.js";
 import { BRIDGE_ENTITY_ID, BRIDGE_ISSUER, FIXTURES_DIR, TOKEN_ENDPOINT } from "./constants.js";
-import { toBase64Url } from "./independent-signers.js";
+import { KEYS, signWithXmlsec1, toBase64Url } from "./independent-signers.js";
+import { buildAssertion2, type Assertion2Options } from "./saml-builder.js";
 
 export const GRANT = "urn:ietf:params:oauth:grant-type:token-exchange";
 export const SAML2 = "urn:ietf:params:oauth:token-type:saml2";
@@ -172,4 +173,11 @@ export function expectError(res: { status: number; body: any; headers: Record<st
     throw new Error(`expected ${JSON.stringify(want)}, got ${JSON.stringify(got)}`);
   }
   if (res.headers["cache-control"] !== "no-store") throw new Error("missing Cache-Control: no-store");
+}
+
+let counter = 0;
+/** A fresh, valid assertion from idp1, signed by xmlsec1 (an independent implementation). */
+export function signedAssertion(bridge: Pick<TestBridge, "clock">, o: Assertion2Options = {}): string {
+  const id = o.id ?? `_t${process.pid}_${Date.now().toString(36)}_${++counter}`;
+  return signWithXmlsec1(buildAssertion2({ now: new Date(bridge.clock.now), ...o, id }), id, { key: KEYS.idp1 });
 }

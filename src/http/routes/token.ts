@@ -68,8 +68,7 @@ export function tokenRoute(options: {
 
   router.all("/token", (_req, res) => {
     res.setHeader("Allow", "POST");
-    res.status(405);
-    sendOAuthError(res, refuse("parameter_invalid"));
+    sendOAuthError(res, refuse("parameter_invalid"), 405);
   });
   return router;
 }
