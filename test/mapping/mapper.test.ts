@@ -1,0 +1,95 @@
+/** Attributes → claims, scopes and conditions (src/mapping/mapper.ts). */
+import { describe, expect, it } from "vitest";
+import { mapSubject } from "../../src/mapping/mapper.js";
+import { parseConfig } from "../../src/config/load.js";
+import type { MappingConfig } from "../../src/config/schema.js";
+import type { SamlAttribute, VerifiedSubject } from "../../src/subject/types.js";
+import { baseConfig } from "../support/harness.js";
+
+function mapping(m: Record<string, unknown>): MappingConfig {
+  const raw = baseConfig();
+  raw.samlIdps[0].mapping = m;
+  return parseConfig(raw).samlIdps[0]!.mapping;
+}
+
+const attr = (name: string, values: string[], extra: Partial<SamlAttribute> = {}): SamlAttribute => ({
+  name, friendlyName: undefined, nameFormat: undefined, values, ...extra,
+});
+
+function subject(attributes: SamlAttribute[], nameId = "alice@example.com"): VerifiedSubject {
+  return {
+    tokenType: "saml2", idp: {} as VerifiedSubject["idp"], tokenId: "_1", nameId, nameIdFormat: undefined,
+    attributes, issuedAt: 0, expiresAt: 1, authTime: undefined, acr: undefined, sessionNotOnOrAfter: undefined,
+    keyFingerprint: "",
+  };
+}
+
+describe("mapSubject", () => {
+  it("takes sub from the NameID by default", () => {
+    expect(mapSubject(subject([]), mapping({})).sub).toBe("alice@example.com");
+  });
+
+  it("takes sub from a single-valued attribute when configured", () => {
+    const m = mapping({ subject: { attribute: { name: "uid" } } });
+    expect(mapSubject(subject([attr("uid", ["a123"])]), m).sub).toBe("a123");
+    expect(() => mapSubject(subject([attr("uid", ["a", "b"])]), m)).toThrow("mapping_required_missing");
+    expect(() => mapSubject(subject([]), m)).toThrow("mapping_required_missing");
+    expect(() => mapSubject(subject([attr("uid", [" a "])]), m)).toThrow("mapping_required_missing");
+  });
+
+  it("maps by Name or by FriendlyName, and by NameFormat when asked", () => {
+    const m = mapping({
+      claims: {
+        email: { from: { friendlyName: "mail" } },
+        uid: { from: { name: "urn:oid:0.9.2342.19200300.100.1.1", nameFormat: "urn:oasis:names:tc:SAML:2.0:attrname-format:uri" } },
+      },
+    });
+    const out = mapSubject(subject([
+      attr("urn:oid:0.9.2342.19200300.100.1.3", ["a@x"], { friendlyName: "mail" }),
+      attr("urn:oid:0.9.2342.19200300.100.1.1", ["wrong-format"], { nameFormat: "urn:oasis:names:tc:SAML:2.0:attrname-format:basic" }),
+    ]), m);
+    expect(out.claims).toEqual({ email: "a@x" });
+  });
+
+  it("multi-valued, single-valued, required, default and transforms", () => {
+    const m = mapping({
+      claims: {
+        groups: { from: { name: "groups" }, multi: true },
+        dept: { from: { name: "dept" }, default: "none" },
+        email: { from: { name: "mail" }, required: true, transform: "lowercase" },
+        code: { from: { name: "code" }, transform: "uppercase" },
+      },
+    });
+    const out = mapSubject(subject([attr("groups", ["a", "b"]), attr("mail", ["A@X.ORG"]), attr("code", ["x1"])]), m);
+    expect(out.claims).toEqual({ groups: ["a", "b"], dept: "none", email: "a@x.org", code: "X1" });
+    expect(() => mapSubject(subject([attr("groups", ["a"])]), m)).toThrow("mapping_required_missing");
+    // a single-valued claim with two values is refused, not silently truncated
+    expect(() => mapSubject(subject([attr("mail", ["a@x", "b@x"])]), m)).toThrow("mapping_required_missing");
+  });
+
+  it("grants scopes from attribute values, never from an attribute named scope", () => {
+    const m = mapping({
+      scopes: [
+        { when: { name: "groups" }, anyOf: ["admins"], grant: ["write"] },
+        { grant: ["read"] },
+      ],
+    });
+    expect([...mapSubject(subject([attr("groups", ["admins"])]), m).grantedScopes]).toEqual(["write", "read"]);
+    expect([...mapSubject(subject([attr("scope", ["write"]), attr("groups", ["users"])]), m).grantedScopes]).toEqual(["read"]);
+  });
+
+  it("refuses when a required condition does not hold", () => {
+    const m = mapping({ require: [{ attribute: { name: "groups" }, anyOf: ["staff"] }] });
+    expect(() => mapSubject(subject([attr("groups", ["guests"])]), m)).toThrow("policy_condition_failed");
+    expect(() => mapSubject(subject([]), m)).toThrow("policy_condition_failed");
+    expect(mapSubject(subject([attr("groups", ["guests", "staff"])]), m).sub).toBe("alice@example.com");
+  });
+
+  it("an attribute called __proto__ pollutes nothing", () => {
+    const m = mapping({ claims: { weird: { from: { name: "__proto__" }, multi: true } } });
+    const out = mapSubject(subject([attr("__proto__", ["polluted"]), attr("constructor", ["x"])]), m);
+    expect(Object.getPrototypeOf(out.claims)).toBe(Object.prototype);
+    expect(out.claims).toEqual({ weird: ["polluted"] });
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
