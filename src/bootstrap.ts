@@ -32,7 +32,10 @@ export interface BridgeOptions {
   replay?: ReplayStore;
 }
 
-export function loadIdps(config: Pick<Config, "samlIdps">, baseDir: string): TrustedIdp[] {
+export function loadIdps(config: Pick<Config, "samlIdps" | "issuer" | "tokenEndpoint">, baseDir: string): TrustedIdp[] {
+  // RFC 7522 §3: the Recipient MUST match the token endpoint, so that is the default; an IdP whose
+  // assertions were addressed elsewhere (a legacy app's ACS) lists those URLs explicitly.
+  const defaultRecipients = [tokenEndpointOf(config)];
   return config.samlIdps.map((idp, i) => {
     const path = `samlIdps[${i}]`;
     let xml: string;
@@ -49,7 +52,7 @@ export function loadIdps(config: Pick<Config, "samlIdps">, baseDir: string): Tru
         policy: {
           allowSha1: idp.allowSha1,
           requireSignedAssertion: idp.requireSignedAssertion,
-          recipients: idp.recipients,
+          recipients: idp.recipients ?? defaultRecipients,
           maxAssertionAgeMs: idp.maxAssertionAgeSeconds * 1000,
         },
         mapping: idp.mapping,

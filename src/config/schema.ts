@@ -85,7 +85,7 @@ const samlIdp = z.strictObject({
   entityId: z.string().min(1).optional().describe("The IdP's entityID; required when the metadata holds several IdPs, and checked when given."),
   allowSha1: z.boolean().default(false).describe("Accept RSA-SHA1 signatures and SHA-1 digests from this IdP (legacy only)."),
   requireSignedAssertion: z.boolean().default(true).describe("Require the Assertion itself to be signed (RFC 7522 §3); false also accepts a signed Response around an unsigned assertion."),
-  recipients: z.array(httpsOrHttpUrl).optional().describe("Accepted SubjectConfirmationData Recipient / Response Destination values; when set, they are checked."),
+  recipients: z.array(httpsOrHttpUrl).min(1).optional().describe("Accepted SubjectConfirmationData Recipient / Response Destination values (RFC 7522 §3); default: the token endpoint."),
   maxAssertionAgeSeconds: seconds.default(300).describe("Refuse assertions whose IssueInstant is older than this."),
   mapping: mapping.default({ subject: { nameId: true }, claims: {}, scopes: [], require: [] }).describe("How attributes become claims and scopes."),
 });

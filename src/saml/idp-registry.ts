@@ -4,8 +4,8 @@ import type { IdpMetadata } from "./metadata.js";
 export interface SamlIdpPolicy {
   allowSha1: boolean;
   requireSignedAssertion: boolean;
-  /** When set, a bearer confirmation's Recipient (and a Response's Destination) must be one of these. */
-  recipients: readonly string[] | undefined;
+  /** A bearer confirmation's Recipient (and a Response's Destination, if any) must be one of these. */
+  recipients: readonly string[];
   maxAssertionAgeMs: number;
 }
 

@@ -108,12 +108,13 @@ function checkResponse(response: Element, idp: TrustedIdp): void {
   if (!code || code === "many" || attr(code, "Value") !== SUCCESS) throw refuse("status_not_success");
   if (attr(response, "InResponseTo") !== undefined) throw refuse("in_response_to_present");
   const destination = attr(response, "Destination");
-  if (destination !== undefined && idp.policy.recipients && !idp.policy.recipients.includes(destination)) {
+  if (destination !== undefined && !idp.policy.recipients.includes(destination)) {
     throw refuse("destination_mismatch");
   }
-  const issuer = onlyChild(response, NS.saml2, "Issuer");
-  if (issuer === "many") throw refuse("saml_shape_invalid");
-  if (issuer && text(issuer) !== idp.metadata.entityId) throw refuse("issuer_mismatch");
+  // The Response Issuer is optional (SAML Core §3.2.2); when present it must name the same IdP.
+  if (onlyChild(response, NS.saml2, "Issuer") !== undefined && issuerOf(response) !== idp.metadata.entityId) {
+    throw refuse("issuer_mismatch");
+  }
 }
 
 function checkAssertion(a: Element, idp: TrustedIdp, ctx: Saml2Context, keyFingerprint: string): VerifiedSubject {
@@ -183,7 +184,8 @@ function checkConditions(a: Element, ctx: Saml2Context): number | undefined {
 /**
  * Subject (SAML Profiles §4.1.4.2, RFC 7522 §3): a NameID, and at least one bearer
  * SubjectConfirmation whose data has an unexpired NotOnOrAfter, no NotBefore, no InResponseTo (the
- * bridge never sent an AuthnRequest) and, when configured, an accepted Recipient.
+ * bridge never sent an AuthnRequest) and an accepted Recipient (RFC 7522 §3: the token endpoint,
+ * unless the IdP's config lists other recipients).
  */
 function checkSubject(a: Element, idp: TrustedIdp, ctx: Saml2Context) {
   const subject = onlyChild(a, NS.saml2, "Subject");
@@ -218,7 +220,7 @@ function checkBearer(confirmation: Element, idp: TrustedIdp, ctx: Saml2Context):
   const expiry = parseSamlInstant(notOnOrAfter);
   if (ctx.now - ctx.skewMs >= expiry) throw refuse("assertion_expired");
   const recipient = attr(data, "Recipient");
-  if (idp.policy.recipients && (recipient === undefined || !idp.policy.recipients.includes(recipient))) {
+  if (recipient === undefined || !idp.policy.recipients.includes(recipient)) {
     throw refuse("recipient_mismatch");
   }
   return expiry;
