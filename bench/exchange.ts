@@ -23,11 +23,11 @@ import { isMainThread, parentPort, Worker, workerData } from "node:worker_thread
 import { DOMParser } from "@xmldom/xmldom";
 import { SignJWT } from "jose";
 import { createClient } from "redis";
-import { SignedXml } from "xml-crypto";
 import { createBridge } from "../src/bootstrap.js";
 import { parseConfig } from "../src/config/load.js";
 import { silentLogger } from "../src/log/logger.js";
 import { selfSignedCertificate } from "../scripts/lib/self-signed-cert.js";
+import { buildExampleAssertion, signAssertion } from "../scripts/lib/example-idp.js";
 
 const IDP_ENTITY_ID = "https://idp.bench.invalid/saml";
 const SP_ENTITY_ID = "https://bridge.bench.invalid/saml";
@@ -189,38 +189,14 @@ function rawConfig(o: Options, m: Material, keyPrefix: string, total: number): R
   };
 }
 
-const esc = (s: string): string => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 
 /** One distinct, signed SAML 2.0 assertion (xml-crypto, signature after the Issuer, exc-c14n, rsa-sha256). */
 function signedAssertion(idpKey: string, i: number, now: number): string {
-  const at = (s: number): string => new Date(now + s * 1000).toISOString();
-  const id = `_b${randomBytes(16).toString("hex")}`;
-  const user = `user${i}@bench.invalid`;
-  const assertion =
-    `<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="${id}" Version="2.0" IssueInstant="${at(0)}">` +
-    `<saml:Issuer>${IDP_ENTITY_ID}</saml:Issuer>` +
-    `<saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">${esc(user)}</saml:NameID>` +
-    `<saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer">` +
-    `<saml:SubjectConfirmationData NotOnOrAfter="${at(3600)}" Recipient="${TOKEN_ENDPOINT}"/>` +
-    `</saml:SubjectConfirmation></saml:Subject>` +
-    `<saml:Conditions NotBefore="${at(-60)}" NotOnOrAfter="${at(3600)}"><saml:AudienceRestriction><saml:Audience>${SP_ENTITY_ID}</saml:Audience></saml:AudienceRestriction></saml:Conditions>` +
-    `<saml:AuthnStatement AuthnInstant="${at(-30)}"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>` +
-    `<saml:AttributeStatement>` +
-    `<saml:Attribute Name="urn:oid:0.9.2342.19200300.100.1.3" FriendlyName="mail"><saml:AttributeValue>${esc(user)}</saml:AttributeValue></saml:Attribute>` +
-    `<saml:Attribute Name="groups"><saml:AttributeValue>staff</saml:AttributeValue><saml:AttributeValue>editors</saml:AttributeValue></saml:Attribute>` +
-    `</saml:AttributeStatement></saml:Assertion>`;
-  const sig = new SignedXml({
-    privateKey: idpKey,
-    signatureAlgorithm: "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
-    canonicalizationAlgorithm: "http://www.w3.org/2001/10/xml-exc-c14n#",
+  const xml = buildExampleAssertion({
+    issuer: IDP_ENTITY_ID, audience: SP_ENTITY_ID, recipient: TOKEN_ENDPOINT,
+    nameId: `user${i}@bench.invalid`, groups: ["staff", "editors"], lifetime: 3600, now,
   });
-  sig.addReference({
-    xpath: "/*[local-name(.)='Assertion']",
-    digestAlgorithm: "http://www.w3.org/2001/04/xmlenc#sha256",
-    transforms: ["http://www.w3.org/2000/09/xmldsig#enveloped-signature", "http://www.w3.org/2001/10/xml-exc-c14n#"],
-  });
-  sig.computeSignature(assertion, { location: { reference: "/*/*[local-name(.)='Issuer']", action: "after" } });
-  return sig.getSignedXml();
+  return signAssertion(xml, idpKey);
 }
 
 function formBody(signedXml: string): string {

@@ -9,6 +9,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createClient } from "redis";
 import { stringify } from "yaml";
 import { baseConfig, CLIENTS, GRANT, SAML2 } from "../support/harness.js";
 import { FIXTURES_DIR } from "../support/constants.js";
@@ -18,6 +19,7 @@ import { KEYS, signWithXmlsec1, toBase64Url } from "../support/independent-signe
 const ROOT = resolve(import.meta.dirname, "..", "..");
 const procs: ChildProcess[] = [];
 const urls: string[] = [];
+const keyPrefix = `fedbridge:test:mp:${randomBytes(6).toString("hex")}:`;
 
 function startProcess(configFile: string): Promise<string> {
   return new Promise((resolvePromise, reject) => {
@@ -42,7 +44,7 @@ beforeAll(async () => {
   const c = baseConfig();
   for (const k of c.signing.keys) k.privateKeyFile = join(FIXTURES_DIR, k.privateKeyFile);
   for (const i of c.samlIdps) i.metadataFile = join(FIXTURES_DIR, i.metadataFile);
-  c.replay = { store: "redis", redisUrl: "redis://127.0.0.1:6379", keyPrefix: `fedbridge:test:mp:${randomBytes(6).toString("hex")}:` };
+  c.replay = { store: "redis", redisUrl: "redis://127.0.0.1:6379", keyPrefix };
   const dir = mkdtempSync(join(tmpdir(), "fedbridge-mp-"));
   const file = join(dir, "config.yaml");
   writeFileSync(file, stringify(c));
@@ -57,8 +59,12 @@ beforeAll(async () => {
   }
 });
 
-afterAll(() => {
+afterAll(async () => {
   for (const p of procs) p.kill("SIGTERM");
+  const redis = createClient({ url: "redis://127.0.0.1:6379" });
+  await redis.connect();
+  for await (const keys of redis.scanIterator({ MATCH: `${keyPrefix}*` })) if (keys.length) await redis.del(keys);
+  await redis.close();
 });
 
 describe("replay across processes", () => {
