@@ -9,7 +9,7 @@ import { KeyError, loadSigningKeys } from "./tokens/signing-keys.js";
 import { MemoryReplayStore } from "./replay/memory.js";
 import { RedisReplayStore } from "./replay/redis.js";
 import type { ReplayStore } from "./replay/store.js";
-import { buildSubjectVerifiers } from "./subject/verifiers.js";
+import { buildTokenVerifiers } from "./subject/verifiers.js";
 import { tokenExchangeGrant } from "./grants/token-exchange.js";
 import { createApp } from "./http/app.js";
 import type { ExchangeServices } from "./exchange/services.js";
@@ -95,7 +95,10 @@ export async function createBridge(loaded: LoadedConfig, options: BridgeOptions)
     tokens: config.tokens,
     limits: config.limits,
     audiences: new Map(config.audiences.map((a) => [a.id, a])),
-    subjectVerifiers: buildSubjectVerifiers({ idps, saml: config.saml, tokens: config.tokens, limits: config.limits }),
+    delegation: config.delegation,
+    tokenVerifiers: buildTokenVerifiers({
+      idps, issuer: config.issuer, keys, saml: config.saml, tokens: config.tokens, limits: config.limits,
+    }),
     replay,
     keys,
     log: options.log,

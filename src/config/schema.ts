@@ -16,6 +16,13 @@ export const TOKEN_TYPES = {
 } as const;
 
 export const GRANT_TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
+/** RFC 7522 §2.1: the SAML 2.0 bearer assertion grant. */
+export const GRANT_SAML2_BEARER = "urn:ietf:params:oauth:grant-type:saml2-bearer";
+
+const tokenType = z.enum([TOKEN_TYPES.saml2, TOKEN_TYPES.saml1, TOKEN_TYPES.idToken, TOKEN_TYPES.jwt, TOKEN_TYPES.accessToken]);
+const actorTokenType = z.enum([TOKEN_TYPES.idToken, TOKEN_TYPES.jwt, TOKEN_TYPES.accessToken]);
+/** Asymmetric JWS algorithms only: an HMAC key would have to be shared with the issuer (RFC 8725 §3.1). */
+export const JWT_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"] as const;
 
 /** Claims only the bridge sets (RFC 9068 §2.2, RFC 8693 §4); a mapping may never write them. */
 export const RESERVED_CLAIMS = [
@@ -90,19 +97,43 @@ const samlIdp = z.strictObject({
   mapping: mapping.default({ subject: { nameId: true }, claims: {}, scopes: [], require: [] }).describe("How attributes become claims and scopes."),
 });
 
+const jwtIssuer = z
+  .strictObject({
+    id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/).describe("Local name of the issuer (used by clients' `idps`)."),
+    issuer: httpsOrHttpUrl.describe("Exact `iss` value of its tokens."),
+    jwksFile: z.string().min(1).optional().describe("Static JWKS file (relative to the config file)."),
+    jwksUri: httpsOrHttpUrl.optional().describe("JWKS URL, fetched at run time and cached."),
+    discoveryUrl: httpsOrHttpUrl.optional().describe("OIDC discovery document URL; its jwks_uri is used (and its issuer must match)."),
+    algorithms: z.array(z.enum(JWT_ALGORITHMS)).min(1).default(["RS256", "ES256"]).describe("Accepted JWS algorithms (asymmetric only)."),
+    audiences: z.array(z.string().min(1)).min(1).describe("Accepted `aud` values (the bridge's client id at that issuer)."),
+    tokenTypes: z.array(z.enum([TOKEN_TYPES.idToken, TOKEN_TYPES.jwt])).default([TOKEN_TYPES.idToken, TOKEN_TYPES.jwt]).describe("subject_token_type values its tokens may arrive as."),
+    maxTokenAgeSeconds: seconds.default(3600).describe("Refuse tokens whose `iat` is older than this."),
+    maxLifetimeSeconds: seconds.default(86_400).describe("Refuse tokens whose `exp` is further than this from `iat`."),
+    oneTimeUse: z.boolean().default(false).describe("Accept each token once (by `jti`, which is then required) through the replay store."),
+    jwksCacheSeconds: seconds.default(600).describe("How long fetched keys are cached."),
+    jwksCooldownSeconds: seconds.default(30).describe("Least time between two fetches (an unknown `kid` cannot make the bridge hammer the issuer)."),
+    mapping: mapping.default({ subject: { nameId: true }, claims: {}, scopes: [], require: [] }).describe("Claims → token claims and scopes (`name` is the claim name; `nameId` is `sub`)."),
+  })
+  .refine((i) => [i.jwksFile, i.jwksUri, i.discoveryUrl].filter((x) => x !== undefined).length === 1, {
+    message: "give exactly one of jwksFile, jwksUri or discoveryUrl",
+  });
+
 const client = z.strictObject({
   id: z.string().regex(/^[\x21-\x7E]{1,128}$/, "printable ASCII without spaces").describe("client_id."),
   secretHash: z
     .string()
     .regex(/^(sha256:[A-Za-z0-9_-]{43}|scrypt:\d+:\d+:\d+:[A-Za-z0-9_-]{22,}:[A-Za-z0-9_-]{43,})$/, "sha256:<b64url> or scrypt:N:r:p:<salt>:<hash> (npm run hash-secret)")
     .describe("Hash of the client secret, made by `npm run hash-secret`."),
-  grantTypes: z.array(z.literal(GRANT_TOKEN_EXCHANGE)).default([GRANT_TOKEN_EXCHANGE]).describe("Grants this client may use; an empty list authenticates but grants nothing."),
+  grantTypes: z.array(z.enum([GRANT_TOKEN_EXCHANGE, GRANT_SAML2_BEARER])).default([GRANT_TOKEN_EXCHANGE]).describe("Grants this client may use; an empty list authenticates but grants nothing."),
   audiences: z.array(z.string().min(1)).min(1).describe("Audience ids (from `audiences`) this client may request."),
   defaultAudience: z.string().min(1).optional().describe("Audience used when the request names none."),
   scopes: z.array(scopeToken).default([]).describe("Largest scope this client may receive."),
-  subjectTokenTypes: z.array(z.literal(TOKEN_TYPES.saml2)).default([TOKEN_TYPES.saml2]).describe("subject_token_type values this client may present."),
-  idps: z.array(z.string()).min(1).describe("SAML IdP ids whose assertions this client may exchange."),
-  mode: z.enum(["delegation", "impersonation"]).default("delegation").describe("delegation: the token carries act {sub: client_id} (RFC 8693 §4.1); impersonation: no act."),
+  subjectTokenTypes: z.array(tokenType).default([TOKEN_TYPES.saml2]).describe("subject_token_type values this client may present (access_token: the bridge's own tokens, for the next hop of a chain)."),
+  actorTokenTypes: z.array(actorTokenType).default([]).describe("actor_token_type values this client may present (RFC 8693 §2.1)."),
+  idps: z.array(z.string()).default([]).describe("Ids of the SAML IdPs and JWT issuers whose tokens this client may exchange."),
+  mode: z.enum(["delegation", "impersonation"]).default("delegation").describe("delegation: the token carries act naming the acting party (RFC 8693 §4.1); impersonation: no act."),
+  impersonateChains: z.boolean().default(false).describe("Let an impersonation client drop an existing delegation chain (off: such subject tokens are refused)."),
+  introspect: z.boolean().default(false).describe("May call POST /introspect (RFC 7662): for resource servers."),
 });
 
 const audience = z.strictObject({
@@ -130,6 +161,11 @@ export const configSchema = z
     saml: z.strictObject({
       entityId: z.string().min(1).describe("The bridge's SAML entity ID: assertions must name it in an AudienceRestriction."),
       audienceAliases: z.array(z.string().min(1)).default([]).describe("Further accepted Audience values (e.g. the token endpoint URL)."),
+      decryptionKeys: z.array(z.strictObject({
+        privateKeyFile: z.string().min(1).describe("PKCS#8 PEM private key."),
+        certificateFile: z.string().min(1).describe("PEM certificate, published in the SP metadata."),
+      })).default([]).describe("The bridge's SP encryption keys for EncryptedAssertion (several: rollover; the first is advertised first)."),
+      allowRsa15KeyTransport: z.boolean().default(false).describe("Accept RSA PKCS#1 v1.5 key transport (a padding oracle: legacy IdPs only)."),
     }).describe("The bridge as a SAML relying party."),
     tokens: z.strictObject({
       ttlSeconds: seconds.max(86_400).default(300).describe("Lifetime of issued access tokens."),
@@ -148,6 +184,10 @@ export const configSchema = z
     clients: z.array(client).min(1).describe("OAuth clients allowed to call the token endpoint."),
     audiences: z.array(audience).min(1).describe("Resource servers tokens may be issued for."),
     samlIdps: z.array(samlIdp).default([]).describe("Trusted SAML identity providers."),
+    jwtIssuers: z.array(jwtIssuer).default([]).describe("Trusted issuers of ID tokens and JWTs (OIDC providers, CI platforms)."),
+    delegation: z.strictObject({
+      maxChainDepth: z.number().int().min(1).max(16).default(4).describe("Most nested actors an issued token may record (RFC 8693 §4.1 act chain)."),
+    }).default({ maxChainDepth: 4 }).describe("Delegation chains."),
     replay: z.strictObject({
       store: z.enum(["memory", "redis"]).default("memory").describe("memory: one process only; redis: shared by every instance."),
       redisUrl: z.string().regex(/^rediss?:\/\//).optional().describe("Redis URL (required for store: redis)."),
@@ -184,7 +224,11 @@ export const configSchema = z
         if (!a.scopes.includes(s)) ctx.addIssue({ code: "custom", path: ["audiences", i, "defaultScopes", j], message: `"${s}" is not in this audience's scopes` });
       });
     });
-    const idps = new Set(c.samlIdps.map((i) => i.id));
+    const idps = new Set([...c.samlIdps.map((i) => i.id), ...c.jwtIssuers.map((i) => i.id)]);
+    c.jwtIssuers.forEach((j, i) => {
+      if (c.samlIdps.some((s) => s.id === j.id)) ctx.addIssue({ code: "custom", path: ["jwtIssuers", i, "id"], message: `"${j.id}" is also a SAML IdP id` });
+    });
+    dup(c.jwtIssuers, "jwtIssuers");
     c.clients.forEach((cl, i) => {
       cl.audiences.forEach((a, j) => {
         if (!audiences.has(a)) ctx.addIssue({ code: "custom", path: ["clients", i, "audiences", j], message: `unknown audience "${a}"` });
@@ -193,7 +237,7 @@ export const configSchema = z
         ctx.addIssue({ code: "custom", path: ["clients", i, "defaultAudience"], message: "must be one of the client's audiences" });
       }
       cl.idps.forEach((d, j) => {
-        if (!idps.has(d)) ctx.addIssue({ code: "custom", path: ["clients", i, "idps", j], message: `unknown SAML IdP "${d}"` });
+        if (!idps.has(d)) ctx.addIssue({ code: "custom", path: ["clients", i, "idps", j], message: `unknown SAML IdP or JWT issuer "${d}"` });
       });
     });
   });
@@ -205,4 +249,5 @@ export type SamlIdpConfig = Config["samlIdps"][number];
 export type MappingConfig = SamlIdpConfig["mapping"];
 export type AttributeSelector = z.infer<typeof attributeSelector>;
 export type LimitsConfig = Config["limits"];
+export type JwtIssuerConfig = Config["jwtIssuers"][number];
 export type ReplayConfig = Config["replay"];

@@ -17,12 +17,16 @@ export interface ExchangeContext {
   request?: {
     subjectToken: string;
     subjectTokenType: string;
+    actorToken: string | undefined;
+    actorTokenType: string | undefined;
+    requestedTokenType: string;
     audience: string[];
     resource: string[];
     scope: string[] | undefined;
   };
   targets?: AudienceConfig[];
   subject?: VerifiedSubject;
+  actor?: VerifiedSubject;
   mapped?: MappedSubject;
   scope?: string[];
   act?: ActClaim | undefined;

@@ -9,8 +9,10 @@ export interface ExchangeServices {
   issuer: string;
   tokens: Config["tokens"];
   limits: Config["limits"];
+  delegation: Config["delegation"];
   audiences: ReadonlyMap<string, AudienceConfig>;
-  subjectVerifiers: ReadonlyMap<string, SubjectVerifier>;
+  /** Verifiers by token type URI, for subject and actor tokens alike. */
+  tokenVerifiers: ReadonlyMap<string, SubjectVerifier>;
   replay: ReplayStore;
   keys: SigningKeySet;
   log: Logger;

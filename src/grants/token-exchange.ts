@@ -1,25 +1,26 @@
 import { GRANT_TOKEN_EXCHANGE } from "../config/schema.js";
 import type { Step } from "../exchange/pipeline.js";
 import { readRequest } from "../exchange/steps/request.js";
-import { authorizeGrant, authorizeSubject, authorizeTokenType } from "../exchange/steps/authorize.js";
+import { authorizeGrant, authorizeSources, authorizeTokenTypes } from "../exchange/steps/authorize.js";
 import { resolveTargetAudiences, decideTokenScope, decideActor, decideLifetime } from "../exchange/steps/policy.js";
-import { verifySubjectToken, mapSubjectClaims } from "../exchange/steps/subject.js";
+import { verifySubjectToken, verifyActorToken, mapSubjectClaims } from "../exchange/steps/subject.js";
 import { consumeSubjectToken } from "../exchange/steps/replay.js";
 import { issueAccessToken } from "../exchange/steps/issue.js";
 
 /**
- * RFC 8693 token exchange, in order. Cheap request and policy checks come before the signature
- * check; the replay mark comes last, just before signing.
+ * RFC 8693 token exchange, in order. Cheap request and policy checks come before any signature
+ * check; the one-time-use marks come last, just before signing.
  */
 export const tokenExchangeGrant = {
   grantType: GRANT_TOKEN_EXCHANGE,
   steps: [
     readRequest,
-    authorizeGrant,
-    authorizeTokenType,
+    authorizeGrant(GRANT_TOKEN_EXCHANGE),
+    authorizeTokenTypes,
     resolveTargetAudiences,
     verifySubjectToken,
-    authorizeSubject,
+    verifyActorToken,
+    authorizeSources,
     mapSubjectClaims,
     decideTokenScope,
     decideActor,

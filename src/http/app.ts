@@ -33,7 +33,7 @@ export function createApp(options: AppOptions): Express {
       issuer: options.services.issuer,
       tokenEndpoint: options.tokenEndpoint,
       keys: options.services.keys,
-      subjectTokenTypes: [...options.services.subjectVerifiers.keys()],
+      tokenTypes: [...options.services.tokenVerifiers.keys()],
     }),
   );
   app.use(healthRoutes(options.services.replay));

@@ -24,7 +24,7 @@ export function mapSubject(subject: VerifiedSubject, mapping: MappingConfig): Ma
 
   let sub: string;
   if ("nameId" in mapping.subject) {
-    sub = subject.nameId;
+    sub = subject.subject;
   } else {
     const v = values(mapping.subject.attribute);
     if (!v || v.length !== 1 || v[0] === "" || v[0] !== v[0]!.trim()) throw refuse("mapping_required_missing");

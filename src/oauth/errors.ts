@@ -72,6 +72,19 @@ export const REASONS = {
   mapping_required_missing: "invalid_request",
   policy_condition_failed: "invalid_request",
   replayed: "invalid_request",
+  decryption_failed: "invalid_request",
+  // invalid_request: JWT subject/actor tokens (RFC 8725, RFC 9068)
+  token_invalid: "invalid_request",
+  token_expired: "invalid_request",
+  jti_missing: "invalid_request",
+  // invalid_request: delegation (RFC 8693 §1.1, §4.1, §4.4)
+  actor_token_type_unsupported: "invalid_request",
+  actor_token_type_not_allowed: "invalid_request",
+  may_act_mismatch: "invalid_request",
+  delegation_too_deep: "invalid_request",
+  delegation_chain_present: "invalid_request",
+  // invalid_grant: RFC 7522 §3.1 (SAML bearer grant: the assertion is the grant)
+  assertion_invalid: "invalid_grant",
   // invalid_client (RFC 6749 §5.2)
   client_auth_missing: "invalid_client",
   client_auth_failed: "invalid_client",
@@ -89,6 +102,7 @@ export const REASONS = {
   scope_invalid: "invalid_scope",
   // service state
   replay_store_unavailable: "temporarily_unavailable",
+  issuer_keys_unavailable: "temporarily_unavailable",
   internal_error: "server_error",
 } as const satisfies Record<string, OAuthErrorCode>;
 

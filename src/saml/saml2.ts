@@ -137,17 +137,22 @@ function checkAssertion(a: Element, idp: TrustedIdp, ctx: Saml2Context, keyFinge
   const expiresAt = Math.min(confirmationExpiry, conditionsExpiry ?? Number.POSITIVE_INFINITY);
   return {
     tokenType: TOKEN_TYPES.saml2,
-    idp,
-    tokenId: id,
-    nameId,
+    source: { id: idp.id, issuer: idp.metadata.entityId, mapping: idp.mapping },
+    subject: nameId,
     nameIdFormat,
     attributes,
     issuedAt,
     expiresAt,
+    notAfter: authn.sessionNotOnOrAfter,
     authTime: authn.authTime,
     acr: authn.acr,
-    sessionNotOnOrAfter: authn.sessionNotOnOrAfter,
-    keyFingerprint,
+    // SAML Profiles §4.1.4.5 / RFC 7522 §3: a bearer assertion is used once. Keep the mark until
+    // the assertion could no longer pass the time checks: its expiry or maximum age, plus skew.
+    oneTimeUse: { id, keepUntil: Math.min(expiresAt, issuedAt + idp.policy.maxAssertionAgeMs) + ctx.skewMs },
+    act: undefined,
+    mayAct: undefined,
+    granted: undefined,
+    keyId: keyFingerprint,
   };
 }
 

@@ -1,30 +1,67 @@
-import type { TrustedIdp } from "../saml/idp-registry.js";
+import type { MappingConfig } from "../config/schema.js";
+import type { ActClaim } from "../tokens/access-token.js";
 
-export interface SamlAttribute {
+/** An attribute (SAML) or claim (JWT), as name + string values. */
+export interface Attribute {
   name: string;
+  /** SAML 2.0 FriendlyName. */
   friendlyName: string | undefined;
+  /** SAML 2.0 NameFormat, or SAML 1.1 AttributeNamespace. */
   nameFormat: string | undefined;
   values: string[];
 }
+/** @deprecated name kept for the SAML modules; same shape as Attribute. */
+export type SamlAttribute = Attribute;
+
+/** Where a verified token came from and how it is governed. */
+export interface TokenSource {
+  /** Config id: a SAML IdP id, a JWT issuer id, or SELF for the bridge's own access tokens. */
+  id: string;
+  /** The issuer's identifier: SAML entity ID or JWT `iss`. */
+  issuer: string;
+  /** The mapping to apply; undefined for the bridge's own tokens, whose claims carry over. */
+  mapping: MappingConfig | undefined;
+}
+
+/** The source id of the bridge's own access tokens. */
+export const SELF = "self";
+
+/** RFC 8693 §4.4 `may_act`: who may act for the subject. */
+export interface MayAct {
+  sub: string;
+  iss?: string;
+}
 
 /**
- * What a verified subject token yields, whatever its format: only values read from signed bytes
- * and already checked against every rule. The mapping and policy steps consume this.
+ * What a verified subject (or actor) token yields, whatever its format: only values read from
+ * signed bytes and already checked against every rule of its format. The policy steps consume it.
  */
 export interface VerifiedSubject {
   tokenType: string;
-  idp: TrustedIdp;
-  /** The token's own identifier (assertion ID), the replay key together with the IdP. */
-  tokenId: string;
-  nameId: string;
+  source: TokenSource;
+  /** The subject identifier: NameID / NameIdentifier / `sub`. */
+  subject: string;
   nameIdFormat: string | undefined;
-  attributes: SamlAttribute[];
+  attributes: Attribute[];
   issuedAt: number;
-  /** The instant after which the token may no longer be used (ms since epoch). */
+  /** The instant after which the token itself may no longer be presented (ms since epoch). */
   expiresAt: number;
+  /** The issued token must not outlive this (IdP session end, or the subject token's own expiry). */
+  notAfter: number | undefined;
   authTime: number | undefined;
   acr: string | undefined;
-  /** The IdP session end (SessionNotOnOrAfter), which bounds the issued token's lifetime. */
-  sessionNotOnOrAfter: number | undefined;
-  keyFingerprint: string;
+  /**
+   * One-time use: the token's ID (scoped by the source's issuer in the replay key) and until when
+   * the mark must be kept (the last instant the token could still pass the time checks).
+   * Undefined: the token may be presented repeatedly (e.g. the bridge's own tokens in a fan-out).
+   */
+  oneTimeUse: { id: string; keepUntil: number } | undefined;
+  /** A delegation chain the token already records (`act`), to be nested under the new actor. */
+  act: ActClaim | undefined;
+  /** The token's `may_act`, a hard constraint on who may act (RFC 8693 §4.4). */
+  mayAct: MayAct | undefined;
+  /** For the bridge's own tokens: what the earlier hop granted, the ceiling of the next one. */
+  granted: { scope: readonly string[]; claims: Readonly<Record<string, unknown>>; idp: string } | undefined;
+  /** Which metadata/JWKS key verified the token (for logs and explanations). */
+  keyId: string | undefined;
 }

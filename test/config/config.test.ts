@@ -77,7 +77,7 @@ describe("config schema", () => {
   it("refuses references that do not resolve", () => {
     expect(issuesOf(patched((c) => c.clients[0].audiences.push("https://nowhere"))))
       .toContain('clients[0].audiences[2]: unknown audience "https://nowhere"');
-    expect(issuesOf(patched((c) => c.clients[0].idps.push("ghost")))).toContain('clients[0].idps[3]: unknown SAML IdP "ghost"');
+    expect(issuesOf(patched((c) => c.clients[0].idps.push("ghost")))).toContain('clients[0].idps[3]: unknown SAML IdP or JWT issuer "ghost"');
     expect(issuesOf(patched((c) => (c.clients[2].defaultAudience = "https://other.example.com"))))
       .toContain("clients[2].defaultAudience: must be one of the client's audiences");
     expect(issuesOf(patched((c) => c.audiences[1].defaultScopes.push("write"))))
@@ -175,7 +175,7 @@ describe("start-up", () => {
     });
     expect(run.status).toBe(1);
     expect(run.stderr).toContain("tokens.ttlSeconds: ");
-    expect(run.stderr).toContain('clients[0].idps[3]: unknown SAML IdP "ghost"');
+    expect(run.stderr).toContain('clients[0].idps[3]: unknown SAML IdP or JWT issuer "ghost"');
   });
 });
 

@@ -160,9 +160,14 @@ describe("request rules (RFC 8693 §2.1, RFC 6749 §3.2)", () => {
     expectError(await exchange(bridge, { xml: signedAssertion(bridge), extra: { actor_token_type: SAML2 } }), 400, "invalid_request", "actor_token_pairing");
   });
 
-  it("refuses actor tokens clearly until delegation with actor tokens is supported", async () => {
-    const res = await exchange(bridge, { xml: signedAssertion(bridge), extra: { actor_token: "x", actor_token_type: "urn:ietf:params:oauth:token-type:jwt" } });
-    expectError(res, 400, "invalid_request", "actor_token_unsupported");
+  it("refuses an actor token type the bridge cannot verify", async () => {
+    const res = await exchange(bridge, { xml: signedAssertion(bridge), extra: { actor_token: "x", actor_token_type: "urn:ietf:params:oauth:token-type:saml2" } });
+    expectError(res, 400, "invalid_request", "actor_token_type_unsupported");
+  });
+
+  it("refuses an actor token type the client may not present", async () => {
+    const res = await exchange(bridge, { xml: signedAssertion(bridge), extra: { actor_token: "x", actor_token_type: ACCESS_TOKEN_TYPE } });
+    expectError(res, 400, "invalid_request", "actor_token_type_not_allowed");
   });
 
   it.each([

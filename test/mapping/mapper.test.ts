@@ -18,9 +18,10 @@ const attr = (name: string, values: string[], extra: Partial<SamlAttribute> = {}
 
 function subject(attributes: SamlAttribute[], nameId = "alice@example.com"): VerifiedSubject {
   return {
-    tokenType: "saml2", idp: {} as VerifiedSubject["idp"], tokenId: "_1", nameId, nameIdFormat: undefined,
-    attributes, issuedAt: 0, expiresAt: 1, authTime: undefined, acr: undefined, sessionNotOnOrAfter: undefined,
-    keyFingerprint: "",
+    tokenType: "saml2", source: { id: "idp1", issuer: "https://idp1.test/idp", mapping: undefined },
+    subject: nameId, nameIdFormat: undefined, attributes, issuedAt: 0, expiresAt: 1, notAfter: undefined,
+    authTime: undefined, acr: undefined, oneTimeUse: undefined, act: undefined, mayAct: undefined,
+    granted: undefined, keyId: undefined,
   };
 }
 

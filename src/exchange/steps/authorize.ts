@@ -1,23 +1,40 @@
-import { GRANT_TOKEN_EXCHANGE } from "../../config/schema.js";
 import { refuse } from "../../oauth/errors.js";
-import { need, step } from "../pipeline.js";
+import { SELF, type VerifiedSubject } from "../../subject/types.js";
+import type { ClientConfig } from "../../config/schema.js";
+import { need, step, type Step } from "../pipeline.js";
 
 /** RFC 6749 §5.2 `unauthorized_client`: the client is authenticated but may not use this grant. */
-export const authorizeGrant = step("authorize_grant", (ctx) => {
-  if (!(ctx.client.grantTypes as readonly string[]).includes(GRANT_TOKEN_EXCHANGE)) throw refuse("grant_not_allowed");
-});
+export function authorizeGrant(grantType: string): Step {
+  return step("authorize_grant", (ctx) => {
+    if (!(ctx.client.grantTypes as readonly string[]).includes(grantType)) throw refuse("grant_not_allowed");
+  });
+}
 
-/** The client may present this token type at all (checked before any expensive verification). */
-export const authorizeTokenType = step("authorize_token_type", (ctx, services) => {
-  const { subjectTokenType } = need(ctx.request, "request");
-  if (!services.subjectVerifiers.has(subjectTokenType)) throw refuse("subject_token_type_unsupported");
+/** The client may present these token types at all (checked before any expensive verification). */
+export const authorizeTokenTypes = step("authorize_token_types", (ctx, services) => {
+  const { subjectTokenType, actorTokenType } = need(ctx.request, "request");
+  if (!services.tokenVerifiers.has(subjectTokenType)) throw refuse("subject_token_type_unsupported");
   if (!(ctx.client.subjectTokenTypes as readonly string[]).includes(subjectTokenType)) {
     throw refuse("subject_token_type_not_allowed");
   }
+  if (actorTokenType !== undefined) {
+    if (!services.tokenVerifiers.has(actorTokenType)) throw refuse("actor_token_type_unsupported");
+    if (!(ctx.client.actorTokenTypes as readonly string[]).includes(actorTokenType)) {
+      throw refuse("actor_token_type_not_allowed");
+    }
+  }
 });
 
-/** The client may exchange tokens from this IdP: one client cannot trade another tenant's users. */
-export const authorizeSubject = step("authorize_subject", (ctx) => {
-  const subject = need(ctx.subject, "subject");
-  if (!ctx.client.idps.includes(subject.idp.id)) throw refuse("idp_not_allowed");
+/**
+ * The client may exchange tokens from these sources: one client cannot trade another tenant's
+ * users. The bridge's own tokens were already allowed by token type (access_token).
+ */
+export const authorizeSources = step("authorize_sources", (ctx) => {
+  for (const token of [need(ctx.subject, "subject"), ctx.actor]) {
+    if (token && !sourceAllowed(ctx.client, token)) throw refuse("idp_not_allowed");
+  }
 });
+
+function sourceAllowed(client: ClientConfig, token: VerifiedSubject): boolean {
+  return token.source.id === SELF || client.idps.includes(token.source.id);
+}

@@ -1,4 +1,5 @@
 import { signAccessToken } from "../../tokens/access-token.js";
+import { SELF } from "../../subject/types.js";
 import { need, step } from "../pipeline.js";
 
 export const issueAccessToken = step("issue_token", async (ctx, services) => {
@@ -12,7 +13,8 @@ export const issueAccessToken = step("issue_token", async (ctx, services) => {
       clientId: ctx.client.id,
       scope: need(ctx.scope, "scope"),
       act: ctx.act,
-      idp: subject.idp.metadata.entityId,
+      // The subject's identity provider; a re-exchanged token keeps the original one.
+      idp: subject.source.id === SELF ? need(subject.granted, "granted").idp : subject.source.issuer,
       authTime: subject.authTime,
       acr: subject.acr,
       claims: mapped.claims,

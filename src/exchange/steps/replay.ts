@@ -1,24 +1,33 @@
 import { refuse } from "../../oauth/errors.js";
-import { ReplayStoreUnavailable, replayKey } from "../../replay/store.js";
+import { ReplayStoreUnavailable, replayKey, type ReplayStore } from "../../replay/store.js";
 import { need, step } from "../pipeline.js";
 
 /**
- * One-time use, run after every other check and just before signing, so a refused request never
- * burns the token (catalogue F8). The entry lives as long as the token could still pass the time
- * checks: until its expiry, or its maximum age, plus skew (catalogue F4). An unreachable store is
- * 503 `temporarily_unavailable`: never a token without the check.
+ * One-time use of the subject (and actor) token, run after every other check and just before
+ * signing, so a refused request never burns a token (catalogue F8). Each verifier decides whether
+ * its tokens are one-time and how long the mark must live (until the token could no longer pass
+ * its time checks; catalogue F4). An unreachable store is 503 `temporarily_unavailable`: never a
+ * token without the check.
  */
 export const consumeSubjectToken = step("consume_subject_token", async (ctx, services) => {
-  const subject = need(ctx.subject, "subject");
-  const skewMs = services.tokens.clockSkewSeconds * 1000;
-  const acceptableUntil = Math.min(subject.expiresAt, subject.issuedAt + subject.idp.policy.maxAssertionAgeMs) + skewMs;
-  const ttlMs = Math.max(1000, acceptableUntil - ctx.now + 1000);
+  for (const token of [need(ctx.subject, "subject"), ctx.actor]) {
+    if (token?.oneTimeUse) await markUsed(services.replay, token.source.issuer, token.oneTimeUse, ctx.now);
+  }
+});
+
+async function markUsed(
+  replay: ReplayStore,
+  issuer: string,
+  once: { id: string; keepUntil: number },
+  now: number,
+): Promise<void> {
+  const ttlMs = Math.max(1000, once.keepUntil - now + 1000);
   let first: boolean;
   try {
-    first = await services.replay.markUsed(replayKey(subject.idp.metadata.entityId, subject.tokenId), ttlMs);
+    first = await replay.markUsed(replayKey(issuer, once.id), ttlMs);
   } catch (e) {
     if (e instanceof ReplayStoreUnavailable) throw refuse("replay_store_unavailable", e);
     throw e;
   }
   if (!first) throw refuse("replayed");
-});
+}

@@ -4,10 +4,12 @@ import { parseScope } from "../../policy/scope.js";
 import { TOKEN_TYPES } from "../../config/schema.js";
 import { step } from "../pipeline.js";
 
+/** RFC 8693 §2.1 requested_token_type values this bridge can issue. */
+export const ISSUABLE_TOKEN_TYPES: readonly string[] = [TOKEN_TYPES.accessToken, TOKEN_TYPES.jwt];
+
 /**
  * RFC 8693 §2.1 request parameters. `actor_token` and `actor_token_type` must come together
- * ("REQUIRED when the actor_token parameter is present ... MUST NOT be included otherwise");
- * actor tokens themselves are not supported yet. Only access tokens can be requested.
+ * ("REQUIRED when the actor_token parameter is present ... MUST NOT be included otherwise").
  */
 export const readRequest = step("read_request", (ctx) => {
   const { form } = ctx;
@@ -16,14 +18,14 @@ export const readRequest = step("read_request", (ctx) => {
   const actorToken = single(form, "actor_token");
   const actorTokenType = single(form, "actor_token_type");
   if ((actorToken === undefined) !== (actorTokenType === undefined)) throw refuse("actor_token_pairing");
-  if (actorToken !== undefined) throw refuse("actor_token_unsupported");
-  const requestedTokenType = single(form, "requested_token_type");
-  if (requestedTokenType !== undefined && requestedTokenType !== TOKEN_TYPES.accessToken) {
-    throw refuse("requested_token_type_unsupported");
-  }
+  const requestedTokenType = single(form, "requested_token_type") ?? TOKEN_TYPES.accessToken;
+  if (!ISSUABLE_TOKEN_TYPES.includes(requestedTokenType)) throw refuse("requested_token_type_unsupported");
   ctx.request = {
     subjectToken,
     subjectTokenType,
+    actorToken,
+    actorTokenType,
+    requestedTokenType,
     audience: many(form, "audience"),
     resource: many(form, "resource"),
     scope: parseScope(single(form, "scope")),

@@ -1,5 +1,9 @@
 import { Router } from "express";
 import { GRANT_TOKEN_EXCHANGE, TOKEN_TYPES } from "../../config/schema.js";
+import { ISSUABLE_TOKEN_TYPES } from "../../exchange/steps/request.js";
+
+/** Actor tokens must name a party: JWT-shaped tokens only (RFC 8693 §2.1). */
+const ACTOR_TYPES = new Set<string>([TOKEN_TYPES.idToken, TOKEN_TYPES.jwt, TOKEN_TYPES.accessToken]);
 import type { SigningKeySet } from "../../tokens/signing-keys.js";
 
 /**
@@ -11,7 +15,7 @@ export function discoveryRoutes(options: {
   issuer: string;
   tokenEndpoint: string;
   keys: SigningKeySet;
-  subjectTokenTypes: readonly string[];
+  tokenTypes: readonly string[];
 }): Router {
   const router = Router();
   const metadata = {
@@ -22,9 +26,9 @@ export function discoveryRoutes(options: {
     token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
     response_types_supported: [],
     scopes_supported: undefined,
-    token_exchange_subject_token_types_supported: [...options.subjectTokenTypes],
-    token_exchange_requested_token_types_supported: [TOKEN_TYPES.accessToken],
-    token_exchange_actor_token_types_supported: [],
+    token_exchange_subject_token_types_supported: [...options.tokenTypes],
+    token_exchange_requested_token_types_supported: [...ISSUABLE_TOKEN_TYPES],
+    token_exchange_actor_token_types_supported: options.tokenTypes.filter((t) => ACTOR_TYPES.has(t)),
     access_token_signing_alg_values_supported: [...new Set(options.keys.jwks.keys.map((k) => k.alg!))],
   };
   router.get("/.well-known/oauth-authorization-server", (_req, res) => {

@@ -53,7 +53,7 @@ export function tokenRoute(options: {
         logExchange(services, ctx, "issued", undefined, undefined, issued.jti);
         res.status(200).json({
           access_token: issued.token,
-          issued_token_type: TOKEN_TYPES.accessToken,
+          issued_token_type: ctx.request?.requestedTokenType ?? TOKEN_TYPES.accessToken,
           token_type: "Bearer",
           expires_in: expiresIn,
           ...(!sameScope && ctx.scope!.length > 0 ? { scope: ctx.scope!.join(" ") } : {}),
@@ -87,7 +87,8 @@ function logExchange(
     outcome,
     client: ctx.client.id,
     subject_token_type: ctx.request?.subjectTokenType,
-    idp: ctx.subject?.idp.id,
+    idp: ctx.subject?.source.id,
+    actor: ctx.act?.sub,
     sub: ctx.mapped?.sub,
     audience: ctx.targets?.map((t) => t.id),
     scope: ctx.scope?.join(" "),

@@ -1,0 +1,46 @@
+import { refuse } from "../oauth/errors.js";
+import type { ClientConfig } from "../config/schema.js";
+import type { ActClaim } from "../tokens/access-token.js";
+import type { VerifiedSubject } from "../subject/types.js";
+
+/**
+ * Delegation and impersonation (RFC 8693 §1.1, §4.1, §4.4).
+ *
+ * - The current actor is the verified actor token's subject (with its issuer), or else the
+ *   authenticated client.
+ * - `may_act` in the subject token is a hard constraint: the current actor must match its `sub`,
+ *   and its `iss` when given. Leaving out the actor token does not dodge it: the client is then
+ *   the actor and must match.
+ * - Delegation (the default) records the actor in `act`, with any chain the subject token already
+ *   carries nested beneath it; a chain deeper than the configured maximum is refused.
+ * - Impersonation (no `act`) only for clients configured for it, only without an actor token, and
+ *   never silently dropping an existing chain unless the client's policy says so.
+ */
+export function decideAct(input: {
+  client: Pick<ClientConfig, "id" | "mode" | "impersonateChains">;
+  subject: VerifiedSubject;
+  actor: VerifiedSubject | undefined;
+  maxChainDepth: number;
+}): ActClaim | undefined {
+  const { client, subject, actor } = input;
+  const current: ActClaim = actor ? { sub: actor.subject, iss: actor.source.issuer } : { sub: client.id };
+
+  if (subject.mayAct) {
+    const may = subject.mayAct;
+    if (may.sub !== current.sub || (may.iss !== undefined && may.iss !== current.iss)) throw refuse("may_act_mismatch");
+  }
+
+  if (client.mode === "impersonation" && !actor) {
+    if (subject.act && !client.impersonateChains) throw refuse("delegation_chain_present");
+    return undefined;
+  }
+  const act: ActClaim = subject.act ? { ...current, act: subject.act } : current;
+  if (chainDepth(act) > input.maxChainDepth) throw refuse("delegation_too_deep");
+  return act;
+}
+
+export function chainDepth(act: ActClaim | undefined): number {
+  let depth = 0;
+  for (let a = act; a; a = a.act) depth++;
+  return depth;
+}

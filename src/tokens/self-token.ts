@@ -1,0 +1,78 @@
+import { createLocalJWKSet, errors, jwtVerify, type JWTPayload } from "jose";
+import { refuse } from "../oauth/errors.js";
+import { TOKEN_TYPES, RESERVED_CLAIMS } from "../config/schema.js";
+import { SELF, type VerifiedSubject } from "../subject/types.js";
+import type { SigningKeySet } from "./signing-keys.js";
+import type { ActClaim } from "./access-token.js";
+
+/**
+ * The bridge's own access tokens as subject or actor tokens (`access_token`), the next hop of a
+ * chain: verified against the bridge's own keys only, as RFC 9068 tokens (`typ: at+jwt`, §4),
+ * with every time claim required. The subject, claims, scope and IdP carry over unchanged and
+ * bound the next token; its `act` chain is kept, to be nested beneath the new actor.
+ */
+export interface SelfTokenContext {
+  issuer: string;
+  keys: SigningKeySet;
+  skewMs: number;
+  maxTokenBytes: number;
+}
+
+const MAX_ACT_DEPTH = 16;
+
+export function selfTokenVerifier(ctx: SelfTokenContext): (token: string, now: number) => Promise<VerifiedSubject> {
+  const jwks = createLocalJWKSet(ctx.keys.jwks);
+  const algorithms = [...new Set(ctx.keys.jwks.keys.map((k) => k.alg!))];
+  return async (token, now) => {
+    if (token.length > ctx.maxTokenBytes) throw refuse("token_too_large");
+    let payload: JWTPayload;
+    let kid: string | undefined;
+    try {
+      ({ payload, protectedHeader: { kid } } = await jwtVerify(token, jwks, {
+        issuer: ctx.issuer,
+        typ: "at+jwt",
+        algorithms,
+        requiredClaims: ["exp", "iat", "sub", "jti", "client_id"],
+        clockTolerance: ctx.skewMs / 1000,
+        currentDate: new Date(now),
+      }));
+    } catch (e) {
+      if (e instanceof errors.JWTExpired) throw refuse("token_expired");
+      throw refuse("token_invalid");
+    }
+    const claims: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(payload)) {
+      if (!(RESERVED_CLAIMS as readonly string[]).includes(k)) claims[k] = v;
+    }
+    const idp = typeof payload.idp === "string" ? payload.idp : ctx.issuer;
+    return {
+      tokenType: TOKEN_TYPES.accessToken,
+      source: { id: SELF, issuer: ctx.issuer, mapping: undefined },
+      subject: payload.sub!,
+      nameIdFormat: undefined,
+      attributes: [],
+      issuedAt: payload.iat! * 1000,
+      expiresAt: payload.exp! * 1000,
+      // The next hop never outlives this token.
+      notAfter: payload.exp! * 1000,
+      authTime: typeof payload.auth_time === "number" ? payload.auth_time * 1000 : undefined,
+      acr: typeof payload.acr === "string" ? payload.acr : undefined,
+      oneTimeUse: undefined,
+      act: parseAct(payload.act),
+      mayAct: undefined,
+      granted: { scope: typeof payload.scope === "string" ? payload.scope.split(" ").filter(Boolean) : [], claims, idp },
+      keyId: kid,
+    };
+  };
+}
+
+/** Validates an `act` claim's shape (RFC 8693 §4.1): nested objects with a string `sub`. */
+export function parseAct(value: unknown, depth = 0): ActClaim | undefined {
+  if (value === undefined) return undefined;
+  if (depth >= MAX_ACT_DEPTH || value === null || typeof value !== "object" || Array.isArray(value)) throw refuse("token_invalid");
+  const v = value as Record<string, unknown>;
+  if (typeof v.sub !== "string" || v.sub === "") throw refuse("token_invalid");
+  if (v.iss !== undefined && typeof v.iss !== "string") throw refuse("token_invalid");
+  const nested = parseAct(v.act, depth + 1);
+  return { sub: v.sub, ...(typeof v.iss === "string" ? { iss: v.iss } : {}), ...(nested ? { act: nested } : {}) };
+}
