@@ -20,6 +20,8 @@ export const GRANT_TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exch
 export const GRANT_SAML2_BEARER = "urn:ietf:params:oauth:grant-type:saml2-bearer";
 
 const tokenType = z.enum([TOKEN_TYPES.saml2, TOKEN_TYPES.saml1, TOKEN_TYPES.idToken, TOKEN_TYPES.jwt, TOKEN_TYPES.accessToken]);
+/** Actor tokens must name a party: JWT-shaped tokens only (RFC 8693 §2.1). */
+export const ACTOR_TOKEN_TYPES: readonly string[] = [TOKEN_TYPES.idToken, TOKEN_TYPES.jwt, TOKEN_TYPES.accessToken];
 const actorTokenType = z.enum([TOKEN_TYPES.idToken, TOKEN_TYPES.jwt, TOKEN_TYPES.accessToken]);
 /** Asymmetric JWS algorithms only: an HMAC key would have to be shared with the issuer (RFC 8725 §3.1). */
 export const JWT_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"] as const;

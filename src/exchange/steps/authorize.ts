@@ -1,6 +1,6 @@
 import { refuse } from "../../oauth/errors.js";
 import { SELF, type VerifiedSubject } from "../../subject/types.js";
-import type { ClientConfig } from "../../config/schema.js";
+import { ACTOR_TOKEN_TYPES, type ClientConfig } from "../../config/schema.js";
 import { need, step, type Step } from "../pipeline.js";
 
 /** RFC 6749 §5.2 `unauthorized_client`: the client is authenticated but may not use this grant. */
@@ -18,7 +18,9 @@ export const authorizeTokenTypes = step("authorize_token_types", (ctx, services)
     throw refuse("subject_token_type_not_allowed");
   }
   if (actorTokenType !== undefined) {
-    if (!services.tokenVerifiers.has(actorTokenType)) throw refuse("actor_token_type_unsupported");
+    if (!ACTOR_TOKEN_TYPES.includes(actorTokenType) || !services.tokenVerifiers.has(actorTokenType)) {
+      throw refuse("actor_token_type_unsupported");
+    }
     if (!(ctx.client.actorTokenTypes as readonly string[]).includes(actorTokenType)) {
       throw refuse("actor_token_type_not_allowed");
     }

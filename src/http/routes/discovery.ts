@@ -1,9 +1,6 @@
 import { Router } from "express";
-import { GRANT_TOKEN_EXCHANGE, TOKEN_TYPES } from "../../config/schema.js";
+import { ACTOR_TOKEN_TYPES, GRANT_TOKEN_EXCHANGE } from "../../config/schema.js";
 import { ISSUABLE_TOKEN_TYPES } from "../../exchange/steps/request.js";
-
-/** Actor tokens must name a party: JWT-shaped tokens only (RFC 8693 §2.1). */
-const ACTOR_TYPES = new Set<string>([TOKEN_TYPES.idToken, TOKEN_TYPES.jwt, TOKEN_TYPES.accessToken]);
 import type { SigningKeySet } from "../../tokens/signing-keys.js";
 
 /**
@@ -28,7 +25,7 @@ export function discoveryRoutes(options: {
     scopes_supported: undefined,
     token_exchange_subject_token_types_supported: [...options.tokenTypes],
     token_exchange_requested_token_types_supported: [...ISSUABLE_TOKEN_TYPES],
-    token_exchange_actor_token_types_supported: options.tokenTypes.filter((t) => ACTOR_TYPES.has(t)),
+    token_exchange_actor_token_types_supported: options.tokenTypes.filter((t) => ACTOR_TOKEN_TYPES.includes(t)),
     access_token_signing_alg_values_supported: [...new Set(options.keys.jwks.keys.map((k) => k.alg!))],
   };
   router.get("/.well-known/oauth-authorization-server", (_req, res) => {
