@@ -11,6 +11,8 @@ import { RedisReplayStore } from "./replay/redis.js";
 import type { ReplayStore } from "./replay/store.js";
 import { buildTokenVerifiers } from "./subject/verifiers.js";
 import { tokenExchangeGrant } from "./grants/token-exchange.js";
+import { saml2BearerGrant } from "./grants/saml2-bearer.js";
+import { ownTokenVerifier } from "./tokens/self-token.js";
 import { createApp } from "./http/app.js";
 import type { ExchangeServices } from "./exchange/services.js";
 import type { Logger } from "./log/logger.js";
@@ -106,8 +108,11 @@ export async function createBridge(loaded: LoadedConfig, options: BridgeOptions)
   const app = createApp({
     services,
     clients: new ClientRegistry(config.clients),
-    grants: [tokenExchangeGrant],
+    grants: [tokenExchangeGrant, saml2BearerGrant],
     tokenEndpoint: tokenEndpointOf(config),
+    verifyOwnToken: ownTokenVerifier({
+      issuer: config.issuer, keys, skewMs: config.tokens.clockSkewSeconds * 1000, maxTokenBytes: config.limits.maxTokenBytes,
+    }),
     now: options.now,
   });
   return { app, services, close: () => replay.close() };

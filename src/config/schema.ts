@@ -86,6 +86,7 @@ const mapping = z.strictObject({
     .describe("Token claims from attributes, by claim name."),
   scopes: z.array(scopeRule).default([]).describe("Scopes the subject may have (the mapping's grant); nothing listed grants nothing."),
   require: z.array(requireRule).default([]).describe("Conditions that must all hold, or the exchange is refused (policy_condition_failed)."),
+  mayAct: attributeSelector.optional().describe("Attribute naming the only party that may act for the subject (RFC 8693 §4.4 may_act: an actor's `sub`, or a client id)."),
 });
 
 const samlIdp = z.strictObject({
@@ -143,6 +144,7 @@ const audience = z.strictObject({
   scopes: z.array(scopeToken).default([]).describe("Scopes this resource server understands."),
   defaultScopes: z.array(scopeToken).default([]).describe("Granted when the request has no `scope` (still intersected with everything else)."),
   tokenTtlSeconds: seconds.optional().describe("Shorter lifetime for tokens for this audience."),
+  mayAct: z.string().min(1).optional().describe("Client id that alone may re-exchange tokens issued for this audience: they carry may_act {sub, iss} (RFC 8693 §4.4)."),
 });
 
 const signingKey = z
@@ -221,7 +223,11 @@ export const configSchema = z
       ctx.addIssue({ code: "custom", path: ["replay", "redisUrl"], message: "required when store is redis" });
     }
     const audiences = new Map(c.audiences.map((a) => [a.id, a]));
+    const clientIds = new Set(c.clients.map((cl) => cl.id));
     c.audiences.forEach((a, i) => {
+      if (a.mayAct !== undefined && !clientIds.has(a.mayAct)) {
+        ctx.addIssue({ code: "custom", path: ["audiences", i, "mayAct"], message: `unknown client "${a.mayAct}"` });
+      }
       a.defaultScopes.forEach((s, j) => {
         if (!a.scopes.includes(s)) ctx.addIssue({ code: "custom", path: ["audiences", i, "defaultScopes", j], message: `"${s}" is not in this audience's scopes` });
       });
@@ -235,6 +241,9 @@ export const configSchema = z
       cl.audiences.forEach((a, j) => {
         if (!audiences.has(a)) ctx.addIssue({ code: "custom", path: ["clients", i, "audiences", j], message: `unknown audience "${a}"` });
       });
+      if (cl.grantTypes.includes(GRANT_SAML2_BEARER) && cl.defaultAudience === undefined) {
+        ctx.addIssue({ code: "custom", path: ["clients", i, "defaultAudience"], message: "required for the saml2-bearer grant (RFC 7522 has no audience parameter)" });
+      }
       if (cl.defaultAudience !== undefined && !cl.audiences.includes(cl.defaultAudience)) {
         ctx.addIssue({ code: "custom", path: ["clients", i, "defaultAudience"], message: "must be one of the client's audiences" });
       }

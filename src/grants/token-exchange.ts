@@ -1,5 +1,5 @@
 import { GRANT_TOKEN_EXCHANGE } from "../config/schema.js";
-import type { Step } from "../exchange/pipeline.js";
+import type { ExchangeContext, Step } from "../exchange/pipeline.js";
 import { readRequest } from "../exchange/steps/request.js";
 import { authorizeGrant, authorizeSources, authorizeTokenTypes } from "../exchange/steps/authorize.js";
 import { resolveTargetAudiences, decideTokenScope, decideActor, decideLifetime } from "../exchange/steps/policy.js";
@@ -28,4 +28,14 @@ export const tokenExchangeGrant = {
     consumeSubjectToken,
     issueAccessToken,
   ] satisfies readonly Step[],
+  /** RFC 8693 §2.2.1. `scope` is sent when it differs from the request (RFC 6749 §5.1). */
+  respond(ctx: ExchangeContext, expiresIn: number, scopeChanged: boolean): Record<string, unknown> {
+    return {
+      access_token: ctx.issued!.token,
+      issued_token_type: ctx.request!.requestedTokenType,
+      token_type: "Bearer",
+      expires_in: expiresIn,
+      ...(scopeChanged && ctx.scope!.length > 0 ? { scope: ctx.scope!.join(" ") } : {}),
+    };
+  },
 } as const;

@@ -5,6 +5,8 @@ import type { Grant } from "./routes/token.js";
 import { tokenRoute } from "./routes/token.js";
 import { discoveryRoutes } from "./routes/discovery.js";
 import { healthRoutes } from "./routes/health.js";
+import { introspectRoute } from "./routes/introspect.js";
+import type { OwnTokenVerifier } from "../tokens/self-token.js";
 import { errorHandler } from "./error-response.js";
 
 export interface AppOptions {
@@ -12,6 +14,7 @@ export interface AppOptions {
   clients: ClientRegistry;
   grants: readonly Grant[];
   tokenEndpoint: string;
+  verifyOwnToken: OwnTokenVerifier;
   now: () => number;
 }
 
@@ -33,9 +36,16 @@ export function createApp(options: AppOptions): Express {
       issuer: options.services.issuer,
       tokenEndpoint: options.tokenEndpoint,
       keys: options.services.keys,
+      grantTypes: options.grants.map((g) => g.grantType),
       tokenTypes: [...options.services.tokenVerifiers.keys()],
     }),
   );
+  app.use(introspectRoute({
+    clients: options.clients,
+    verifyOwnToken: options.verifyOwnToken,
+    maxBodyBytes: options.services.limits.maxBodyBytes,
+    now: options.now,
+  }));
   app.use(healthRoutes(options.services.replay));
   app.use((_req, res) => {
     res.status(404).json({ error: "not_found" });

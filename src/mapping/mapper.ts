@@ -12,6 +12,8 @@ export interface MappedSubject {
   claims: Record<string, string | string[]>;
   /** Scopes the mapping grants this subject: the subject's ceiling in the scope intersection. */
   grantedScopes: ReadonlySet<string>;
+  /** may_act from a mapped attribute (RFC 8693 §4.4), when the mapping names one. */
+  mayAct?: { sub: string };
 }
 
 export function mapSubject(subject: VerifiedSubject, mapping: MappingConfig): MappedSubject {
@@ -50,7 +52,14 @@ export function mapSubject(subject: VerifiedSubject, mapping: MappingConfig): Ma
     const applies = rule.when === undefined || (values(rule.when) ?? []).some((v) => rule.anyOf!.includes(v));
     if (applies) for (const s of rule.grant) granted.add(s);
   }
-  return { sub, claims: Object.fromEntries(entries), grantedScopes: granted };
+  let mayAct: { sub: string } | undefined;
+  if (mapping.mayAct) {
+    const v = values(mapping.mayAct);
+    // Present but ambiguous is refused: a constraint must never be read loosely.
+    if (v !== undefined && (v.length !== 1 || v[0] === "")) throw refuse("mapping_required_missing");
+    if (v) mayAct = { sub: v[0]! };
+  }
+  return { sub, claims: Object.fromEntries(entries), grantedScopes: granted, ...(mayAct ? { mayAct } : {}) };
 }
 
 /** All values of every attribute matching the selector, or undefined when none matches. */

@@ -51,6 +51,7 @@ export const REASONS = {
   issuer_mismatch: "invalid_request",
   idp_not_allowed: "invalid_request",
   metadata_expired: "invalid_request",
+  protocol_not_supported: "invalid_request",
   signature_missing: "invalid_request",
   signature_invalid: "invalid_request",
   signature_algorithm_forbidden: "invalid_request",
@@ -59,10 +60,12 @@ export const REASONS = {
   assertion_stale: "invalid_request",
   assertion_not_yet_valid: "invalid_request",
   assertion_expired: "invalid_request",
+  assertion_expiry_missing: "invalid_request",
   audience_mismatch: "invalid_request",
   condition_unsupported: "invalid_request",
   subject_missing: "invalid_request",
   subject_invalid: "invalid_request",
+  subject_mismatch: "invalid_request",
   subject_confirmation_invalid: "invalid_request",
   recipient_mismatch: "invalid_request",
   destination_mismatch: "invalid_request",
@@ -127,13 +130,18 @@ export class OAuthError extends Error {
   /** Set when the client tried HTTP Basic: RFC 6749 §5.2 then requires WWW-Authenticate. */
   challenge: boolean;
 
-  constructor(reason: Reason, options: { cause?: unknown; challenge?: boolean } = {}) {
+  constructor(reason: Reason, options: { cause?: unknown; challenge?: boolean; code?: OAuthErrorCode } = {}) {
     super(reason, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "OAuthError";
     this.reason = reason;
-    this.code = REASONS[reason];
+    this.code = options.code ?? REASONS[reason];
     this.status = STATUS[this.code];
     this.challenge = options.challenge ?? false;
+  }
+
+  /** The same refusal under another error code (RFC 7522 §3.1 uses invalid_grant for a bad assertion). */
+  withCode(code: OAuthErrorCode): OAuthError {
+    return new OAuthError(this.reason, { cause: this.cause, challenge: this.challenge, code });
   }
 }
 

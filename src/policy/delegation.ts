@@ -1,13 +1,13 @@
 import { refuse } from "../oauth/errors.js";
 import type { ClientConfig } from "../config/schema.js";
 import type { ActClaim } from "../tokens/access-token.js";
-import type { VerifiedSubject } from "../subject/types.js";
+import type { MayAct, VerifiedSubject } from "../subject/types.js";
 
 /**
  * Delegation and impersonation (RFC 8693 §1.1, §4.1, §4.4).
  *
  * - The current actor is the verified actor token's subject (with its issuer), or else the
- *   authenticated client.
+ *   authenticated client (whose ids live in the bridge's own namespace: its issuer).
  * - `may_act` in the subject token is a hard constraint: the current actor must match its `sub`,
  *   and its `iss` when given. Leaving out the actor token does not dodge it: the client is then
  *   the actor and must match.
@@ -20,14 +20,18 @@ export function decideAct(input: {
   client: Pick<ClientConfig, "id" | "mode" | "impersonateChains">;
   subject: VerifiedSubject;
   actor: VerifiedSubject | undefined;
+  /** may_act from the subject token, or from the subject's mapping. */
+  mayAct: MayAct | undefined;
+  /** The bridge's issuer: the namespace of client ids. */
+  bridgeIssuer: string;
   maxChainDepth: number;
 }): ActClaim | undefined {
-  const { client, subject, actor } = input;
+  const { client, subject, actor, mayAct } = input;
   const current: ActClaim = actor ? { sub: actor.subject, iss: actor.source.issuer } : { sub: client.id };
 
-  if (subject.mayAct) {
-    const may = subject.mayAct;
-    if (may.sub !== current.sub || (may.iss !== undefined && may.iss !== current.iss)) throw refuse("may_act_mismatch");
+  if (mayAct) {
+    const currentIss = current.iss ?? input.bridgeIssuer;
+    if (mayAct.sub !== current.sub || (mayAct.iss !== undefined && mayAct.iss !== currentIss)) throw refuse("may_act_mismatch");
   }
 
   if (client.mode === "impersonation" && !actor) {

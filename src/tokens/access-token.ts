@@ -16,6 +16,8 @@ export interface AccessTokenContent {
   clientId: string;
   scope: readonly string[];
   act: ActClaim | undefined;
+  /** RFC 8693 §4.4: the only party that may act with this token in a next exchange. */
+  mayAct: { sub: string; iss: string } | undefined;
   /** The subject's identity provider (entity ID). */
   idp: string;
   authTime: number | undefined;
@@ -45,6 +47,7 @@ export async function signAccessToken(content: AccessTokenContent, key: ActiveSi
     idp: content.idp,
     ...(content.scope.length > 0 ? { scope: content.scope.join(" ") } : {}),
     ...(content.act ? { act: content.act } : {}),
+    ...(content.mayAct ? { may_act: content.mayAct } : {}),
     ...(content.authTime !== undefined ? { auth_time: seconds(content.authTime) } : {}),
     ...(content.acr !== undefined ? { acr: content.acr } : {}),
   };

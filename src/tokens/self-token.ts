@@ -20,26 +20,35 @@ export interface SelfTokenContext {
 
 const MAX_ACT_DEPTH = 16;
 
-export function selfTokenVerifier(ctx: SelfTokenContext): (token: string, now: number) => Promise<VerifiedSubject> {
+/** Verifies one of the bridge's own access tokens; throws token_expired / token_invalid. */
+export type OwnTokenVerifier = (token: string, now: number) => Promise<{ payload: JWTPayload; kid: string | undefined }>;
+
+export function ownTokenVerifier(ctx: SelfTokenContext): OwnTokenVerifier {
   const jwks = createLocalJWKSet(ctx.keys.jwks);
   const algorithms = [...new Set(ctx.keys.jwks.keys.map((k) => k.alg!))];
   return async (token, now) => {
     if (token.length > ctx.maxTokenBytes) throw refuse("token_too_large");
-    let payload: JWTPayload;
-    let kid: string | undefined;
     try {
-      ({ payload, protectedHeader: { kid } } = await jwtVerify(token, jwks, {
+      const { payload, protectedHeader } = await jwtVerify(token, jwks, {
         issuer: ctx.issuer,
         typ: "at+jwt",
         algorithms,
         requiredClaims: ["exp", "iat", "sub", "jti", "client_id"],
         clockTolerance: ctx.skewMs / 1000,
         currentDate: new Date(now),
-      }));
+      });
+      return { payload, kid: protectedHeader.kid };
     } catch (e) {
       if (e instanceof errors.JWTExpired) throw refuse("token_expired");
       throw refuse("token_invalid");
     }
+  };
+}
+
+export function selfTokenVerifier(ctx: SelfTokenContext): (token: string, now: number) => Promise<VerifiedSubject> {
+  const verify = ownTokenVerifier(ctx);
+  return async (token, now) => {
+    const { payload, kid } = await verify(token, now);
     const claims: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(payload)) {
       if (!(RESERVED_CLAIMS as readonly string[]).includes(k)) claims[k] = v;
@@ -59,7 +68,7 @@ export function selfTokenVerifier(ctx: SelfTokenContext): (token: string, now: n
       acr: typeof payload.acr === "string" ? payload.acr : undefined,
       oneTimeUse: undefined,
       act: parseAct(payload.act),
-      mayAct: undefined,
+      mayAct: parseMayAct(payload.may_act),
       granted: { scope: typeof payload.scope === "string" ? payload.scope.split(" ").filter(Boolean) : [], claims, idp },
       keyId: kid,
     };
@@ -75,4 +84,13 @@ export function parseAct(value: unknown, depth = 0): ActClaim | undefined {
   if (v.iss !== undefined && typeof v.iss !== "string") throw refuse("token_invalid");
   const nested = parseAct(v.act, depth + 1);
   return { sub: v.sub, ...(typeof v.iss === "string" ? { iss: v.iss } : {}), ...(nested ? { act: nested } : {}) };
+}
+
+/** Validates a `may_act` claim's shape (RFC 8693 §4.4): an object with a string `sub`. */
+export function parseMayAct(value: unknown): { sub: string; iss?: string } | undefined {
+  if (value === undefined) return undefined;
+  if (value === null || typeof value !== "object" || Array.isArray(value)) throw refuse("token_invalid");
+  const v = value as Record<string, unknown>;
+  if (typeof v.sub !== "string" || v.sub === "" || (v.iss !== undefined && typeof v.iss !== "string")) throw refuse("token_invalid");
+  return { sub: v.sub, ...(typeof v.iss === "string" ? { iss: v.iss } : {}) };
 }

@@ -84,6 +84,15 @@ describe("config schema", () => {
       .toContain(`audiences[1].defaultScopes[1]: "write" is not in this audience's scopes`);
   });
 
+  it("refuses a saml2-bearer client without a default audience (RFC 7522 has no audience parameter)", () => {
+    expect(issuesOf(patched((c) => (c.clients[2].grantTypes = ["urn:ietf:params:oauth:grant-type:saml2-bearer"], delete c.clients[2].defaultAudience))))
+      .toContain("clients[2].defaultAudience: required for the saml2-bearer grant (RFC 7522 has no audience parameter)");
+  });
+
+  it("refuses an audience whose mayAct names no client", () => {
+    expect(issuesOf(patched((c) => (c.audiences[0].mayAct = "nobody")))).toContain('audiences[0].mayAct: unknown client "nobody"');
+  });
+
   it("refuses a redis store without a URL", () => {
     expect(issuesOf(patched((c) => (c.replay = { store: "redis" })))).toContain("replay.redisUrl: required when store is redis");
   });

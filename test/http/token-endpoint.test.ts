@@ -107,7 +107,7 @@ describe("request rules (RFC 8693 §2.1, RFC 6749 §3.2)", () => {
   });
 
   it.each([
-    "urn:ietf:params:oauth:grant-type:saml2-bearer",
+    "urn:ietf:params:oauth:grant-type:jwt-bearer",
     "URN:IETF:PARAMS:OAUTH:GRANT-TYPE:TOKEN-EXCHANGE",
     `${GRANT} `,
     "client_credentials",

@@ -1,18 +1,25 @@
 import { signAccessToken } from "../../tokens/access-token.js";
 import { SELF } from "../../subject/types.js";
+import { refuse } from "../../oauth/errors.js";
 import { need, step } from "../pipeline.js";
 
 export const issueAccessToken = step("issue_token", async (ctx, services) => {
   const subject = need(ctx.subject, "subject");
   const mapped = need(ctx.mapped, "mapped");
+  const targets = need(ctx.targets, "targets");
+  // An audience may name the one client that may re-exchange its tokens (RFC 8693 §4.4).
+  const mayActs = new Set(targets.map((t) => t.mayAct));
+  if (mayActs.size > 1) throw refuse("target_not_allowed");
+  const mayActClient = targets[0]?.mayAct;
   ctx.issued = await signAccessToken(
     {
       issuer: services.issuer,
       sub: mapped.sub,
-      audiences: need(ctx.targets, "targets").map((t) => t.id),
+      audiences: targets.map((t) => t.id),
       clientId: ctx.client.id,
       scope: need(ctx.scope, "scope"),
       act: ctx.act,
+      mayAct: mayActClient === undefined ? undefined : { sub: mayActClient, iss: services.issuer },
       // The subject's identity provider; a re-exchanged token keeps the original one.
       idp: subject.source.id === SELF ? need(subject.granted, "granted").idp : subject.source.issuer,
       authTime: subject.authTime,

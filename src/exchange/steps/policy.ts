@@ -16,10 +16,13 @@ export const decideTokenScope = step("decide_scope", (ctx) => {
 
 /** Who is acting, and the `act` chain the token records (src/policy/delegation.ts). */
 export const decideActor = step("decide_actor", (ctx, services) => {
+  const subject = need(ctx.subject, "subject");
   ctx.act = decideAct({
     client: ctx.client,
-    subject: need(ctx.subject, "subject"),
+    subject,
     actor: ctx.actor,
+    mayAct: subject.mayAct ?? need(ctx.mapped, "mapped").mayAct,
+    bridgeIssuer: services.issuer,
     maxChainDepth: services.delegation.maxChainDepth,
   });
 });

@@ -1,5 +1,5 @@
 import { Router } from "express";
-import { ACTOR_TOKEN_TYPES, GRANT_TOKEN_EXCHANGE } from "../../config/schema.js";
+import { ACTOR_TOKEN_TYPES } from "../../config/schema.js";
 import { ISSUABLE_TOKEN_TYPES } from "../../exchange/steps/request.js";
 import type { SigningKeySet } from "../../tokens/signing-keys.js";
 
@@ -12,6 +12,7 @@ export function discoveryRoutes(options: {
   issuer: string;
   tokenEndpoint: string;
   keys: SigningKeySet;
+  grantTypes: readonly string[];
   tokenTypes: readonly string[];
 }): Router {
   const router = Router();
@@ -19,8 +20,10 @@ export function discoveryRoutes(options: {
     issuer: options.issuer,
     token_endpoint: options.tokenEndpoint,
     jwks_uri: new URL("/.well-known/jwks.json", options.issuer).toString(),
-    grant_types_supported: [GRANT_TOKEN_EXCHANGE],
+    grant_types_supported: [...options.grantTypes],
     token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
+    introspection_endpoint: new URL("/introspect", options.issuer).toString(),
+    introspection_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
     response_types_supported: [],
     scopes_supported: undefined,
     token_exchange_subject_token_types_supported: [...options.tokenTypes],

@@ -3,14 +3,15 @@ import { OAuthError, refuse } from "../../oauth/errors.js";
 import { runSteps, StepFailure, type ExchangeContext, type Step } from "../../exchange/pipeline.js";
 import type { ExchangeServices } from "../../exchange/services.js";
 import type { ClientRegistry } from "../../clients/registry.js";
-import { TOKEN_TYPES } from "../../config/schema.js";
 import { authenticateClient } from "../client-auth.js";
 import { required, type Form } from "../form.js";
 import { toOAuthError, sendOAuthError } from "../error-response.js";
 
+/** One grant type: its ordered steps, and the success response it answers with. */
 export interface Grant {
   grantType: string;
   steps: readonly Step[];
+  respond(ctx: ExchangeContext, expiresIn: number, scopeChanged: boolean): Record<string, unknown>;
 }
 
 /**
@@ -46,21 +47,15 @@ export function tokenRoute(options: {
         if (!grant) throw refuse("grant_type_unsupported");
         ctx = { now: options.now(), form, client };
         await runSteps(grant.steps, ctx, services);
-        const issued = ctx.issued!;
         const expiresIn = Math.floor(ctx.expiresAt! / 1000) - Math.floor(ctx.now / 1000);
         const requested = ctx.request?.scope;
         const sameScope = requested !== undefined && requested.join(" ") === ctx.scope!.join(" ");
-        logExchange(services, ctx, "issued", undefined, undefined, issued.jti);
-        res.status(200).json({
-          access_token: issued.token,
-          issued_token_type: ctx.request?.requestedTokenType ?? TOKEN_TYPES.accessToken,
-          token_type: "Bearer",
-          expires_in: expiresIn,
-          ...(!sameScope && ctx.scope!.length > 0 ? { scope: ctx.scope!.join(" ") } : {}),
-        });
+        logExchange(services, ctx, grantType, "issued", undefined, undefined, ctx.issued!.jti);
+        res.status(200).json(grant.respond(ctx, expiresIn, !sameScope));
       } catch (e) {
         const err = toOAuthError(e);
-        logExchange(services, ctx ?? { now: options.now(), form, client }, "refused", err, e instanceof StepFailure ? e.step : "dispatch");
+        const grantType = typeof form.grant_type === "string" ? form.grant_type : undefined;
+        logExchange(services, ctx ?? { now: options.now(), form, client }, grants.has(grantType ?? "") ? grantType : undefined, "refused", err, e instanceof StepFailure ? e.step : "dispatch");
         next(err);
       }
     },
@@ -77,6 +72,7 @@ export function tokenRoute(options: {
 function logExchange(
   services: ExchangeServices,
   ctx: ExchangeContext,
+  grantType: string | undefined,
   outcome: "issued" | "refused",
   err: OAuthError | undefined,
   step: string | undefined,
@@ -85,6 +81,7 @@ function logExchange(
   services.log({
     event: "token_exchange",
     outcome,
+    grant_type: grantType,
     client: ctx.client.id,
     subject_token_type: ctx.request?.subjectTokenType,
     idp: ctx.subject?.source.id,

@@ -1,0 +1,80 @@
+import { GRANT_SAML2_BEARER, TOKEN_TYPES } from "../config/schema.js";
+import { isOAuthError, refuse } from "../oauth/errors.js";
+import { many, required, single } from "../http/form.js";
+import { parseScope } from "../policy/scope.js";
+import { step, type ExchangeContext, type Step } from "../exchange/pipeline.js";
+import { authorizeGrant, authorizeSources } from "../exchange/steps/authorize.js";
+import { resolveTargetAudiences, decideTokenScope, decideActor, decideLifetime } from "../exchange/steps/policy.js";
+import { verifySubjectToken, mapSubjectClaims } from "../exchange/steps/subject.js";
+import { consumeSubjectToken } from "../exchange/steps/replay.js";
+import { issueAccessToken } from "../exchange/steps/issue.js";
+
+/**
+ * RFC 7522 §2.1: the SAML 2.0 bearer assertion grant, for legacy clients that predate token
+ * exchange. The assertion goes through exactly the validation, mapping, replay and issuance of a
+ * `saml2` subject token; what differs is the protocol around it:
+ *  - the assertion is the `assertion` parameter (base64url);
+ *  - there is no `audience` parameter: the client's default audience applies (or RFC 8707
+ *    `resource`), and scope as in RFC 6749 §3.3;
+ *  - a bad assertion is `invalid_grant` (RFC 7522 §3.1), not `invalid_request`;
+ *  - the response is a plain RFC 6749 §5.1 token response.
+ * Client authentication stays mandatory (RFC 7522 §3 leaves it optional; this bridge does not).
+ */
+const readBearerRequest = step("read_request", (ctx) => {
+  const { form } = ctx;
+  ctx.request = {
+    subjectToken: required(form, "assertion"),
+    subjectTokenType: TOKEN_TYPES.saml2,
+    actorToken: undefined,
+    actorTokenType: undefined,
+    requestedTokenType: TOKEN_TYPES.accessToken,
+    audience: [],
+    resource: many(form, "resource"),
+    scope: parseScope(single(form, "scope")),
+  };
+});
+
+/** Assertion problems become invalid_grant; request, client, target and scope errors keep theirs. */
+function assertionErrorsAsInvalidGrant(inner: Step): Step {
+  return step(inner.name, async (ctx, services) => {
+    try {
+      await inner.run(ctx, services);
+    } catch (e) {
+      if (isOAuthError(e) && e.code === "invalid_request") throw e.withCode("invalid_grant");
+      throw e;
+    }
+  });
+}
+
+/** The client's token types are not consulted: this grant always carries a SAML 2.0 assertion. */
+const requireSaml2 = step("authorize_token_types", (_ctx, services) => {
+  if (!services.tokenVerifiers.has(TOKEN_TYPES.saml2)) throw refuse("subject_token_type_unsupported");
+});
+
+export const saml2BearerGrant = {
+  grantType: GRANT_SAML2_BEARER,
+  steps: [
+    readBearerRequest,
+    authorizeGrant(GRANT_SAML2_BEARER),
+    requireSaml2,
+    resolveTargetAudiences,
+    assertionErrorsAsInvalidGrant(verifySubjectToken),
+    assertionErrorsAsInvalidGrant(authorizeSources),
+    assertionErrorsAsInvalidGrant(mapSubjectClaims),
+    decideTokenScope,
+    assertionErrorsAsInvalidGrant(decideActor),
+    assertionErrorsAsInvalidGrant(decideLifetime),
+    assertionErrorsAsInvalidGrant(consumeSubjectToken),
+    issueAccessToken,
+  ] satisfies readonly Step[],
+  /** RFC 6749 §5.1. */
+  respond(ctx: ExchangeContext, expiresIn: number, scopeChanged: boolean): Record<string, unknown> {
+    return {
+      access_token: ctx.issued!.token,
+      token_type: "Bearer",
+      expires_in: expiresIn,
+      ...(scopeChanged && ctx.scope!.length > 0 ? { scope: ctx.scope!.join(" ") } : {}),
+    };
+  },
+} as const;
+

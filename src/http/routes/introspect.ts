@@ -1,0 +1,49 @@
+import express, { Router, type NextFunction, type Request, type Response } from "express";
+import { refuse } from "../../oauth/errors.js";
+import type { ClientRegistry } from "../../clients/registry.js";
+import type { OwnTokenVerifier } from "../../tokens/self-token.js";
+import { authenticateClient } from "../client-auth.js";
+import { required, single, type Form } from "../form.js";
+
+/**
+ * POST /introspect (RFC 7662) for authenticated resource servers (`clients[].introspect`). An
+ * active token answers with its claims, the full `act` chain included, verified exactly as the
+ * bridge verifies its own tokens in a next-hop exchange, so introspection and local JWT
+ * validation never disagree. Anything else is `{"active": false}` and nothing more (§2.2).
+ */
+export function introspectRoute(options: {
+  clients: ClientRegistry;
+  verifyOwnToken: OwnTokenVerifier;
+  maxBodyBytes: number;
+  now: () => number;
+}): Router {
+  const router = Router();
+  router.post(
+    "/introspect",
+    (req: Request, _res: Response, next: NextFunction) => {
+      if (!req.is("application/x-www-form-urlencoded")) return next(refuse("content_type_unsupported"));
+      next();
+    },
+    express.urlencoded({ extended: false, limit: options.maxBodyBytes, parameterLimit: 16 }),
+    authenticateClient(options.clients),
+    async (req: Request, res: Response, next: NextFunction) => {
+      try {
+        if (!req.client!.introspect) throw refuse("grant_not_allowed");
+        const form = req.body as Form;
+        const token = required(form, "token");
+        single(form, "token_type_hint"); // §2.1: a hint only; duplicates still refused
+        let payload: Record<string, unknown>;
+        try {
+          payload = (await options.verifyOwnToken(token, options.now())).payload;
+        } catch {
+          res.json({ active: false });
+          return;
+        }
+        res.json({ ...payload, active: true, token_type: "Bearer" });
+      } catch (e) {
+        next(e);
+      }
+    },
+  );
+  return router;
+}
