@@ -27,9 +27,7 @@ export const REASONS = {
   parameter_missing: "invalid_request",
   parameter_duplicated: "invalid_request",
   parameter_invalid: "invalid_request",
-  grant_type_missing: "invalid_request",
   actor_token_pairing: "invalid_request",
-  actor_token_unsupported: "invalid_request",
   requested_token_type_unsupported: "invalid_request",
   subject_token_type_unsupported: "invalid_request",
   client_auth_multiple: "invalid_request",
@@ -86,8 +84,6 @@ export const REASONS = {
   may_act_mismatch: "invalid_request",
   delegation_too_deep: "invalid_request",
   delegation_chain_present: "invalid_request",
-  // invalid_grant: RFC 7522 §3.1 (SAML bearer grant: the assertion is the grant)
-  assertion_invalid: "invalid_grant",
   // invalid_client (RFC 6749 §5.2)
   client_auth_missing: "invalid_client",
   client_auth_failed: "invalid_client",
