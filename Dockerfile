@@ -15,6 +15,7 @@ ENV NODE_ENV=production HOST=0.0.0.0 PORT=8080
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
+COPY public ./public
 COPY config ./config
 COPY metadata ./metadata
 RUN mkdir -p certs && chown -R node:node certs metadata

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { X509Certificate, createHash, createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
 import type { Express } from "express";
 import { ConfigError, resolvePath, type LoadedConfig } from "./config/load.js";
 import type { Config } from "./config/schema.js";
@@ -10,10 +11,18 @@ import { MemoryReplayStore } from "./replay/memory.js";
 import { RedisReplayStore } from "./replay/redis.js";
 import type { ReplayStore } from "./replay/store.js";
 import { buildTokenVerifiers } from "./subject/verifiers.js";
+import { loadJwtIssuers } from "./jwt/registry.js";
+import type { FetchFn } from "./jwt/keys.js";
 import { tokenExchangeGrant } from "./grants/token-exchange.js";
 import { saml2BearerGrant } from "./grants/saml2-bearer.js";
 import { ownTokenVerifier } from "./tokens/self-token.js";
 import { createApp } from "./http/app.js";
+import { setupAdmin } from "./admin/setup.js";
+import { explainRoute } from "./admin/explain.js";
+import type { IdpManager } from "./admin/idp-manager.js";
+import type { DecryptionKey } from "./saml/decrypt.js";
+import { buildSpMetadata } from "./saml/sp-metadata.js";
+import { TOKEN_TYPES } from "./config/schema.js";
 import type { ExchangeServices } from "./exchange/services.js";
 import type { Logger } from "./log/logger.js";
 
@@ -24,6 +33,8 @@ import type { Logger } from "./log/logger.js";
 export interface Bridge {
   app: Express;
   services: ExchangeServices;
+  /** Run-time IdP management, when `admin` is configured. */
+  admin?: IdpManager;
   close(): Promise<void>;
 }
 
@@ -32,6 +43,14 @@ export interface BridgeOptions {
   log: Logger;
   /** Replace the configured replay store (tests use this to point at a specific Redis). */
   replay?: ReplayStore;
+  /** Admin refresh/warning tick (default 5 s; 0 = none, tests call manager.tick()). */
+  adminTickMs?: number;
+  /** fetch for URL metadata (default globalThis.fetch). */
+  metadataFetch?: typeof globalThis.fetch;
+  /** fetch for JWT issuers' JWKS and discovery documents (default globalThis.fetch; tests count requests). */
+  fetch?: FetchFn;
+  /** Per-request timeout of those fetches (default 5000 ms). */
+  keyFetchTimeoutMs?: number;
 }
 
 export function loadIdps(config: Pick<Config, "samlIdps" | "issuer" | "tokenEndpoint">, baseDir: string): TrustedIdp[] {
@@ -66,6 +85,46 @@ export function loadIdps(config: Pick<Config, "samlIdps" | "issuer" | "tokenEndp
   });
 }
 
+/**
+ * `saml.decryptionKeys`: RSA (≥ 2048 bits) PKCS#8 keys, each with the certificate of its own public
+ * key (published in the SP metadata; a mismatch would make IdPs encrypt to a key the bridge lacks).
+ */
+export function loadDecryptionKeys(saml: Pick<Config["saml"], "decryptionKeys">, baseDir: string): DecryptionKey[] {
+  return saml.decryptionKeys.map((k, i) => {
+    const path = `saml.decryptionKeys[${i}]`;
+    const read = (field: "privateKeyFile" | "certificateFile"): string => {
+      try {
+        return readFileSync(resolvePath(baseDir, k[field]), "utf8");
+      } catch (e) {
+        throw new ConfigError([{ path: `${path}.${field}`, message: `cannot read ${k[field]} (${(e as NodeJS.ErrnoException).code ?? "error"})` }]);
+      }
+    };
+    const keyPem = read("privateKeyFile");
+    let privateKey: KeyObject;
+    try {
+      privateKey = createPrivateKey(keyPem);
+    } catch {
+      throw new ConfigError([{ path: `${path}.privateKeyFile`, message: `${k.privateKeyFile} is not a PEM private key` }]);
+    }
+    const bits = privateKey.asymmetricKeyDetails?.modulusLength ?? 0;
+    if (privateKey.asymmetricKeyType !== "rsa" || bits < 2048) {
+      throw new ConfigError([{ path: `${path}.privateKeyFile`, message: "must be an RSA key of at least 2048 bits (RSA-OAEP key transport)" }]);
+    }
+    const certificatePem = read("certificateFile");
+    let cert: X509Certificate;
+    try {
+      cert = new X509Certificate(certificatePem);
+    } catch {
+      throw new ConfigError([{ path: `${path}.certificateFile`, message: `${k.certificateFile} is not a PEM certificate` }]);
+    }
+    const spki = (key: KeyObject): Buffer => key.export({ type: "spki", format: "der" });
+    if (!spki(cert.publicKey).equals(spki(createPublicKey(privateKey)))) {
+      throw new ConfigError([{ path: `${path}.certificateFile`, message: "certificate does not match privateKeyFile" }]);
+    }
+    return { privateKey, certificatePem: cert.toString(), fingerprint: createHash("sha256").update(cert.raw).digest("hex") };
+  });
+}
+
 function createReplayStore(config: Config["replay"], options: BridgeOptions): ReplayStore {
   if (options.replay) return options.replay;
   if (config.store === "redis") {
@@ -83,7 +142,10 @@ function createReplayStore(config: Config["replay"], options: BridgeOptions): Re
 
 export async function createBridge(loaded: LoadedConfig, options: BridgeOptions): Promise<Bridge> {
   const { config, baseDir } = loaded;
-  const idps = new IdpRegistry(loadIdps(config, baseDir));
+  const configIdps = loadIdps(config, baseDir);
+  const idps = new IdpRegistry(configIdps);
+  const decryptionKeys = loadDecryptionKeys(config.saml, baseDir);
+  const jwtIssuers = loadJwtIssuers(config, baseDir, { fetch: options.fetch, timeoutMs: options.keyFetchTimeoutMs, log: options.log });
   let keys;
   try {
     keys = await loadSigningKeys(config.signing, (p) => resolvePath(baseDir, p));
@@ -99,23 +161,47 @@ export async function createBridge(loaded: LoadedConfig, options: BridgeOptions)
     audiences: new Map(config.audiences.map((a) => [a.id, a])),
     delegation: config.delegation,
     tokenVerifiers: buildTokenVerifiers({
-      idps, issuer: config.issuer, keys, saml: config.saml, tokens: config.tokens, limits: config.limits,
+      decryptionKeys,
+      idps, issuer: config.issuer, keys, saml: config.saml, tokens: config.tokens, limits: config.limits, jwtIssuers,
     }),
     replay,
     keys,
     log: options.log,
   };
+  const admin = config.admin
+    ? await setupAdmin(config.admin, {
+      baseDir, configIdps, registry: idps, defaultRecipients: [tokenEndpointOf(config)], log: options.log, now: options.now,
+      ...(options.adminTickMs !== undefined ? { tickMs: options.adminTickMs } : {}),
+      ...(options.metadataFetch ? { fetch: options.metadataFetch } : {}),
+      extendRoutes: (router) => explainRoute(router, {
+        services, clients: config.clients, now: options.now, knows: (id) => idps.all().some((i) => i.id === id),
+      }),
+    })
+    : undefined;
   const app = createApp({
+    ...(admin ? { extraRoutes: [admin.routes], readinessDetail: () => ({ idp_refresh_failures: admin.manager.refreshFailures() }) } : {}),
     services,
     clients: new ClientRegistry(config.clients),
     grants: [tokenExchangeGrant, saml2BearerGrant],
     tokenEndpoint: tokenEndpointOf(config),
+    samlMetadata: buildSpMetadata({
+      entityId: config.saml.entityId,
+      tokenEndpoint: tokenEndpointOf(config),
+      encryptionCertificates: decryptionKeys.map((k) => k.certificatePem),
+      saml11: services.tokenVerifiers.has(TOKEN_TYPES.saml1),
+    }),
     verifyOwnToken: ownTokenVerifier({
       issuer: config.issuer, keys, skewMs: config.tokens.clockSkewSeconds * 1000, maxTokenBytes: config.limits.maxTokenBytes,
     }),
     now: options.now,
   });
-  return { app, services, close: () => replay.close() };
+  return {
+    app, services, ...(admin ? { admin: admin.manager } : {}),
+    close: async () => {
+      await admin?.close();
+      await replay.close();
+    },
+  };
 }
 
 export function tokenEndpointOf(config: Pick<Config, "issuer" | "tokenEndpoint">): string {

@@ -54,3 +54,43 @@ export function signAssertion(assertionXml: string, privateKeyPem: string): stri
   sig.computeSignature(assertionXml, { location: { reference: "/*/*[local-name(.)='Issuer']", action: "after" } });
   return sig.getSignedXml();
 }
+
+/**
+ * The same assertion as SAML 1.1 (token type `saml1`): a saml:Assertion in the SAML 1.0 assertion
+ * namespace, MajorVersion 1 / MinorVersion 1, the Issuer as an attribute, a bearer Subject in each
+ * statement, and the attributes as (AttributeNamespace, AttributeName) pairs. A bare SAML 1.1
+ * assertion names no recipient, so `recipient` is not used.
+ */
+export function buildExampleAssertion11(o: ExampleAssertion): string {
+  const at = (seconds: number): string => new Date(o.now + seconds * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
+  const id = `_${randomBytes(16).toString("hex")}`;
+  const ns = "urn:mace:shibboleth:1.0:attributeNamespace:uri";
+  const subject = `<saml:Subject><saml:NameIdentifier Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">${esc(o.nameId)}</saml:NameIdentifier>`
+    + `<saml:SubjectConfirmation><saml:ConfirmationMethod>urn:oasis:names:tc:SAML:1.0:cm:bearer</saml:ConfirmationMethod></saml:SubjectConfirmation></saml:Subject>`;
+  const groups = o.groups.length === 0 ? ""
+    : `<saml:Attribute AttributeName="groups" AttributeNamespace="${ns}">${o.groups.map((g) => `<saml:AttributeValue>${esc(g)}</saml:AttributeValue>`).join("")}</saml:Attribute>`;
+  return `<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:1.0:assertion" MajorVersion="1" MinorVersion="1" AssertionID="${id}" Issuer="${esc(o.issuer)}" IssueInstant="${at(0)}">`
+    + `<saml:Conditions NotBefore="${at(-60)}" NotOnOrAfter="${at(o.lifetime)}"><saml:AudienceRestrictionCondition><saml:Audience>${esc(o.audience)}</saml:Audience></saml:AudienceRestrictionCondition></saml:Conditions>`
+    + `<saml:AuthenticationStatement AuthenticationMethod="urn:oasis:names:tc:SAML:1.0:am:password" AuthenticationInstant="${at(-30)}">${subject}</saml:AuthenticationStatement>`
+    + `<saml:AttributeStatement>${subject}`
+    + `<saml:Attribute AttributeName="urn:oid:0.9.2342.19200300.100.1.3" AttributeNamespace="${ns}"><saml:AttributeValue>${esc(o.nameId)}</saml:AttributeValue></saml:Attribute>`
+    + groups
+    + `</saml:AttributeStatement></saml:Assertion>`;
+}
+
+/** Enveloped RSA-SHA256 / exc-c14n signature referencing the AssertionID, as the LAST child (SAML 1.1 schema). */
+export function signAssertion11(assertionXml: string, privateKeyPem: string): string {
+  const sig = new SignedXml({
+    privateKey: privateKeyPem,
+    idAttribute: "AssertionID",
+    signatureAlgorithm: "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+    canonicalizationAlgorithm: "http://www.w3.org/2001/10/xml-exc-c14n#",
+  });
+  sig.addReference({
+    xpath: "/*[local-name(.)='Assertion']",
+    digestAlgorithm: "http://www.w3.org/2001/04/xmlenc#sha256",
+    transforms: ["http://www.w3.org/2000/09/xmldsig#enveloped-signature", "http://www.w3.org/2001/10/xml-exc-c14n#"],
+  });
+  sig.computeSignature(assertionXml, { location: { reference: "/*", action: "append" } });
+  return sig.getSignedXml();
+}

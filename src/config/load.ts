@@ -56,13 +56,21 @@ function poisonKeyIssues(value: unknown, path: PropertyKey[] = []): { path: stri
   return out;
 }
 
-/** Validate an already-parsed document (used by tests and by the file loader). */
-export function parseConfig(raw: unknown): Config {
+/**
+ * Validate a document against a schema of the config family (the whole config, or the admin API's
+ * IdP record), throwing a ConfigError that names every bad field.
+ */
+export function validate<S extends z.ZodType>(schema: S, raw: unknown): z.infer<S> {
   const poisoned = poisonKeyIssues(raw);
   if (poisoned.length > 0) throw new ConfigError(poisoned);
-  const result = configSchema.safeParse(raw);
+  const result = schema.safeParse(raw);
   if (!result.success) throw new ConfigError(issuesOf(result.error));
   return result.data;
+}
+
+/** Validate an already-parsed document (used by tests and by the file loader). */
+export function parseConfig(raw: unknown): Config {
+  return validate(configSchema, raw);
 }
 
 /** Read a YAML or JSON config file and validate it strictly. */

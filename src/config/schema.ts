@@ -100,6 +100,43 @@ const samlIdp = z.strictObject({
   mapping: mapping.default({ subject: { nameId: true }, claims: {}, scopes: [], require: [] }).describe("How attributes become claims and scopes."),
 });
 
+/** The IdP fields an admin sends (PUT /admin/idps/{id}): a config entry without id/metadataFile. */
+export const adminIdpInput = samlIdp
+  .omit({ id: true, metadataFile: true })
+  .extend({
+    metadata: z.string().min(1).optional().describe("The IdP's SAML metadata XML."),
+    metadataUrl: httpsOrHttpUrl.optional().describe("URL the metadata is fetched (and refreshed) from."),
+    force: z.boolean().default(false).describe("Accept metadata that shares no signing key with the current one."),
+  })
+  .refine((r) => (r.metadata === undefined) !== (r.metadataUrl === undefined), {
+    message: "give exactly one of metadata or metadataUrl",
+  });
+export type AdminIdpInput = z.infer<typeof adminIdpInput>;
+
+const admin = z.strictObject({
+  tokens: z.array(z.strictObject({
+    id: z.string().regex(/^[A-Za-z0-9._@-]{1,64}$/).describe("Admin name, written to the audit log."),
+    tokenHash: z.string().regex(/^sha256:[A-Za-z0-9_-]{43}$/, "sha256:<b64url> (npm run hash-secret)").describe("SHA-256 hash of the admin's bearer token."),
+  })).min(1).describe("Admin credentials (bearer tokens, stored hashed)."),
+  store: z.discriminatedUnion("kind", [
+    z.strictObject({
+      kind: z.literal("file"),
+      directory: z.string().min(1).describe("Folder for admin-managed IdP records (relative to the config file)."),
+    }),
+    z.strictObject({
+      kind: z.literal("redis"),
+      redisUrl: z.string().regex(/^rediss?:\/\//).describe("Redis URL."),
+      keyPrefix: z.string().default("fedbridge:idps:").describe("Prefix of the record keys and change channel."),
+    }),
+  ]).describe("Where admin-managed IdP records live: file (one instance) or redis (shared by every instance)."),
+  maxMetadataBytes: z.number().int().min(1024).max(10 * 1024 * 1024).default(1_048_576).describe("Largest metadata document accepted."),
+  metadataSigningCertFiles: z.array(z.string().min(1)).default([]).describe("Pinned certificates: when set, uploaded and fetched metadata must be signed by one of them."),
+  certExpiryWarningDays: z.number().int().min(1).max(365).default(30).describe("Signing certificates expiring within this many days are flagged."),
+  refreshIntervalSeconds: seconds.min(60).default(3600).describe("Longest time between two fetches of URL metadata (cacheDuration and validUntil can make it shorter)."),
+  minRefreshSeconds: seconds.min(5).default(60).describe("Shortest time between two fetches of URL metadata."),
+  fetchTimeoutMs: z.number().int().min(100).max(60_000).default(5_000).describe("Timeout of one metadata fetch."),
+}).describe("Run-time IdP management (/admin): admin credentials and the record store.");
+
 const jwtIssuer = z
   .strictObject({
     id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/).describe("Local name of the issuer (used by clients' `idps`)."),
@@ -189,6 +226,7 @@ export const configSchema = z
     audiences: z.array(audience).min(1).describe("Resource servers tokens may be issued for."),
     samlIdps: z.array(samlIdp).default([]).describe("Trusted SAML identity providers."),
     jwtIssuers: z.array(jwtIssuer).default([]).describe("Trusted issuers of ID tokens and JWTs (OIDC providers, CI platforms)."),
+    admin: admin.optional(),
     delegation: z.strictObject({
       maxChainDepth: z.number().int().min(1).max(16).default(4).describe("Most nested actors an issued token may record (RFC 8693 §4.1 act chain)."),
     }).default({ maxChainDepth: 4 }).describe("Delegation chains."),
@@ -248,7 +286,8 @@ export const configSchema = z
         ctx.addIssue({ code: "custom", path: ["clients", i, "defaultAudience"], message: "must be one of the client's audiences" });
       }
       cl.idps.forEach((d, j) => {
-        if (!idps.has(d)) ctx.addIssue({ code: "custom", path: ["clients", i, "idps", j], message: `unknown SAML IdP or JWT issuer "${d}"` });
+        // With the admin API on, an id may name an IdP an admin manages at run time.
+        if (!idps.has(d) && c.admin === undefined) ctx.addIssue({ code: "custom", path: ["clients", i, "idps", j], message: `unknown SAML IdP or JWT issuer "${d}"` });
       });
     });
   });
@@ -261,4 +300,5 @@ export type MappingConfig = SamlIdpConfig["mapping"];
 export type AttributeSelector = z.infer<typeof attributeSelector>;
 export type LimitsConfig = Config["limits"];
 export type JwtIssuerConfig = Config["jwtIssuers"][number];
+export type AdminConfig = NonNullable<Config["admin"]>;
 export type ReplayConfig = Config["replay"];

@@ -1,4 +1,4 @@
-import express, { type Express } from "express";
+import express, { type Express, type Router } from "express";
 import type { ExchangeServices } from "../exchange/services.js";
 import type { ClientRegistry } from "../clients/registry.js";
 import type { Grant } from "./routes/token.js";
@@ -6,6 +6,7 @@ import { tokenRoute } from "./routes/token.js";
 import { discoveryRoutes } from "./routes/discovery.js";
 import { healthRoutes } from "./routes/health.js";
 import { introspectRoute } from "./routes/introspect.js";
+import { samlMetadataRoute } from "./routes/saml-metadata.js";
 import type { OwnTokenVerifier } from "../tokens/self-token.js";
 import { errorHandler } from "./error-response.js";
 
@@ -14,8 +15,14 @@ export interface AppOptions {
   clients: ClientRegistry;
   grants: readonly Grant[];
   tokenEndpoint: string;
+  /** The bridge's SAML SP metadata (saml/sp-metadata.ts), served at GET /saml/metadata. */
+  samlMetadata: string;
   verifyOwnToken: OwnTokenVerifier;
   now: () => number;
+  /** Further routers (the admin API), mounted before the 404 handler. */
+  extraRoutes?: readonly Router[];
+  /** Extra detail for /readyz (e.g. IdPs whose metadata refresh failed). */
+  readinessDetail?: () => Record<string, unknown>;
 }
 
 export function createApp(options: AppOptions): Express {
@@ -46,7 +53,9 @@ export function createApp(options: AppOptions): Express {
     maxBodyBytes: options.services.limits.maxBodyBytes,
     now: options.now,
   }));
-  app.use(healthRoutes(options.services.replay));
+  app.use(healthRoutes(options.services.replay, options.readinessDetail));
+  for (const r of options.extraRoutes ?? []) app.use(r);
+  app.use(samlMetadataRoute(options.samlMetadata));
   app.use((_req, res) => {
     res.status(404).json({ error: "not_found" });
   });

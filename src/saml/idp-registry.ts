@@ -17,17 +17,27 @@ export interface TrustedIdp {
   mapping: MappingConfig;
 }
 
-/** Looks IdPs up by entityID: the Issuer of an assertion selects whose keys may verify it. */
+/**
+ * Looks IdPs up by entityID: the Issuer of an assertion selects whose keys may verify it. The
+ * admin API replaces the whole set at once (`replaceAll`): a new map is built off to the side and
+ * swapped in one assignment, so a lookup sees either the old set or the new one, never a mix.
+ */
 export class IdpRegistry {
-  readonly #byEntityId = new Map<string, TrustedIdp>();
+  #byEntityId = new Map<string, TrustedIdp>();
 
   constructor(idps: readonly TrustedIdp[]) {
+    this.replaceAll(idps);
+  }
+
+  replaceAll(idps: readonly TrustedIdp[]): void {
+    const next = new Map<string, TrustedIdp>();
     for (const idp of idps) {
-      if (this.#byEntityId.has(idp.metadata.entityId)) {
+      if (next.has(idp.metadata.entityId)) {
         throw new Error(`two IdPs share the entityID ${idp.metadata.entityId}`);
       }
-      this.#byEntityId.set(idp.metadata.entityId, idp);
+      next.set(idp.metadata.entityId, idp);
     }
+    this.#byEntityId = next;
   }
 
   byEntityId(entityId: string): TrustedIdp | undefined {

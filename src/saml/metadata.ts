@@ -15,8 +15,10 @@ export interface IdpMetadata {
   /** Earliest validUntil on the chosen EntityDescriptor or any enclosing EntitiesDescriptor. */
   validUntil: number | undefined;
   protocols: string[];
-  /** Certificate expiry, for operators; SAML trust does not depend on it (metadata is the anchor). */
-  certificates: { fingerprint: string; notAfter: string }[];
+  /** Certificate validity, for operators; SAML trust does not depend on it (metadata is the anchor). */
+  certificates: { fingerprint: string; notBefore: string; notAfter: string }[];
+  /** Shortest cacheDuration on the chosen entity or an enclosing EntitiesDescriptor (ms). */
+  cacheDurationMs: number | undefined;
 }
 
 export class MetadataError extends Error {
@@ -34,10 +36,17 @@ export function parseIdpMetadata(xml: string, wantedEntityId?: string): IdpMetad
     throw new MetadataError("metadata is not well-formed XML (or has a DOCTYPE)");
   }
   const root = doc.documentElement!;
-  const found: { el: Element; validUntil: number | undefined }[] = [];
-  const visit = (el: Element, inherited: number | undefined): void => {
+  const found: { el: Element; validUntil: number | undefined; cacheMs: number | undefined }[] = [];
+  const visit = (el: Element, inherited: number | undefined, inheritedCache: number | undefined): void => {
     const own = attr(el, "validUntil");
     let validUntil = inherited;
+    let cacheMs = inheritedCache;
+    const cache = attr(el, "cacheDuration");
+    if (cache !== undefined) {
+      const ms = parseDuration(cache);
+      if (ms === undefined) throw new MetadataError("cacheDuration is not an xs:duration");
+      cacheMs = cacheMs === undefined ? ms : Math.min(cacheMs, ms);
+    }
     if (own !== undefined) {
       let t: number;
       try {
@@ -49,22 +58,22 @@ export function parseIdpMetadata(xml: string, wantedEntityId?: string): IdpMetad
     }
     if (is(el, NS.md, "EntitiesDescriptor")) {
       for (const c of childElements(el)) {
-        if (is(c, NS.md, "EntitiesDescriptor") || is(c, NS.md, "EntityDescriptor")) visit(c, validUntil);
+        if (is(c, NS.md, "EntitiesDescriptor") || is(c, NS.md, "EntityDescriptor")) visit(c, validUntil, cacheMs);
       }
     } else if (is(el, NS.md, "EntityDescriptor")) {
-      if (children(el, NS.md, "IDPSSODescriptor").length > 0) found.push({ el, validUntil });
+      if (children(el, NS.md, "IDPSSODescriptor").length > 0) found.push({ el, validUntil, cacheMs });
     }
   };
   if (!is(root, NS.md, "EntitiesDescriptor") && !is(root, NS.md, "EntityDescriptor")) {
     throw new MetadataError("root is neither md:EntityDescriptor nor md:EntitiesDescriptor");
   }
-  visit(root, undefined);
+  visit(root, undefined, undefined);
   const candidates = wantedEntityId === undefined ? found : found.filter((f) => attr(f.el, "entityID") === wantedEntityId);
   if (candidates.length === 0) {
     throw new MetadataError(wantedEntityId ? `no IdP entity "${wantedEntityId}" in metadata` : "no IdP (IDPSSODescriptor) in metadata");
   }
   if (candidates.length > 1) throw new MetadataError("metadata holds several IdPs: set entityId to choose one");
-  const { el, validUntil } = candidates[0]!;
+  const { el, validUntil, cacheMs } = candidates[0]!;
   const entityId = attr(el, "entityID");
   if (!entityId) throw new MetadataError("EntityDescriptor has no entityID");
 
@@ -79,10 +88,10 @@ export function parseIdpMetadata(xml: string, wantedEntityId?: string): IdpMetad
       for (const keyInfo of children(kd, NS.ds, "KeyInfo")) {
         for (const x509Data of children(keyInfo, NS.ds, "X509Data")) {
           for (const certEl of children(x509Data, NS.ds, "X509Certificate")) {
-            const { key, fingerprint, notAfter } = loadCertificate(text(certEl));
+            const { key, fingerprint, notBefore, notAfter } = loadCertificate(text(certEl));
             if (!signingKeys.some((k) => k.fingerprint === fingerprint)) {
               signingKeys.push({ key, fingerprint });
-              certificates.push({ fingerprint, notAfter });
+              certificates.push({ fingerprint, notBefore, notAfter });
             }
           }
         }
@@ -90,10 +99,10 @@ export function parseIdpMetadata(xml: string, wantedEntityId?: string): IdpMetad
     }
   }
   if (signingKeys.length === 0) throw new MetadataError("IdP has no signing certificate");
-  return { entityId, signingKeys, validUntil, protocols: [...protocols], certificates };
+  return { entityId, signingKeys, validUntil, protocols: [...protocols], certificates, cacheDurationMs: cacheMs };
 }
 
-function loadCertificate(b64: string): { key: TrustedKey["key"]; fingerprint: string; notAfter: string } {
+function loadCertificate(b64: string): { key: TrustedKey["key"]; fingerprint: string; notBefore: string; notAfter: string } {
   const der = Buffer.from(b64.replace(/\s+/g, ""), "base64");
   let cert: X509Certificate;
   try {
@@ -110,5 +119,21 @@ function loadCertificate(b64: string): { key: TrustedKey["key"]; fingerprint: st
     throw new MetadataError(`unsupported signing key type ${type ?? "unknown"}`);
   }
   const fingerprint = createHash("sha256").update(der).digest("hex");
-  return { key, fingerprint, notAfter: new Date(cert.validTo).toISOString() };
+  return { key, fingerprint, notBefore: new Date(cert.validFrom).toISOString(), notAfter: new Date(cert.validTo).toISOString() };
+}
+
+/** xs:duration (e.g. PT6H, P1DT12H, PT30M) to milliseconds; years and months count as 365 and 30 days. */
+export function parseDuration(value: string): number | undefined {
+  const m = /^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$/.exec(value);
+  if (!m || value === "P" || value.endsWith("T")) return undefined;
+  const [, y, mo, d, h, mi, sec] = m;
+  const days = Number(y ?? 0) * 365 + Number(mo ?? 0) * 30 + Number(d ?? 0);
+  return ((days * 24 + Number(h ?? 0)) * 60 + Number(mi ?? 0)) * 60_000 + Math.round(Number(sec ?? 0) * 1000);
+}
+
+/** Certificate PEM/base64 to a trusted key (for pinned metadata-signing certificates). */
+export function trustedKeyFromCertificate(pemOrBase64: string): TrustedKey {
+  const b64 = pemOrBase64.replace(/-----[^-]+-----/g, "");
+  const { key, fingerprint } = loadCertificate(b64);
+  return { key, fingerprint };
 }

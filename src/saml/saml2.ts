@@ -1,12 +1,16 @@
 import { refuse } from "../oauth/errors.js";
 import { NS, attr, childElements, children, is, onlyChild, text } from "../xml/dom.js";
-import { parseUntrustedXml, type XmlLimits } from "../xml/safe-parse.js";
-import { bytesToXmlText, decodeBase64Token } from "../xml/token-encoding.js";
-import { signatureOf, verifyEnvelopedSignature } from "../xml/signature.js";
+import type { XmlLimits } from "../xml/safe-parse.js";
+import { signatureOf } from "../xml/signature.js";
 import { parseOptionalInstant, parseSamlInstant } from "./time.js";
+import { decodeSamlToken, trustedIdpFor, verifySignedElement } from "./signed-token.js";
+import {
+  attributeValues, bearerReplayMark, checkAudienceRestriction, checkIssueInstant, checkValidityWindow, subjectIdentifier,
+} from "./rules.js";
 import type { IdpRegistry, TrustedIdp } from "./idp-registry.js";
 import type { SamlAttribute, VerifiedSubject } from "../subject/types.js";
 import { TOKEN_TYPES } from "../config/schema.js";
+import { decryptAssertion, type DecryptedAssertion, type DecryptionPolicy } from "./decrypt.js";
 
 /**
  * SAML 2.0 subject tokens (RFC 8693 §3 token type `saml2`): a bare saml:Assertion, or a
@@ -23,21 +27,21 @@ export interface Saml2Context {
   acceptedAudiences: ReadonlySet<string>;
   limits: XmlLimits & { maxTokenBytes: number };
   idps: IdpRegistry;
+  /** The bridge's SP decryption keys; none: an EncryptedAssertion is `encrypted_assertion_unsupported`. */
+  decryption?: DecryptionPolicy | undefined;
 }
 
 const BEARER = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
 const SUCCESS = "urn:oasis:names:tc:SAML:2.0:status:Success";
 const ENTITY_FORMAT = "urn:oasis:names:tc:SAML:2.0:nameid-format:entity";
-const MAX_ATTRIBUTE_VALUE = 4096;
 
 export function verifySaml2Token(value: string, ctx: Saml2Context): VerifiedSubject {
-  const xml = bytesToXmlText(decodeBase64Token(value, ctx.limits.maxTokenBytes));
-  const doc = parseUntrustedXml(xml, ctx.limits);
+  const { xml, doc } = decodeSamlToken(value, ctx.limits);
   const root = doc.documentElement!;
 
   let response: Element | undefined;
   let assertion: Element;
-  if (is(root, NS.saml2, "Assertion")) {
+  if (is(root, NS.saml2, "Assertion") || is(root, NS.saml2, "EncryptedAssertion")) {
     assertion = root;
   } else if (is(root, NS.samlp2, "Response")) {
     response = root;
@@ -48,30 +52,36 @@ export function verifySaml2Token(value: string, ctx: Saml2Context): VerifiedSubj
     throw refuse("saml_shape_invalid");
   }
 
-  // The (not yet trusted) Issuer only chooses whose keys to try; it is re-read from signed bytes.
-  const claimedIssuer = issuerOf(assertion);
-  const idp = ctx.idps.byEntityId(claimedIssuer);
-  if (!idp) throw refuse("issuer_unknown");
-  const validUntil = idp.metadata.validUntil;
-  if (validUntil !== undefined && ctx.now >= validUntil) throw refuse("metadata_expired");
+  // An EncryptedAssertion is decrypted with the bridge's SP keys, and the assertion inside then goes
+  // through the same path as a plain one: its own signature is verified in the decrypted document
+  // (`assertionXml`). Every decryption failure is the one reason `decryption_failed` (decrypt.ts).
+  const encrypted = is(assertion, NS.saml2, "EncryptedAssertion");
+  const decryption = ctx.decryption;
+  if (encrypted && (!decryption || decryption.keys.length === 0)) throw refuse("encrypted_assertion_unsupported");
+  const decrypt = (el: Element): DecryptedAssertion => decryptAssertion(el, decryption!, ctx.limits);
+  let assertionXml = xml;
+  if (encrypted && !response) ({ assertion, xml: assertionXml } = decrypt(assertion));
 
-  const keys = idp.metadata.signingKeys;
-  const sigPolicy = { allowSha1: idp.policy.allowSha1 };
+  // The (not yet trusted) Issuer only chooses whose keys to try; it is re-read from signed bytes.
+  // Around an encrypted assertion the Response Issuer is required (Profiles §4.1.4.2) and chooses,
+  // so that a Response signature is verified over the encrypted form before anything is decrypted.
+  const claimedIssuer = issuerOf(encrypted && response ? response : assertion);
+  const idp = trustedIdpFor(claimedIssuer, ctx);
+
   let trustedResponse: Element | undefined;
   let trustedAssertion: Element | undefined;
   let keyFingerprint = "";
 
   if (response && signatureOf(response)) {
-    const verified = verifyEnvelopedSignature(xml, response, "ID", keys, sigPolicy);
-    trustedResponse = parseUntrustedXml(verified.signedXml, ctx.limits).documentElement!;
-    keyFingerprint = verified.keyFingerprint;
+    ({ element: trustedResponse, keyFingerprint } = verifySignedElement(xml, response, "ID", idp, ctx.limits));
   }
+  if (encrypted && response) ({ assertion, xml: assertionXml } = decrypt(assertion));
   if (signatureOf(assertion)) {
-    const verified = verifyEnvelopedSignature(xml, assertion, "ID", keys, sigPolicy);
-    trustedAssertion = parseUntrustedXml(verified.signedXml, ctx.limits).documentElement!;
-    keyFingerprint = verified.keyFingerprint;
+    ({ element: trustedAssertion, keyFingerprint } = verifySignedElement(assertionXml, assertion, "ID", idp, ctx.limits));
   } else if (trustedResponse && !idp.policy.requireSignedAssertion) {
-    trustedAssertion = soleAssertion(trustedResponse);
+    // Only the Response signature vouches for the assertion: read it from the signed bytes (for an
+    // encrypted one: decrypt the ciphertext, in the namespace context, that the signature covers).
+    trustedAssertion = encrypted ? decrypt(soleAssertion(trustedResponse)).assertion : soleAssertion(trustedResponse);
   } else {
     throw refuse("signature_missing");
   }
@@ -81,13 +91,17 @@ export function verifySaml2Token(value: string, ctx: Saml2Context): VerifiedSubj
   return checkAssertion(trustedAssertion, idp, ctx, keyFingerprint);
 }
 
-/** Exactly one saml:Assertion and nothing that looks like another one (catalogue A3–A7, A11, D15). */
+/**
+ * Exactly one saml:Assertion or saml:EncryptedAssertion, and nothing that looks like another one
+ * (catalogue A3–A7, A11, D15: an assertion beside an encrypted one, or two encrypted, is refused).
+ */
 function soleAssertion(response: Element): Element {
-  const kids = childElements(response);
-  if (kids.some((k) => is(k, NS.saml2, "EncryptedAssertion"))) throw refuse("encrypted_assertion_unsupported");
-  const assertions = kids.filter((k) => k.localName === "Assertion");
-  if (assertions.length !== 1 || !is(assertions[0]!, NS.saml2, "Assertion")) throw refuse("saml_shape_invalid");
-  return assertions[0]!;
+  const assertions = childElements(response).filter((k) => k.localName === "Assertion" || k.localName === "EncryptedAssertion");
+  const sole = assertions[0];
+  if (assertions.length !== 1 || !(is(sole!, NS.saml2, "Assertion") || is(sole!, NS.saml2, "EncryptedAssertion"))) {
+    throw refuse("saml_shape_invalid");
+  }
+  return sole!;
 }
 
 function issuerOf(el: Element): string {
@@ -118,16 +132,13 @@ function checkResponse(response: Element, idp: TrustedIdp): void {
 }
 
 function checkAssertion(a: Element, idp: TrustedIdp, ctx: Saml2Context, keyFingerprint: string): VerifiedSubject {
-  const { now, skewMs } = ctx;
   if (attr(a, "Version") !== "2.0") throw refuse("saml_version_invalid");
   const id = attr(a, "ID");
   if (!id) throw refuse("assertion_id_missing");
   if (issuerOf(a) !== idp.metadata.entityId) throw refuse("issuer_mismatch");
 
   // IssueInstant: not in the future, not older than the IdP's maximum age (catalogue D8).
-  const issuedAt = parseSamlInstant(attr(a, "IssueInstant"));
-  if (issuedAt > now + skewMs) throw refuse("assertion_not_yet_valid");
-  if (now - issuedAt > idp.policy.maxAssertionAgeMs + skewMs) throw refuse("assertion_stale");
+  const issuedAt = checkIssueInstant(attr(a, "IssueInstant"), idp, ctx);
 
   const conditionsExpiry = checkConditions(a, ctx);
   const { nameId, nameIdFormat, confirmationExpiry } = checkSubject(a, idp, ctx);
@@ -148,7 +159,7 @@ function checkAssertion(a: Element, idp: TrustedIdp, ctx: Saml2Context, keyFinge
     acr: authn.acr,
     // SAML Profiles §4.1.4.5 / RFC 7522 §3: a bearer assertion is used once. Keep the mark until
     // the assertion could no longer pass the time checks: its expiry or maximum age, plus skew.
-    oneTimeUse: { id, keepUntil: Math.min(expiresAt, issuedAt + idp.policy.maxAssertionAgeMs) + ctx.skewMs },
+    oneTimeUse: bearerReplayMark(id, expiresAt, issuedAt, idp, ctx.skewMs),
     act: undefined,
     mayAct: undefined,
     granted: undefined,
@@ -167,14 +178,12 @@ function checkConditions(a: Element, ctx: Saml2Context): number | undefined {
   if (!conditions) throw refuse("audience_mismatch");
   const notBefore = parseOptionalInstant(attr(conditions, "NotBefore"));
   const notOnOrAfter = parseOptionalInstant(attr(conditions, "NotOnOrAfter"));
-  if (notBefore !== undefined && ctx.now + ctx.skewMs < notBefore) throw refuse("assertion_not_yet_valid");
-  if (notOnOrAfter !== undefined && ctx.now - ctx.skewMs >= notOnOrAfter) throw refuse("assertion_expired");
+  checkValidityWindow(notBefore, notOnOrAfter, ctx);
   let restrictions = 0;
   for (const c of childElements(conditions)) {
     if (is(c, NS.saml2, "AudienceRestriction")) {
       restrictions++;
-      const audiences = children(c, NS.saml2, "Audience").map(text);
-      if (!audiences.some((v) => ctx.acceptedAudiences.has(v))) throw refuse("audience_mismatch");
+      checkAudienceRestriction(children(c, NS.saml2, "Audience"), ctx.acceptedAudiences);
     } else if (is(c, NS.saml2, "OneTimeUse") || is(c, NS.saml2, "ProxyRestriction")) {
       // OneTimeUse is what the replay store enforces anyway; ProxyRestriction limits re-issuing
       // SAML assertions, which the bridge never does.
@@ -198,9 +207,8 @@ function checkSubject(a: Element, idp: TrustedIdp, ctx: Saml2Context) {
   const nameIdEl = onlyChild(subject, NS.saml2, "NameID");
   if (nameIdEl === "many") throw refuse("subject_invalid");
   if (!nameIdEl) throw refuse(children(subject, NS.saml2, "EncryptedID").length ? "encrypted_assertion_unsupported" : "subject_missing");
-  const nameId = text(nameIdEl);
   // No silent trimming: a padded or empty identifier is refused, never reinterpreted (catalogue D19).
-  if (nameId === "" || nameId !== nameId.trim() || nameId.length > 1024) throw refuse("subject_invalid");
+  const nameId = subjectIdentifier(nameIdEl);
 
   const bearers = children(subject, NS.saml2, "SubjectConfirmation").filter((c) => attr(c, "Method") === BEARER);
   if (bearers.length === 0) throw refuse("subject_confirmation_invalid");
@@ -259,13 +267,7 @@ function readAttributes(a: Element): SamlAttribute[] {
     for (const at of children(statement, NS.saml2, "Attribute")) {
       const name = attr(at, "Name");
       if (!name) throw refuse("saml_shape_invalid");
-      const values: string[] = [];
-      for (const v of children(at, NS.saml2, "AttributeValue")) {
-        if (v.getAttributeNS("http://www.w3.org/2001/XMLSchema-instance", "nil") === "true") continue;
-        const value = text(v);
-        if (value.length > MAX_ATTRIBUTE_VALUE) throw refuse("xml_too_complex");
-        values.push(value);
-      }
+      const values = attributeValues(children(at, NS.saml2, "AttributeValue"));
       out.push({ name, friendlyName: attr(at, "FriendlyName"), nameFormat: attr(at, "NameFormat"), values });
     }
   }

@@ -1,8 +1,12 @@
 import { TOKEN_TYPES, type Config } from "../config/schema.js";
 import type { IdpRegistry } from "../saml/idp-registry.js";
+import { verifySaml1Token } from "../saml/saml1.js";
 import { verifySaml2Token } from "../saml/saml2.js";
+import type { DecryptionKey } from "../saml/decrypt.js";
 import { selfTokenVerifier } from "../tokens/self-token.js";
 import type { SigningKeySet } from "../tokens/signing-keys.js";
+import type { JwtIssuerRegistry } from "../jwt/registry.js";
+import { jwtTokenVerifier } from "../jwt/verifier.js";
 import type { VerifiedSubject } from "./types.js";
 
 /** Verifies one token type; `now` is passed in, never read from a clock. */
@@ -15,6 +19,10 @@ export interface VerifierDeps {
   saml: Config["saml"];
   tokens: Config["tokens"];
   limits: Config["limits"];
+  /** Trusted JWT issuers (`jwtIssuers`, loaded); none: no id_token / jwt verifier is registered. */
+  jwtIssuers?: JwtIssuerRegistry;
+  /** The bridge's SP encryption keys (`saml.decryptionKeys`, loaded); none: EncryptedAssertion is refused. */
+  decryptionKeys?: readonly DecryptionKey[];
 }
 
 /**
@@ -30,10 +38,23 @@ export function buildTokenVerifiers(deps: VerifierDeps): Map<string, SubjectVeri
   };
   const skewMs = deps.tokens.clockSkewSeconds * 1000;
   const verifiers = new Map<string, SubjectVerifier>();
+  const decryption = deps.decryptionKeys?.length
+    ? { keys: deps.decryptionKeys, allowRsa15KeyTransport: deps.saml.allowRsa15KeyTransport }
+    : undefined;
   verifiers.set(TOKEN_TYPES.saml2, (token, now) =>
-    verifySaml2Token(token, { now, skewMs, acceptedAudiences, limits: xmlLimits, idps: deps.idps }));
+    verifySaml2Token(token, { now, skewMs, acceptedAudiences, limits: xmlLimits, idps: deps.idps, decryption }));
+  verifiers.set(TOKEN_TYPES.saml1, (token, now) =>
+    verifySaml1Token(token, { now, skewMs, acceptedAudiences, limits: xmlLimits, idps: deps.idps }));
   verifiers.set(TOKEN_TYPES.accessToken, selfTokenVerifier({
     issuer: deps.issuer, keys: deps.keys, skewMs, maxTokenBytes: deps.limits.maxTokenBytes,
   }));
+  // id_token / jwt only when some configured issuer accepts them, so discovery stays truthful.
+  if (deps.jwtIssuers && deps.jwtIssuers.size > 0) {
+    for (const type of deps.jwtIssuers.tokenTypes()) {
+      verifiers.set(type, jwtTokenVerifier(type, {
+        issuers: deps.jwtIssuers, skewSeconds: deps.tokens.clockSkewSeconds, maxTokenBytes: deps.limits.maxTokenBytes,
+      }));
+    }
+  }
   return verifiers;
 }

@@ -11,6 +11,7 @@ import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { ConfigError, loadConfigFile, parseConfig } from "../../src/config/load.js";
 import { configReferenceMarkdown } from "../../src/config/reference.js";
+import { REASONS } from "../../src/oauth/errors.js";
 import { baseConfig, startBridge } from "../support/harness.js";
 
 const ROOT = resolve(import.meta.dirname, "..", "..");
@@ -189,6 +190,12 @@ describe("start-up", () => {
 });
 
 describe("README", () => {
+  it("lists every reason code the bridge can answer with", () => {
+    const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+    const missing = Object.keys(REASONS).filter((r) => !readme.includes(`\`${r}\``));
+    expect(missing).toEqual([]);
+  });
+
   it("documents every config field, exactly as the schema says (npm run config-schema -- --markdown)", () => {
     const readme = readFileSync(join(ROOT, "README.md"), "utf8");
     const m = /<!-- config-reference:start -->\n([\s\S]*?)\n<!-- config-reference:end -->/.exec(readme);

@@ -19,7 +19,9 @@ describe("discovery", () => {
       jwks_uri: `${BRIDGE_ISSUER}/.well-known/jwks.json`,
       grant_types_supported: ["urn:ietf:params:oauth:grant-type:token-exchange", "urn:ietf:params:oauth:grant-type:saml2-bearer"],
       token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
-      token_exchange_subject_token_types_supported: ["urn:ietf:params:oauth:token-type:saml2", "urn:ietf:params:oauth:token-type:access_token"],
+      token_exchange_subject_token_types_supported: [
+        "urn:ietf:params:oauth:token-type:saml2", "urn:ietf:params:oauth:token-type:saml1", "urn:ietf:params:oauth:token-type:access_token",
+      ],
       token_exchange_requested_token_types_supported: ["urn:ietf:params:oauth:token-type:access_token", "urn:ietf:params:oauth:token-type:jwt"],
       token_exchange_actor_token_types_supported: ["urn:ietf:params:oauth:token-type:access_token"],
     });

@@ -439,8 +439,8 @@ describe("samlp:Response", () => {
     refused(await send(b, fx.xml), "saml_version_invalid");
   });
 
-  it("EncryptedAssertion next to a signed assertion → encrypted_assertion_unsupported", async () => {
-    refused(await send(b, signedResponse(b, { more: [ENCRYPTED_ASSERTION] }).xml), "encrypted_assertion_unsupported");
+  it("EncryptedAssertion next to a signed assertion → saml_shape_invalid (D15b: two assertions)", async () => {
+    refused(await send(b, signedResponse(b, { more: [ENCRYPTED_ASSERTION] }).xml), "saml_shape_invalid");
   });
 
   it("EncryptedAssertion only → encrypted_assertion_unsupported", async () => {

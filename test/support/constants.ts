@@ -54,6 +54,11 @@ export const WEAK1024_CERT = k("weak1024.crt");
 /** Keys for the tokens the bridge issues in tests (no certificates). */
 export const BRIDGE_SIGNING_KEY = k("bridge-signing.key");
 export const BRIDGE_SIGNING_EC_KEY = k("bridge-signing-ec.key");
+/** The bridge's SP encryption key pair (saml.decryptionKeys) and its previous one (rollover). RSA 2048. */
+export const BRIDGE_ENC_KEY = k("bridge-enc.key");
+export const BRIDGE_ENC_CERT = k("bridge-enc.crt");
+export const BRIDGE_ENC_OLD_KEY = k("bridge-enc-old.key");
+export const BRIDGE_ENC_OLD_CERT = k("bridge-enc-old.crt");
 
 // ---- IdP metadata --------------------------------------------------------------------------------------
 /** idp1: signing idp1.crt, no-`use` idp1-next.crt, `use="encryption"` attacker.crt; no validUntil. */

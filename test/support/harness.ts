@@ -103,7 +103,11 @@ export interface TestBridge extends Bridge {
 }
 
 export async function startBridge(
-  options: { patch?: (c: Record<string, any>) => void; now?: number; replay?: ReplayStore } = {},
+  options: {
+    patch?: (c: Record<string, any>) => void; now?: number; replay?: ReplayStore;
+    /** Passed through to createBridge (0 = no admin timer; tests call bridge.admin.tick()). */
+    adminTickMs?: number;
+  } = {},
 ): Promise<TestBridge> {
   const raw = baseConfig();
   options.patch?.(raw);
@@ -116,7 +120,10 @@ export async function startBridge(
   const logs: LogEvent[] = [];
   const bridge = await createBridge(
     { config: parseConfig(raw), baseDir: FIXTURES_DIR },
-    { now: () => clock.now, log: (e) => logs.push(e), ...(options.replay ? { replay: options.replay } : {}) },
+    {
+      now: () => clock.now, log: (e) => logs.push(e), ...(options.replay ? { replay: options.replay } : {}),
+      ...(options.adminTickMs !== undefined ? { adminTickMs: options.adminTickMs } : {}),
+    },
   );
   return { ...bridge, clock, logs, http: request(bridge.app) };
 }

@@ -394,3 +394,131 @@ function run(tool: string, file: string, args: string[], input?: string): string
     throw new Error(`${tool} failed (${how}): ${stderr || stdout || err.message || ""}`);
   }
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// SAML 1.1: the ID attribute is AssertionID (saml:Assertion) or ResponseID (samlp:Response), and the
+// ds:Signature is the LAST child of an Assertion but the FIRST child of a Response (SAML 1.1 schemas).
+// xmlsec1 resolves those IDs only when told (interop-notes.md); samlsign knows them itself.
+
+const SAML11_ID_ATTRS = [
+  "--id-attr:AssertionID",
+  "urn:oasis:names:tc:SAML:1.0:assertion:Assertion",
+  "--id-attr:ResponseID",
+  "urn:oasis:names:tc:SAML:1.0:protocol:Response",
+];
+
+/** Signs the SAML 1.1 Assertion (AssertionID) or Response (ResponseID) with this ID with xmlsec1, from a template we insert. */
+export function signSaml11WithXmlsec1(xml: string, id: string, o: SignOptions): string {
+  const { alg, digest } = algorithms(o);
+  const target = findSaml11ElementById(xml, id);
+  if (target.signed) throw new Error(`signSaml11WithXmlsec1: element ${target.idAttr}="${id}" already has a ds:Signature`);
+  const inclusive =
+    o.inclusivePrefixes && o.inclusivePrefixes.length > 0
+      ? `<ec:InclusiveNamespaces xmlns:ec="${EXC_C14N}" PrefixList="${o.inclusivePrefixes.join(" ")}"/>`
+      : "";
+  const keyInfo = (o.keyInfo ?? "cert") === "cert" ? "<ds:KeyInfo><ds:X509Data><ds:X509Certificate/></ds:X509Data></ds:KeyInfo>" : "";
+  const template =
+    `<ds:Signature xmlns:ds="${DS_NS}"><ds:SignedInfo>` +
+    `<ds:CanonicalizationMethod Algorithm="${EXC_C14N}"/>` +
+    `<ds:SignatureMethod Algorithm="${SIG_ALG_URI[alg]}"/>` +
+    `<ds:Reference URI="#${id}"><ds:Transforms>` +
+    `<ds:Transform Algorithm="${ENVELOPED}"/>` +
+    (inclusive === "" ? `<ds:Transform Algorithm="${EXC_C14N}"/>` : `<ds:Transform Algorithm="${EXC_C14N}">${inclusive}</ds:Transform>`) +
+    `</ds:Transforms><ds:DigestMethod Algorithm="${DIGEST_ALG_URI[digest]}"/><ds:DigestValue></ds:DigestValue></ds:Reference>` +
+    `</ds:SignedInfo><ds:SignatureValue></ds:SignatureValue>${keyInfo}</ds:Signature>`;
+  const withTemplate = xml.slice(0, target.signatureAt) + template + xml.slice(target.signatureAt);
+  return withTempDir((dir) => {
+    const input = path.join(dir, "in.xml");
+    const output = path.join(dir, "out.xml");
+    writeFileSync(input, withTemplate);
+    const keySpec = (o.keyInfo ?? "cert") === "cert" ? `${o.key.key},${o.key.cert}` : o.key.key;
+    run("xmlsec1", XMLSEC1, ["--sign", "--privkey-pem", keySpec, ...SAML11_ID_ATTRS, "--node-xpath", saml11SignatureXPath(id), "--output", output, input]);
+    const signed = readFileSync(output, "utf8");
+    return hasXmlDecl(xml) ? signed : signed.replace(/^<\?xml[^?]*\?>\s*/, "").replace(/\n$/, "");
+  });
+}
+
+/** Verifies the direct ds:Signature of the SAML 1.1 element with this ID with xmlsec1 against `cert` only (self-test). */
+export function verifySaml11WithXmlsec1(xml: string, id: string, cert: string): boolean {
+  return withTempDir((dir) => {
+    const input = path.join(dir, "in.xml");
+    writeFileSync(input, xml);
+    try {
+      execFileSync(
+        XMLSEC1,
+        ["--verify", "--enabled-key-data", "key-name", "--pubkey-cert-pem", cert, ...SAML11_ID_ATTRS, "--node-xpath", saml11SignatureXPath(id), input],
+        { stdio: ["ignore", "pipe", "pipe"] },
+      );
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/**
+ * Signs the SAML 1.1 element with this ID with OpenSAML's samlsign (which places the Signature where the
+ * SAML 1.1 schema says, re-orders attributes and wraps base64). A nested element is spliced back in place.
+ */
+export function signSaml11WithSamlsign(xml: string, id: string, o: SignOptions): string {
+  const { alg, digest } = algorithms(o);
+  const target = findSaml11ElementById(xml, id);
+  if (target.signed) throw new Error(`signSaml11WithSamlsign: element ${target.idAttr}="${id}" already has a ds:Signature`);
+  return withTempDir((dir) => {
+    const input = path.join(dir, "in.xml");
+    writeFileSync(input, xml);
+    const args = ["-s", "-k", path.resolve(o.key.key)];
+    if ((o.keyInfo ?? "cert") === "cert") args.push("-c", path.resolve(o.key.cert));
+    args.push("-alg", SIG_ALG_URI[alg], "-dig", DIGEST_ALG_URI[digest], "-f", input, "-id", id);
+    const signed = run("samlsign", SAMLSIGN, args);
+    if (!/^\s*</.test(signed)) throw new Error(`samlsign produced no XML:\n${signed}`);
+    return xml.slice(0, target.start) + signed.trim() + xml.slice(target.end);
+  });
+}
+
+interface Saml11Span {
+  start: number;
+  end: number;
+  idAttr: "AssertionID" | "ResponseID";
+  /** Where the Signature goes: before the end tag (Assertion) or right after the start tag (Response). */
+  signatureAt: number;
+  /** Whether that place already holds a ds:Signature. */
+  signed: boolean;
+}
+
+function findSaml11ElementById(xml: string, id: string): Saml11Span {
+  if (!new RegExp(`^${NAME}$`).test(id)) throw new Error(`not an NCName ID: ${JSON.stringify(id)}`);
+  const startRe = new RegExp(`<((?:${NAME}:)?${NAME})\\b[^<>]*?\\s(AssertionID|ResponseID)\\s*=\\s*(["'])${escapeRe(id)}\\3[^<>]*>`, "g");
+  const matches = [...xml.matchAll(startRe)];
+  if (matches.length !== 1) throw new Error(`expected exactly one element with AssertionID/ResponseID="${id}", found ${matches.length}`);
+  const m = matches[0]!;
+  const qname = m[1]!;
+  const idAttr = m[2] as Saml11Span["idAttr"];
+  const start = m.index;
+  const startTagEnd = start + m[0].length;
+  if (m[0].endsWith("/>")) throw new Error(`element ${idAttr}="${id}" is empty`);
+  const tagRe = new RegExp(`<(/?)${escapeRe(qname)}(?=[\\s/>])[^<>]*>`, "g");
+  tagRe.lastIndex = startTagEnd;
+  let depth = 1;
+  let endTagStart = -1;
+  let end = -1;
+  for (let t = tagRe.exec(xml); t; t = tagRe.exec(xml)) {
+    if (t[1] === "/") depth--;
+    else if (!t[0].endsWith("/>")) depth++;
+    if (depth === 0) {
+      endTagStart = t.index;
+      end = t.index + t[0].length;
+      break;
+    }
+  }
+  if (end < 0) throw new Error(`no end tag for element ${idAttr}="${id}"`);
+  if (idAttr === "AssertionID") {
+    const before = xml.slice(startTagEnd, endTagStart).trimEnd();
+    return { start, end, idAttr, signatureAt: endTagStart, signed: new RegExp(`</(?:${NAME}:)?Signature>$`).test(before) };
+  }
+  return { start, end, idAttr, signatureAt: startTagEnd, signed: new RegExp(`^\\s*<(?:${NAME}:)?Signature(?=[\\s/>])`).test(xml.slice(startTagEnd)) };
+}
+
+function saml11SignatureXPath(id: string): string {
+  return `//*[@AssertionID='${id}' or @ResponseID='${id}']/*[local-name()='Signature' and namespace-uri()='${DS_NS}']`;
+}

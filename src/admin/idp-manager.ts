@@ -1,0 +1,341 @@
+import type { AdminConfig, AdminIdpInput } from "../config/schema.js";
+import type { Logger } from "../log/logger.js";
+import type { IdpRegistry, TrustedIdp } from "../saml/idp-registry.js";
+import { parseIdpMetadata, type IdpMetadata } from "../saml/metadata.js";
+import type { TrustedKey } from "../xml/signature.js";
+import { checkMetadata } from "./metadata-checks.js";
+import type { IdpRecord, IdpSettings } from "./records.js";
+import type { IdpRecordStore } from "./store.js";
+
+/**
+ * Run-time IdP management: admin-managed records (in a file directory or Redis) beside the
+ * config-file IdPs, applied to the live IdP registry.
+ *
+ * Precedence: config-file IdPs are read-only here; an admin record can neither reuse their id nor
+ * their entityID. Every change is validated before it replaces anything, written with
+ * compare-and-set on the record version, applied by rebuilding the whole registry off to the side
+ * and swapping it in one assignment (an exchange never sees a half-applied record), and audited.
+ */
+export class AdminError extends Error {
+  override name = "AdminError";
+  constructor(readonly status: number, readonly code: string, readonly reasons: readonly string[] = []) {
+    super(code);
+  }
+}
+
+export interface IdpManagerDeps {
+  config: AdminConfig;
+  configIdps: readonly TrustedIdp[];
+  store: IdpRecordStore;
+  registry: IdpRegistry;
+  pinned: readonly TrustedKey[];
+  defaultRecipients: readonly string[];
+  log: Logger;
+  now: () => number;
+  fetch: typeof globalThis.fetch;
+}
+
+export interface IdpView {
+  id: string;
+  entityId: string;
+  source: "file" | "upload" | "url";
+  editable: boolean;
+  version: number | undefined;
+  protocols: string[];
+  signingCertificates: { fingerprint: string; notBefore: string; notAfter: string; expiresSoon: boolean; expired: boolean }[];
+  validUntil: string | undefined;
+  metadataUrl: string | undefined;
+  lastRefreshAt: string | undefined;
+  lastRefreshError: string | undefined;
+  updatedAt: string | undefined;
+  updatedBy: string | undefined;
+}
+
+export class IdpManager {
+  readonly #d: IdpManagerDeps;
+  #records = new Map<string, IdpRecord>();
+  #applied = new Map<string, TrustedIdp>();
+  #warned = new Map<string, string>();
+  #reloadSeq = 0;
+  #appliedSeq = 0;
+
+  constructor(deps: IdpManagerDeps) {
+    this.#d = deps;
+  }
+
+  /** Loads every record, applies them, and follows changes made by other instances. */
+  async start(): Promise<void> {
+    await this.reload();
+    this.#d.store.watch(() => void this.reload().catch((e: unknown) => this.#d.log({ event: "idp_reload_failed", error: (e as Error).name })));
+  }
+
+  /** Re-reads the store and swaps in a registry built from config IdPs + every valid record. */
+  async reload(): Promise<void> {
+    // Reloads overlap (a change message, the poll, our own write): the store answers them in
+    // order, so one that read earlier must never overwrite what a later one already applied.
+    const seq = ++this.#reloadSeq;
+    const records = await this.#d.store.list();
+    if (seq < this.#appliedSeq) return;
+    this.#appliedSeq = seq;
+    const applied = new Map<string, TrustedIdp>();
+    const taken = new Set(this.#d.configIdps.map((i) => i.metadata.entityId));
+    for (const r of [...records].sort((a, b) => a.id.localeCompare(b.id))) {
+      let idp: TrustedIdp;
+      try {
+        idp = this.#trusted(r, parseIdpMetadata(r.metadataXml, r.settings.entityId));
+      } catch {
+        // A record that no longer parses (it passed when written) is logged and left out.
+        this.#d.log({ event: "idp_record_unusable", idp: r.id });
+        continue;
+      }
+      // Two instances may each accept a different id for one entityID at the same moment (each
+      // checked before seeing the other's record): the first by id wins everywhere, the other is
+      // left out rather than making every reload (and so every later change) fail.
+      if (taken.has(idp.metadata.entityId)) {
+        this.#d.log({ event: "idp_record_conflict", idp: r.id, entity_id: idp.metadata.entityId });
+        continue;
+      }
+      taken.add(idp.metadata.entityId);
+      applied.set(r.id, idp);
+    }
+    this.#records = new Map(records.map((r) => [r.id, r]));
+    this.#applied = applied;
+    this.#d.registry.replaceAll([...this.#d.configIdps, ...applied.values()]);
+  }
+
+  list(): IdpView[] {
+    const views = this.#d.configIdps.map((idp) => this.#view(idp, undefined));
+    for (const r of this.#records.values()) {
+      const idp = this.#applied.get(r.id);
+      if (idp) views.push(this.#view(idp, r));
+    }
+    return views.sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  get(id: string): { view: IdpView; record: IdpRecord | undefined } | undefined {
+    const fromConfig = this.#d.configIdps.find((i) => i.id === id);
+    if (fromConfig) return { view: this.#view(fromConfig, undefined), record: undefined };
+    const r = this.#records.get(id);
+    const idp = this.#applied.get(id);
+    return r && idp ? { view: this.#view(idp, r), record: r } : undefined;
+  }
+
+  /** Create or replace an IdP (PUT /admin/idps/{id}). `ifMatch`: undefined only for a create. */
+  async put(id: string, input: AdminIdpInput, ifMatch: number | undefined, admin: string): Promise<IdpRecord> {
+    this.#notConfigManaged(id);
+    const current = await this.#d.store.get(id);
+    this.#precondition(current, ifMatch);
+    const { metadata: inline, metadataUrl, force, ...settings } = input;
+    const xml = inline ?? (await this.#fetchMetadata(metadataUrl!));
+    const checked = this.#check(xml, settings.entityId, current, force);
+    this.#noCollision(id, checked.entityId);
+    const record: IdpRecord = {
+      id,
+      version: (current?.version ?? 0) + 1,
+      source: metadataUrl ? "url" : "upload",
+      ...(metadataUrl ? { metadataUrl, lastRefreshAt: new Date(this.#d.now()).toISOString() } : {}),
+      metadataXml: xml,
+      settings,
+      updatedAt: new Date(this.#d.now()).toISOString(),
+      updatedBy: admin,
+    };
+    await this.#write(record, current?.version ?? null);
+    this.#audit(admin, current ? "replace" : "create", record, current, checked, force);
+    return record;
+  }
+
+  /** Replace only the metadata (PUT /admin/idps/{id}/metadata): the rotation path. */
+  async putMetadata(id: string, xml: string, ifMatch: number | undefined, force: boolean, admin: string): Promise<IdpRecord> {
+    this.#notConfigManaged(id);
+    const current = await this.#d.store.get(id);
+    if (!current) throw new AdminError(404, "not_found");
+    this.#precondition(current, ifMatch);
+    const checked = this.#check(xml, current.settings.entityId, current, force);
+    this.#noCollision(id, checked.entityId);
+    const record: IdpRecord = {
+      ...current, version: current.version + 1, source: "upload", metadataXml: xml,
+      updatedAt: new Date(this.#d.now()).toISOString(), updatedBy: admin,
+    };
+    delete record.metadataUrl;
+    await this.#write(record, current.version);
+    this.#audit(admin, "rotate", record, current, checked, force);
+    return record;
+  }
+
+  async remove(id: string, ifMatch: number | undefined, admin: string): Promise<void> {
+    this.#notConfigManaged(id);
+    const current = await this.#d.store.get(id);
+    if (!current) throw new AdminError(404, "not_found");
+    this.#precondition(current, ifMatch);
+    if ((await this.#d.store.remove(id, current.version)) === "conflict") throw new AdminError(412, "precondition_failed");
+    await this.reload();
+    this.#d.log({ event: "admin_audit", admin, action: "delete", idp: id, version: current.version, old_fingerprints: this.#fingerprints(current) });
+  }
+
+  /**
+   * Fetch URL metadata again. A failure (network, validation, rollover guard) keeps the last good
+   * metadata, is logged, and shows in the listing and in /readyz detail.
+   */
+  async refresh(id: string, actor = "scheduler"): Promise<IdpRecord> {
+    const current = await this.#d.store.get(id);
+    if (!current) throw new AdminError(404, "not_found");
+    if (current.source !== "url" || !current.metadataUrl) throw new AdminError(409, "not_url_metadata");
+    const at = new Date(this.#d.now()).toISOString();
+    let record: IdpRecord;
+    try {
+      const xml = await this.#fetchMetadata(current.metadataUrl);
+      const checked = this.#check(xml, current.settings.entityId, current, false);
+      // The URL speaks for one entity: a document naming another is refused (an admin re-creates).
+      const was = this.#applied.get(id)?.metadata.entityId;
+      if (was !== undefined && checked.entityId !== was) throw new AdminError(409, "entity_id_changed");
+      this.#noCollision(id, checked.entityId);
+      record = { ...current, version: current.version + 1, metadataXml: xml, lastRefreshAt: at };
+      delete record.lastRefreshError;
+      this.#d.log({ event: "idp_refreshed", idp: id, by: actor });
+    } catch (e) {
+      const reason = e instanceof AdminError ? [e.code, ...e.reasons].join(": ") : "refresh_failed";
+      record = { ...current, version: current.version + 1, lastRefreshAt: at, lastRefreshError: reason };
+      this.#d.log({ event: "idp_refresh_failed", idp: id, reason, by: actor });
+    }
+    // Another instance may have refreshed first: then its result stands.
+    if ((await this.#d.store.put(record, current.version)) === "ok") await this.reload();
+    return record;
+  }
+
+  /** Refresh every URL record that is due; log expiring certificates once a day. */
+  async tick(): Promise<void> {
+    const now = this.#d.now();
+    for (const r of this.#records.values()) {
+      if (r.source === "url" && now >= this.#nextRefresh(r)) await this.refresh(r.id).catch(() => undefined);
+    }
+    const day = new Date(now).toISOString().slice(0, 10);
+    for (const v of this.list()) {
+      for (const c of v.signingCertificates) {
+        if ((c.expiresSoon || c.expired) && this.#warned.get(`${v.id}:${c.fingerprint}`) !== day) {
+          this.#warned.set(`${v.id}:${c.fingerprint}`, day);
+          this.#d.log({ event: "idp_certificate_expiring", idp: v.id, fingerprint: c.fingerprint, not_after: c.notAfter });
+        }
+      }
+    }
+  }
+
+  /** IdPs whose last refresh failed (for /readyz detail). */
+  refreshFailures(): string[] {
+    return [...this.#records.values()].filter((r) => r.lastRefreshError).map((r) => r.id);
+  }
+
+  #nextRefresh(r: IdpRecord): number {
+    const last = r.lastRefreshAt ? Date.parse(r.lastRefreshAt) : 0;
+    const idp = this.#applied.get(r.id);
+    let interval = this.#d.config.refreshIntervalSeconds * 1000;
+    // SAML Metadata §2.3 / metadata-iop: honour cacheDuration, and refresh well before validUntil.
+    if (idp?.metadata.cacheDurationMs !== undefined) interval = Math.min(interval, idp.metadata.cacheDurationMs);
+    if (idp?.metadata.validUntil !== undefined) interval = Math.min(interval, (idp.metadata.validUntil - last) / 2);
+    return last + Math.max(interval, this.#d.config.minRefreshSeconds * 1000);
+  }
+
+  #check(xml: string, entityId: string | undefined, current: IdpRecord | undefined, force: boolean): IdpMetadata {
+    let currentMetadata: IdpMetadata | undefined;
+    if (current) {
+      try {
+        currentMetadata = parseIdpMetadata(current.metadataXml, current.settings.entityId);
+      } catch {
+        currentMetadata = undefined;
+      }
+    }
+    const result = checkMetadata({
+      xml, entityId, now: this.#d.now(), maxBytes: this.#d.config.maxMetadataBytes,
+      pinned: this.#d.pinned, current: currentMetadata, force,
+    });
+    if (!result.ok) throw new AdminError(400, "invalid_metadata", result.reasons);
+    return result.metadata;
+  }
+
+  async #fetchMetadata(url: string): Promise<string> {
+    let res: Response;
+    try {
+      res = await this.#d.fetch(url, { signal: AbortSignal.timeout(this.#d.config.fetchTimeoutMs), redirect: "error" });
+    } catch {
+      throw new AdminError(502, "metadata_fetch_failed");
+    }
+    if (!res.ok) throw new AdminError(502, "metadata_fetch_failed", [`http_${res.status}`]);
+    const length = Number(res.headers.get("content-length") ?? 0);
+    if (length > this.#d.config.maxMetadataBytes) throw new AdminError(400, "invalid_metadata", ["metadata_too_large"]);
+    const body = await res.text();
+    if (Buffer.byteLength(body) > this.#d.config.maxMetadataBytes) throw new AdminError(400, "invalid_metadata", ["metadata_too_large"]);
+    return body;
+  }
+
+  async #write(record: IdpRecord, expected: number | null): Promise<void> {
+    if ((await this.#d.store.put(record, expected)) === "conflict") throw new AdminError(412, "precondition_failed");
+    await this.reload();
+  }
+
+  #precondition(current: IdpRecord | undefined, ifMatch: number | undefined): void {
+    if (current && ifMatch === undefined) throw new AdminError(428, "precondition_required");
+    if (ifMatch !== undefined && current?.version !== ifMatch) throw new AdminError(412, "precondition_failed");
+  }
+
+  #notConfigManaged(id: string): void {
+    if (this.#d.configIdps.some((i) => i.id === id)) throw new AdminError(409, "config_managed");
+  }
+
+  #noCollision(id: string, entityId: string): void {
+    const clash = [...this.#d.configIdps, ...this.#applied.values()].find((i) => i.id !== id && i.metadata.entityId === entityId);
+    if (clash) throw new AdminError(409, "entity_id_in_use");
+  }
+
+  #trusted(r: IdpRecord, metadata: IdpMetadata): TrustedIdp {
+    const s: IdpSettings = r.settings;
+    return {
+      id: r.id,
+      metadata,
+      policy: {
+        allowSha1: s.allowSha1,
+        requireSignedAssertion: s.requireSignedAssertion,
+        recipients: s.recipients ?? this.#d.defaultRecipients,
+        maxAssertionAgeMs: s.maxAssertionAgeSeconds * 1000,
+      },
+      mapping: s.mapping,
+    };
+  }
+
+  #fingerprints(r: IdpRecord): string[] {
+    try {
+      return parseIdpMetadata(r.metadataXml, r.settings.entityId).signingKeys.map((k) => k.fingerprint);
+    } catch {
+      return [];
+    }
+  }
+
+  #audit(admin: string, action: string, record: IdpRecord, old: IdpRecord | undefined, metadata: IdpMetadata, forced: boolean): void {
+    this.#d.log({
+      event: "admin_audit", admin, action, idp: record.id, version: record.version, entity_id: metadata.entityId,
+      old_fingerprints: old ? this.#fingerprints(old) : [], new_fingerprints: metadata.signingKeys.map((k) => k.fingerprint), forced,
+    });
+  }
+
+  #view(idp: TrustedIdp, r: IdpRecord | undefined): IdpView {
+    const now = this.#d.now();
+    const window = this.#d.config.certExpiryWarningDays * 86_400_000;
+    return {
+      id: idp.id,
+      entityId: idp.metadata.entityId,
+      source: r ? r.source : "file",
+      editable: r !== undefined,
+      version: r?.version,
+      protocols: idp.metadata.protocols,
+      signingCertificates: idp.metadata.certificates.map((c) => ({
+        ...c,
+        expired: Date.parse(c.notAfter) <= now,
+        expiresSoon: Date.parse(c.notAfter) > now && Date.parse(c.notAfter) - now <= window,
+      })),
+      validUntil: idp.metadata.validUntil === undefined ? undefined : new Date(idp.metadata.validUntil).toISOString(),
+      metadataUrl: r?.metadataUrl,
+      lastRefreshAt: r?.lastRefreshAt,
+      lastRefreshError: r?.lastRefreshError,
+      updatedAt: r?.updatedAt,
+      updatedBy: r?.updatedBy,
+    };
+  }
+}

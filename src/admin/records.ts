@@ -1,0 +1,24 @@
+import type { AdminIdpInput } from "../config/schema.js";
+
+/**
+ * An admin-managed IdP record: the last good metadata and the settings an admin gave, with a
+ * version for optimistic concurrency (ETag / If-Match). The same settings schema as a config-file
+ * IdP (src/config/schema.ts `adminIdpInput`).
+ */
+export type IdpSettings = Omit<AdminIdpInput, "metadata" | "metadataUrl" | "force">;
+
+export interface IdpRecord {
+  id: string;
+  version: number;
+  source: "upload" | "url";
+  metadataUrl?: string;
+  /** The last metadata that passed every check: what verification uses. */
+  metadataXml: string;
+  settings: IdpSettings;
+  updatedAt: string;
+  updatedBy: string;
+  lastRefreshAt?: string;
+  lastRefreshError?: string;
+}
+
+export const etagOf = (version: number): string => `"${version}"`;

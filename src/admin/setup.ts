@@ -1,0 +1,70 @@
+import { readFileSync } from "node:fs";
+import { Router } from "express";
+import { ConfigError, resolvePath } from "../config/load.js";
+import type { AdminConfig } from "../config/schema.js";
+import type { Logger } from "../log/logger.js";
+import type { IdpRegistry, TrustedIdp } from "../saml/idp-registry.js";
+import { MetadataError, trustedKeyFromCertificate } from "../saml/metadata.js";
+import type { TrustedKey } from "../xml/signature.js";
+import { adminRoutes } from "../http/routes/admin.js";
+import { adminPageRoutes } from "../http/routes/admin-page.js";
+import { IdpManager } from "./idp-manager.js";
+import { FileIdpStore } from "./file-store.js";
+import { RedisIdpStore } from "./redis-store.js";
+import type { IdpRecordStore } from "./store.js";
+
+/** Builds the admin side from its config slice: store, manager, routes, the refresh timer. */
+export interface AdminSetup {
+  manager: IdpManager;
+  routes: Router;
+  close(): Promise<void>;
+}
+
+export async function setupAdmin(
+  config: AdminConfig,
+  deps: {
+    baseDir: string;
+    configIdps: readonly TrustedIdp[];
+    registry: IdpRegistry;
+    defaultRecipients: readonly string[];
+    log: Logger;
+    now: () => number;
+    fetch?: typeof globalThis.fetch;
+    /** Tick period of refreshes and certificate warnings (default 5 s; 0 = no timer, tests tick). */
+    tickMs?: number;
+    extendRoutes?: (router: Router) => void;
+  },
+): Promise<AdminSetup> {
+  const pinned: TrustedKey[] = config.metadataSigningCertFiles.map((file, i) => {
+    try {
+      return trustedKeyFromCertificate(readFileSync(resolvePath(deps.baseDir, file), "utf8"));
+    } catch (e) {
+      const why = e instanceof MetadataError ? e.message : `cannot read ${file}`;
+      throw new ConfigError([{ path: `admin.metadataSigningCertFiles[${i}]`, message: why }]);
+    }
+  });
+  let store: IdpRecordStore;
+  if (config.store.kind === "file") {
+    store = new FileIdpStore(resolvePath(deps.baseDir, config.store.directory));
+  } else {
+    const redis = new RedisIdpStore({ url: config.store.redisUrl, keyPrefix: config.store.keyPrefix });
+    await redis.connect();
+    store = redis;
+  }
+  const manager = new IdpManager({
+    config, configIdps: deps.configIdps, store, registry: deps.registry, pinned,
+    defaultRecipients: deps.defaultRecipients, log: deps.log, now: deps.now, fetch: deps.fetch ?? globalThis.fetch,
+  });
+  await manager.start();
+  const tickMs = deps.tickMs ?? 5_000;
+  const timer = tickMs > 0 ? setInterval(() => void manager.tick().catch(() => undefined), tickMs) : undefined;
+  timer?.unref();
+  return {
+    manager,
+    routes: Router().use(adminPageRoutes(), adminRoutes({ config, manager, log: deps.log, ...(deps.extendRoutes ? { extend: deps.extendRoutes } : {}) })),
+    close: async () => {
+      if (timer) clearInterval(timer);
+      await store.close();
+    },
+  };
+}

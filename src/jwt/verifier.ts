@@ -1,0 +1,187 @@
+import { errors, jwtVerify, type CryptoKey, type JWTPayload, type JWTVerifyOptions } from "jose";
+import { isOAuthError, refuse } from "../oauth/errors.js";
+import { TOKEN_TYPES } from "../config/schema.js";
+import { parseAct, parseMayAct } from "../tokens/self-token.js";
+import type { Attribute, VerifiedSubject } from "../subject/types.js";
+import { JWT_MAX_BYTES, decodeUnverified, isPlainJwtTyp } from "./compact.js";
+import type { JwtIssuerRegistry, TrustedJwtIssuer } from "./registry.js";
+
+/**
+ * OIDC ID tokens (`…:token-type:id_token`) and JWTs (`…:token-type:jwt`) from trusted issuers,
+ * as subject or actor tokens (RFC 8693 §3). The rules are RFC 8725 (JWT BCP), RFC 7519 §7.2 and
+ * OIDC Core §3.1.3.7, each failure with its reason code:
+ *
+ * 1. size ≤ min(limits.maxTokenBytes, 16 KiB), before any parsing (token_too_large);
+ * 2. compact JWS, three base64url parts, JSON object header and payload (token_invalid);
+ * 3. the unverified `iss` chooses the issuer, by exact match: absent → issuer_missing, unknown →
+ *    issuer_unknown, and nothing is fetched; the issuer must accept this token type
+ *    (token_type_mismatch);
+ * 4. header: `typ` absent or `JWT` (never `at+jwt`: token_type_mismatch, RFC 8725 §3.11), no `cty`
+ *    (no nested JWT), `alg` one of the issuer's asymmetric algorithms (none and HMAC never:
+ *    signature_algorithm_forbidden), `kid` a short string if present; `jku`, `x5u`, `x5c` and `jwk`
+ *    are never used: keys come from the issuer's configured JWKS only (catalogue G5, G6);
+ * 5. jose's jwtVerify with that issuer's keys: signature (token_invalid; an unknown `kid` after the
+ *    one permitted refresh too), `crit` understood, `iss` equal, `aud` one of the issuer's audiences
+ *    (audience_mismatch), `exp`/`iat`/`sub`/`aud` required, `exp` not passed (token_expired), `nbf`
+ *    reached, `iat` not in the future, not older than maxTokenAgeSeconds (token_expired), all
+ *    with tokens.clockSkewSeconds; key-source failures are 503 issuer_keys_unavailable;
+ * 6. `exp − iat` ≤ maxLifetimeSeconds (token_invalid); `sub` a non-empty string without control
+ *    characters or padding (subject_invalid); an ID token with several audiences must carry an
+ *    `azp` that is one of the issuer's audiences (audience_mismatch);
+ * 7. one-time use (issuer's oneTimeUse): `jti` required (jti_missing); the replay step marks it.
+ */
+export interface JwtVerifierContext {
+  issuers: JwtIssuerRegistry;
+  skewSeconds: number;
+  maxTokenBytes: number;
+}
+
+const MAX_KID_LENGTH = 256;
+const MAX_SUB_LENGTH = 1024;
+/** Keys tried when a token without `kid` matches several keys of its issuer. */
+const MAX_KEY_CANDIDATES = 4;
+/** Claims never turned into mapping attributes: delegation is read from them separately. */
+const NOT_ATTRIBUTES = new Set(["act", "may_act"]);
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+
+export function jwtTokenVerifier(tokenType: string, ctx: JwtVerifierContext): (token: string, now: number) => Promise<VerifiedSubject> {
+  const maxBytes = Math.min(ctx.maxTokenBytes, JWT_MAX_BYTES);
+  return async (token, now) => {
+    if (token.length > maxBytes) throw refuse("token_too_large");
+    const { header, payload: unverified } = decodeUnverified(token);
+
+    const claimedIss = unverified.iss;
+    if (typeof claimedIss !== "string" || claimedIss === "") throw refuse("issuer_missing");
+    const issuer = ctx.issuers.byIssuer(claimedIss);
+    if (!issuer) throw refuse("issuer_unknown");
+    if (!issuer.tokenTypes.includes(tokenType)) throw refuse("token_type_mismatch");
+
+    if (!isPlainJwtTyp(header.typ)) throw refuse("token_type_mismatch");
+    if (header.cty !== undefined) throw refuse("token_invalid");
+    if (typeof header.alg !== "string" || !issuer.algorithms.includes(header.alg)) throw refuse("signature_algorithm_forbidden");
+    if (header.kid !== undefined && (typeof header.kid !== "string" || header.kid.length > MAX_KID_LENGTH)) throw refuse("token_invalid");
+
+    const { payload, kid } = await verifySignatureAndClaims(token, issuer, {
+      algorithms: [...issuer.algorithms],
+      issuer: issuer.issuer,
+      audience: [...issuer.audiences],
+      requiredClaims: ["exp", "iat", "sub", "iss", "aud"],
+      clockTolerance: ctx.skewSeconds,
+      currentDate: new Date(now),
+      maxTokenAge: issuer.maxTokenAgeSeconds,
+    });
+
+    const iat = payload.iat!;
+    const exp = payload.exp!;
+    if (exp <= iat || exp - iat > issuer.maxLifetimeSeconds) throw refuse("token_invalid");
+    const sub = payload.sub;
+    if (typeof sub !== "string" || sub === "" || sub.length > MAX_SUB_LENGTH || sub !== sub.trim() || CONTROL.test(sub)) {
+      throw refuse("subject_invalid");
+    }
+    const aud = payload.aud;
+    if (!(typeof aud === "string" || (Array.isArray(aud) && aud.length > 0 && aud.every((a) => typeof a === "string")))) {
+      throw refuse("token_invalid");
+    }
+    if (tokenType === TOKEN_TYPES.idToken) checkAuthorizedParty(payload, issuer);
+
+    let oneTimeUse: VerifiedSubject["oneTimeUse"];
+    if (issuer.oneTimeUse) {
+      if (typeof payload.jti !== "string" || payload.jti === "") throw refuse("jti_missing");
+      oneTimeUse = { id: payload.jti, keepUntil: (exp + ctx.skewSeconds) * 1000 };
+    }
+
+    return {
+      tokenType,
+      source: { id: issuer.id, issuer: issuer.issuer, mapping: issuer.mapping },
+      subject: sub,
+      nameIdFormat: undefined,
+      attributes: attributesOf(payload),
+      issuedAt: iat * 1000,
+      expiresAt: exp * 1000,
+      // The issued token never outlives the token it was exchanged for.
+      notAfter: exp * 1000,
+      authTime: typeof payload.auth_time === "number" && Number.isFinite(payload.auth_time) ? payload.auth_time * 1000 : undefined,
+      acr: typeof payload.acr === "string" ? payload.acr : undefined,
+      oneTimeUse,
+      act: parseAct(payload.act),
+      mayAct: parseMayAct(payload.may_act),
+      granted: undefined,
+      keyId: kid,
+    };
+  };
+}
+
+async function verifySignatureAndClaims(
+  token: string,
+  issuer: TrustedJwtIssuer,
+  options: JWTVerifyOptions,
+): Promise<{ payload: JWTPayload; kid: string | undefined }> {
+  try {
+    try {
+      const { payload, protectedHeader } = await jwtVerify(token, issuer.keys, options);
+      return { payload, kid: protectedHeader.kid };
+    } catch (e) {
+      // No `kid` and several keys of the right type (e.g. during rollover): try each, a bounded few.
+      if (!(e instanceof errors.JWKSMultipleMatchingKeys)) throw e;
+      let last: unknown = e;
+      let tried = 0;
+      for await (const key of e as AsyncIterable<CryptoKey>) {
+        if (++tried > MAX_KEY_CANDIDATES) break;
+        try {
+          const { payload, protectedHeader } = await jwtVerify(token, key, options);
+          return { payload, kid: protectedHeader.kid };
+        } catch (err) {
+          if (!(err instanceof errors.JWSSignatureVerificationFailed)) throw err;
+          last = err;
+        }
+      }
+      throw last;
+    }
+  } catch (e) {
+    if (isOAuthError(e)) throw e;
+    if (e instanceof errors.JWTExpired) throw refuse("token_expired");
+    if (e instanceof errors.JWTClaimValidationFailed && e.claim === "aud" && e.reason === "check_failed") throw refuse("audience_mismatch");
+    if (e instanceof errors.JOSEAlgNotAllowed) throw refuse("signature_algorithm_forbidden");
+    throw refuse("token_invalid");
+  }
+}
+
+/**
+ * OIDC Core §3.1.3.7 (4, 5): an ID token with several audiences must name, in `azp`, the party it
+ * was issued to, and that must be one of the issuer's configured audiences. With a single audience
+ * `aud` itself already names the bridge (or the app it accepts) and `azp` is not consulted (an
+ * issuer such as Google may set it to a sibling client of the same project).
+ */
+function checkAuthorizedParty(payload: JWTPayload, issuer: TrustedJwtIssuer): void {
+  if (!Array.isArray(payload.aud) || payload.aud.length < 2) return;
+  const azp = payload.azp;
+  if (typeof azp !== "string" || !issuer.audiences.includes(azp)) throw refuse("audience_mismatch");
+}
+
+/**
+ * Claims as mapping attributes (`name` = claim name): a string is one value, an array of
+ * strings/numbers/booleans its values, a number or boolean its string form. Objects (and arrays
+ * holding any) are skipped; `act` and `may_act` are never attributes.
+ */
+function attributesOf(payload: JWTPayload): Attribute[] {
+  const out: Attribute[] = [];
+  for (const [name, value] of Object.entries(payload)) {
+    if (NOT_ATTRIBUTES.has(name)) continue;
+    const values = scalarValues(value);
+    if (values) out.push({ name, friendlyName: undefined, nameFormat: undefined, values });
+  }
+  return out;
+}
+
+function scalarValues(value: unknown): string[] | undefined {
+  const one = (v: unknown): string | undefined =>
+    typeof v === "string" ? v
+      : typeof v === "boolean" || (typeof v === "number" && Number.isFinite(v)) ? String(v)
+        : undefined;
+  if (Array.isArray(value)) {
+    const values = value.map(one);
+    return values.every((v): v is string => v !== undefined) ? values : undefined;
+  }
+  const v = one(value);
+  return v === undefined ? undefined : [v];
+}

@@ -1,0 +1,413 @@
+import { constants, createDecipheriv, createHash, privateDecrypt, randomBytes, timingSafeEqual, type KeyObject } from "node:crypto";
+import { refuse } from "../oauth/errors.js";
+import { NS, attr, childElements, children, is } from "../xml/dom.js";
+import { parseUntrustedXml, type XmlLimits } from "../xml/safe-parse.js";
+
+/**
+ * saml:EncryptedAssertion (SAML Core §2.3.4, §6; XML Encryption 1.1) decrypted with the bridge's
+ * own SP keys. The caller then verifies the decrypted assertion exactly like a plain one: its
+ * signature is checked in the decrypted document, never assumed from the encryption.
+ *
+ * Written on node:crypto rather than xml-encryption 3.1.0 (what node-saml's `decryptXml` wraps):
+ * that library finds every element with `//` XPath anywhere in the document (the first ds:KeyInfo,
+ * the first CipherValue), builds an XPath from the RetrievalMethod URI by string concatenation,
+ * parses with a lax DOM, decodes the plaintext lossily, reads the OAEP DigestMethod under a wrong
+ * URI (silently falling back to SHA-1), cannot do xmlenc11#rsa-oaep, and only *warns* about
+ * rsa-1_5 unless told otherwise (attack catalogue D21). Here every element is taken from a fixed
+ * position, every algorithm comes from an allow-list checked before any key is touched, and
+ * every failure, whatever its kind, is the one reason `decryption_failed`:
+ *
+ *  - data: aes128-cbc, aes256-cbc (xmlenc), aes128-gcm, aes256-gcm (xmlenc11);
+ *  - key transport: rsa-oaep-mgf1p (MGF1-SHA1; digest SHA-1 by default, or SHA-256/384/512) and
+ *    xmlenc11#rsa-oaep (any of those digests with MGF1-SHA1/256/384/512), with an optional
+ *    OAEPparams label; rsa-1_5 only with `saml.allowRsa15KeyTransport` (a Bleichenbacher padding
+ *    oracle, XML Encryption 1.1 §5.5.1);
+ *  - key rollover: every configured key is tried against every EncryptedKey (bounded);
+ *  - padding oracles are starved: a key that fails to unwrap (OAEP or PKCS#1 v1.5 padding, wrong
+ *    key) is replaced by a random one and the data decryption still runs, so "bad key padding",
+ *    "bad CBC padding", "bad GCM tag" and "plaintext is not one well-formed saml:Assertion" (the
+ *    parse oracle of Jager & Somorovsky, CCS 2011) all take the same path to the same answer.
+ *
+ * The plaintext is an element that may use namespace prefixes declared around the
+ * EncryptedAssertion (XML Encryption §4.4.3 step 3.1: it is parsed in the context of the
+ * EncryptedData's parent). node-saml re-parses it on its own and loses that context; here it is
+ * wrapped in an element carrying the in-scope declarations, then parsed with the same limits and
+ * the same strict parser as any token.
+ */
+
+export interface DecryptionKey {
+  /** RSA private key (PKCS#8). */
+  privateKey: KeyObject;
+  /** Its certificate (PEM), advertised in the SP metadata. */
+  certificatePem: string;
+  /** SHA-256 of the certificate (hex), for operators. */
+  fingerprint: string;
+}
+
+export interface DecryptionPolicy {
+  /** In order: the first is advertised first; all are tried (rollover). */
+  keys: readonly DecryptionKey[];
+  allowRsa15KeyTransport: boolean;
+}
+
+export interface DecryptedAssertion {
+  /** The saml:Assertion, in a document of its own. */
+  assertion: Element;
+  /** That document's text: what the assertion's signature is verified against. */
+  xml: string;
+}
+
+const XENC = NS.xenc;
+const XENC11 = "http://www.w3.org/2009/xmlenc11#";
+const ELEMENT_TYPE = `${XENC}Element`;
+
+/** Data encryption algorithms (XML Encryption 1.1 §5.2). */
+const DATA_ALGORITHMS: Record<string, { cipher: string; keyLength: number; ivLength: number; gcm: boolean }> = {
+  [`${XENC}aes128-cbc`]: { cipher: "aes-128-cbc", keyLength: 16, ivLength: 16, gcm: false },
+  [`${XENC}aes256-cbc`]: { cipher: "aes-256-cbc", keyLength: 32, ivLength: 16, gcm: false },
+  [`${XENC11}aes128-gcm`]: { cipher: "aes-128-gcm", keyLength: 16, ivLength: 12, gcm: true },
+  [`${XENC11}aes256-gcm`]: { cipher: "aes-256-gcm", keyLength: 32, ivLength: 12, gcm: true },
+};
+
+const RSA_OAEP_MGF1P = `${XENC}rsa-oaep-mgf1p`;
+const RSA_OAEP = `${XENC11}rsa-oaep`;
+const RSA_1_5 = `${XENC}rsa-1_5`;
+
+const DIGESTS: Record<string, string> = {
+  "http://www.w3.org/2000/09/xmldsig#sha1": "sha1",
+  "http://www.w3.org/2001/04/xmlenc#sha256": "sha256",
+  "http://www.w3.org/2001/04/xmldsig-more#sha384": "sha384",
+  "http://www.w3.org/2001/04/xmlenc#sha512": "sha512",
+};
+const MGF1: Record<string, string> = {
+  [`${XENC11}mgf1sha1`]: "sha1",
+  [`${XENC11}mgf1sha256`]: "sha256",
+  [`${XENC11}mgf1sha384`]: "sha384",
+  [`${XENC11}mgf1sha512`]: "sha512",
+};
+
+/** Bounds: SAML needs one EncryptedKey per recipient; RSA keys above 8192 bits are not expected. */
+const MAX_ENCRYPTED_KEYS = 4;
+const MAX_WRAPPED_KEY_BYTES = 1024;
+const MAX_OAEP_LABEL_BYTES = 256;
+const GCM_TAG_BYTES = 16;
+const BLOCK = 16;
+
+type KeyTransport = { kind: "oaep"; hash: string; mgfHash: string; label: Buffer } | { kind: "rsa15" };
+
+interface EncryptedKeyPlan {
+  transport: KeyTransport;
+  wrapped: Buffer;
+}
+
+interface Plan {
+  data: (typeof DATA_ALGORITHMS)[string];
+  cipherText: Buffer;
+  keys: EncryptedKeyPlan[];
+}
+
+/** A decryption failure of any kind; never carries detail out. */
+class Failed extends Error {}
+function fail(): never {
+  throw new Failed();
+}
+
+/**
+ * Decrypt `encrypted` (a saml:EncryptedAssertion element) with `policy.keys`. Returns the
+ * assertion in its own document; throws `decryption_failed` for every failure.
+ */
+export function decryptAssertion(encrypted: Element, policy: DecryptionPolicy, limits: XmlLimits): DecryptedAssertion {
+  try {
+    if (!is(encrypted, NS.saml2, "EncryptedAssertion") || policy.keys.length === 0) fail();
+    // Everything that does not depend on a key is checked first: shape, algorithms, sizes.
+    const plan = planDecryption(encrypted, policy);
+    const context = namespaceContext(encrypted);
+    for (const ek of plan.keys) {
+      for (const key of policy.keys) {
+        const contentKey = unwrapKey(ek, key.privateKey, plan.data.keyLength);
+        const plaintext = decryptData(plan, contentKey);
+        if (!plaintext) continue;
+        const result = parsePlaintext(plaintext, context, limits);
+        if (result) return result;
+      }
+    }
+    return fail();
+  } catch {
+    // Whatever went wrong (including a bug-shaped TypeError): one indistinguishable answer.
+    throw refuse("decryption_failed");
+  }
+}
+
+// --- structure and algorithms (before any private-key operation) ----------------------------------
+
+function planDecryption(encrypted: Element, policy: DecryptionPolicy): Plan {
+  // EncryptedElementType (SAML Core §2.2.4): one xenc:EncryptedData, then xenc:EncryptedKey*.
+  const kids = childElements(encrypted);
+  const encryptedData = kids[0];
+  if (!encryptedData || !is(encryptedData, XENC, "EncryptedData")) fail();
+  const siblingKeys = kids.slice(1);
+  if (!siblingKeys.every((k) => is(k, XENC, "EncryptedKey"))) fail();
+
+  const data = encryptedData;
+  const type = attr(data, "Type");
+  if (type !== undefined && type !== ELEMENT_TYPE) fail();
+  const methods = children(data, XENC, "EncryptionMethod");
+  if (methods.length !== 1) fail();
+  const algorithm = DATA_ALGORITHMS[attr(methods[0]!, "Algorithm") ?? ""];
+  if (!algorithm || childElements(methods[0]!).length !== 0) fail();
+
+  // EncryptedKeys inside EncryptedData/ds:KeyInfo, and those beside the EncryptedData (referenced
+  // by a ds:RetrievalMethod, or not). Nothing else in KeyInfo names a key the bridge could use.
+  const keyInfos = children(data, NS.ds, "KeyInfo");
+  if (keyInfos.length > 1) fail();
+  const candidates = [...(keyInfos[0] ? children(keyInfos[0], XENC, "EncryptedKey") : []), ...siblingKeys];
+  if (candidates.length === 0 || candidates.length > MAX_ENCRYPTED_KEYS) fail();
+
+  const cipherText = cipherValue(data);
+  const a = algorithm!;
+  // Sizes the algorithm implies: IV, whole blocks (CBC) or the 128-bit tag (GCM).
+  if (a.gcm) {
+    if (cipherText.length < a.ivLength + GCM_TAG_BYTES) fail();
+  } else if (cipherText.length < a.ivLength + BLOCK || (cipherText.length - a.ivLength) % BLOCK !== 0) {
+    fail();
+  }
+  return { data: a, cipherText, keys: candidates.map((ek) => planKey(ek, policy)) };
+}
+
+function planKey(ek: Element, policy: DecryptionPolicy): EncryptedKeyPlan {
+  const methods = children(ek, XENC, "EncryptionMethod");
+  if (methods.length !== 1) fail();
+  const method = methods[0]!;
+  const algorithm = attr(method, "Algorithm");
+  const params = childElements(method);
+  let transport: KeyTransport;
+  if (algorithm === RSA_OAEP_MGF1P || algorithm === RSA_OAEP) {
+    // XML Encryption 1.1 §5.5.2: DigestMethod defaults to SHA-1; the MGF is MGF1-SHA1 for
+    // rsa-oaep-mgf1p and, by default, for xmlenc11#rsa-oaep (whose MGF element may name another).
+    let hash = "sha1";
+    let mgfHash = "sha1";
+    let label: Buffer = Buffer.alloc(0);
+    const seen = new Set<string>();
+    for (const p of params) {
+      const name = `${p.namespaceURI ?? ""} ${p.localName ?? ""}`;
+      if (seen.has(name)) fail();
+      seen.add(name);
+      if (is(p, NS.ds, "DigestMethod")) hash = DIGESTS[attr(p, "Algorithm") ?? ""] ?? fail();
+      else if (algorithm === RSA_OAEP && is(p, XENC11, "MGF")) mgfHash = MGF1[attr(p, "Algorithm") ?? ""] ?? fail();
+      else if (is(p, XENC, "OAEPparams")) label = base64(p.textContent ?? "");
+      else fail(); // KeySize or anything unknown
+    }
+    if (label.length > MAX_OAEP_LABEL_BYTES) fail();
+    transport = { kind: "oaep", hash, mgfHash, label };
+  } else if (algorithm === RSA_1_5 && policy.allowRsa15KeyTransport) {
+    // No parameters; xml-encryption (Node IdPs) writes a meaningless DigestMethod anyway: ignored.
+    if (params.length > 1 || (params[0] && !is(params[0], NS.ds, "DigestMethod"))) fail();
+    transport = { kind: "rsa15" };
+  } else {
+    return fail();
+  }
+  const wrapped = cipherValue(ek);
+  if (wrapped.length === 0 || wrapped.length > MAX_WRAPPED_KEY_BYTES) fail();
+  return { transport, wrapped };
+}
+
+/** CipherData/CipherValue, base64 with XML whitespace; CipherReference (a fetch) is refused. */
+function cipherValue(parent: Element): Buffer {
+  const cipherData = children(parent, XENC, "CipherData");
+  if (cipherData.length !== 1) fail();
+  const values = childElements(cipherData[0]!);
+  if (values.length !== 1 || !is(values[0]!, XENC, "CipherValue")) fail();
+  return base64(values[0]!.textContent ?? "");
+}
+
+/** xs:base64Binary as XML Encryption writes it (line breaks allowed), strictly. */
+function base64(text: string): Buffer {
+  const b64 = text.replace(/[ \t\r\n]+/g, "");
+  if (b64.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) fail();
+  return Buffer.from(b64, "base64");
+}
+
+// --- key transport ----------------------------------------------------------------------------------
+
+/**
+ * The content-encryption key, or, when it cannot be unwrapped (wrong key, bad padding, wrong
+ * length), a random key of the right length: the data decryption then fails in its own way, and
+ * the caller cannot tell which step it was (no early exit to time).
+ */
+function unwrapKey(ek: EncryptedKeyPlan, privateKey: KeyObject, keyLength: number): Buffer {
+  const fallback = randomBytes(keyLength);
+  const modulusBytes = Math.ceil((privateKey.asymmetricKeyDetails?.modulusLength ?? 0) / 8);
+  if (ek.wrapped.length !== modulusBytes) return fallback;
+  const t = ek.transport;
+  if (t.kind === "oaep" && t.hash === t.mgfHash) {
+    // OpenSSL's OAEP (node:crypto uses one hash for the digest and MGF1).
+    try {
+      const key = privateDecrypt(
+        { key: privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: t.hash, ...(t.label.length ? { oaepLabel: t.label } : {}) },
+        ek.wrapped,
+      );
+      return key.length === keyLength ? key : fallback;
+    } catch {
+      return fallback;
+    }
+  }
+  // The other cases decode a raw RSA result here (OpenSSL blinds the private-key operation):
+  // OAEP whose MGF1 hash differs from its digest, which node:crypto cannot express, and PKCS#1
+  // v1.5 (only when allowed), which node:crypto refuses to decrypt (CVE-2023-46809). The content
+  // key has a known length, so the padding has fixed positions: every byte is checked, and the key
+  // or the random fallback is selected without a data-dependent branch ("implicit rejection", the
+  // countermeasure XML Encryption 1.1 §5.5.1 describes; Manger's attack on OAEP likewise needs
+  // to tell its failures apart).
+  let em: Buffer;
+  try {
+    em = privateDecrypt({ key: privateKey, padding: constants.RSA_NO_PADDING }, ek.wrapped);
+  } catch {
+    return fallback;
+  }
+  if (t.kind === "oaep") return oaepDecode(em, t, keyLength, fallback);
+  const k = em.length;
+  const sep = k - keyLength - 1; // index of the 0x00 separator: EM = 00 02 PS(≥8, non-zero) 00 K
+  if (sep < 10) return fallback;
+  let bad = em[0]! | (em[1]! ^ 0x02) | em[sep]!;
+  for (let i = 2; i < sep; i++) {
+    const b = em[i]!;
+    bad |= ((b - 1) >>> 8) & 1; // 1 when b === 0
+  }
+  return select(bad, em.subarray(sep + 1), fallback);
+}
+
+/** EME-OAEP decoding (RFC 8017 §7.1.2 step 3) of a message of exactly `keyLength` octets. */
+function oaepDecode(em: Buffer, t: { hash: string; mgfHash: string; label: Buffer }, keyLength: number, fallback: Buffer): Buffer {
+  const lHash = createHash(t.hash).update(t.label).digest();
+  const hLen = lHash.length;
+  const k = em.length;
+  // EM = Y || maskedSeed (hLen) || maskedDB (k - hLen - 1); DB = lHash' || PS (zeros) || 01 || M.
+  const dbLength = k - hLen - 1;
+  const sep = dbLength - keyLength - 1; // index of 0x01 in DB
+  if (sep < hLen) return fallback;
+  const maskedSeed = em.subarray(1, 1 + hLen);
+  const maskedDb = em.subarray(1 + hLen);
+  const seed = xor(maskedSeed, mgf1(maskedDb, hLen, t.mgfHash));
+  const db = xor(maskedDb, mgf1(seed, dbLength, t.mgfHash));
+  let bad = em[0]! | Number(!timingSafeEqual(db.subarray(0, hLen), lHash)) | (db[sep]! ^ 0x01);
+  for (let i = hLen; i < sep; i++) bad |= db[i]!;
+  return select(bad, db.subarray(sep + 1), fallback);
+}
+
+function mgf1(seed: Buffer, length: number, hash: string): Buffer {
+  const blocks: Buffer[] = [];
+  const counter = Buffer.alloc(4);
+  for (let c = 0, got = 0; got < length; c++) {
+    counter.writeUInt32BE(c);
+    const block = createHash(hash).update(seed).update(counter).digest();
+    blocks.push(block);
+    got += block.length;
+  }
+  return Buffer.concat(blocks).subarray(0, length);
+}
+
+function xor(a: Buffer, b: Buffer): Buffer {
+  const out = Buffer.alloc(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = a[i]! ^ b[i]!;
+  return out;
+}
+
+/** `value` when `bad` is 0, else `fallback` (same length), without branching on `bad`. */
+function select(bad: number, value: Buffer, fallback: Buffer): Buffer {
+  const keep = (((bad | -bad) >>> 31) - 1) & 0xff; // 0xff when bad === 0, else 0x00
+  const out = Buffer.alloc(fallback.length);
+  for (let i = 0; i < fallback.length; i++) out[i] = (value[i]! & keep) | (fallback[i]! & ~keep & 0xff);
+  return out;
+}
+
+// --- data ---------------------------------------------------------------------------------------------
+
+/** The plaintext octets, or undefined for a bad tag (GCM) or bad padding (CBC). */
+function decryptData(plan: Plan, key: Buffer): Buffer | undefined {
+  const { data, cipherText } = plan;
+  const iv = cipherText.subarray(0, data.ivLength);
+  try {
+    if (data.gcm) {
+      const body = cipherText.subarray(data.ivLength, cipherText.length - GCM_TAG_BYTES);
+      const decipher = createDecipheriv(data.cipher as "aes-128-gcm", key, iv, { authTagLength: GCM_TAG_BYTES });
+      decipher.setAuthTag(cipherText.subarray(cipherText.length - GCM_TAG_BYTES));
+      return Buffer.concat([decipher.update(body), decipher.final()]);
+    }
+    const decipher = createDecipheriv(data.cipher, key, iv);
+    // XML Encryption pads ISO 10126-style: only the last octet (the pad length) is defined.
+    decipher.setAutoPadding(false);
+    const padded = Buffer.concat([decipher.update(cipherText.subarray(data.ivLength)), decipher.final()]);
+    const pad = padded[padded.length - 1]!;
+    if (pad < 1 || pad > BLOCK) return undefined;
+    return padded.subarray(0, padded.length - pad);
+  } catch {
+    return undefined;
+  }
+}
+
+// --- plaintext ----------------------------------------------------------------------------------------
+
+const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+const WRAPPER_NS = "urn:fedbridge:decrypted";
+
+/** In-scope namespace declarations at `el` (nearest first wins), as attribute source text. */
+function namespaceContext(el: Element): Map<string, string> {
+  const decls = new Map<string, string>();
+  for (let node: Node | null = el; node && node.nodeType === 1; node = node.parentNode) {
+    const attrs = (node as Element).attributes;
+    for (let i = 0; i < attrs.length; i++) {
+      const a = attrs.item(i)!;
+      if ((a.name === "xmlns" || a.name.startsWith("xmlns:")) && !decls.has(a.name)) decls.set(a.name, a.value);
+    }
+  }
+  return decls;
+}
+
+function escapeAttr(s: string): string {
+  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/"/g, "&quot;");
+}
+
+/** The plaintext as a document whose only element child of the wrapper is a saml:Assertion. */
+function parsePlaintext(bytes: Buffer, context: Map<string, string>, limits: XmlLimits): DecryptedAssertion | undefined {
+  let text: string;
+  try {
+    text = UTF8.decode(bytes);
+  } catch {
+    return undefined;
+  }
+  if (text.includes("\u0000")) return undefined;
+  // An XML declaration may lead the octets (Type=Element content is usually bare); only UTF-8.
+  const decl = /^\uFEFF?<\?xml\s[^?]*\?>/.exec(text);
+  if (decl) {
+    const encoding = /encoding\s*=\s*["']([^"']+)["']/.exec(decl[0]);
+    if (encoding && encoding[1]!.toLowerCase() !== "utf-8") return undefined;
+    text = text.slice(decl[0].length);
+  } else {
+    text = text.replace(/^\uFEFF/, "");
+  }
+  let prefix = "fbw";
+  for (let n = 0; context.has(`xmlns:${prefix}`); n++) prefix = `fbw${n}`;
+  const decls = [...context].map(([name, value]) => ` ${name}="${escapeAttr(value)}"`).join("");
+  const xml = `<${prefix}:decrypted xmlns:${prefix}="${WRAPPER_NS}"${decls}>${text}</${prefix}:decrypted>`;
+  let doc: Document;
+  try {
+    doc = parseUntrustedXml(xml, { maxDepth: limits.maxDepth, maxElements: limits.maxElements });
+  } catch {
+    return undefined;
+  }
+  const wrapper = doc.documentElement!;
+  if (!is(wrapper, WRAPPER_NS, "decrypted")) return undefined;
+  let assertion: Element | undefined;
+  for (let c = wrapper.firstChild; c; c = c.nextSibling) {
+    if (c.nodeType === 1) {
+      if (assertion) return undefined;
+      assertion = c as Element;
+    } else if (c.nodeType === 3) {
+      if (!/^[ \t\r\n]*$/.test(c.nodeValue ?? "")) return undefined;
+    } else if (c.nodeType !== 8) {
+      return undefined; // CDATA, processing instructions: not an element's serialization
+    }
+  }
+  if (!assertion || !is(assertion, NS.saml2, "Assertion")) return undefined;
+  return { assertion, xml };
+}
