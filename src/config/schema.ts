@@ -42,7 +42,7 @@ const attributeSelector = z
   .strictObject({
     name: z.string().min(1).optional().describe("Attribute Name (SAML 2.0) or AttributeName (SAML 1.1)."),
     friendlyName: z.string().min(1).optional().describe("Attribute FriendlyName (SAML 2.0 only)."),
-    nameFormat: z.string().min(1).optional().describe("Require this NameFormat (SAML 2.0) as well as the name."),
+    nameFormat: z.string().min(1).optional().describe("Require this NameFormat (SAML 2.0) or AttributeNamespace (SAML 1.1) as well as the name."),
   })
   .refine((s) => (s.name === undefined) !== (s.friendlyName === undefined), {
     message: "give exactly one of name or friendlyName",
