@@ -39,10 +39,15 @@ export function buildExampleAssertion(o: ExampleAssertion): string {
     + `</saml:AttributeStatement></saml:Assertion>`;
 }
 
-/** Enveloped RSA-SHA256 / exc-c14n signature, placed right after the Issuer (SAML Core §5.4.1). */
-export function signAssertion(assertionXml: string, privateKeyPem: string): string {
+/**
+ * Enveloped RSA-SHA256 / exc-c14n signature over the root assertion. SAML 2.0 places it right after
+ * the Issuer (SAML Core §5.4.1) and references `ID`; SAML 1.1 appends it as the last child and
+ * references `AssertionID` (its schema).
+ */
+function sign(assertionXml: string, privateKeyPem: string, version: "2.0" | "1.1"): string {
   const sig = new SignedXml({
     privateKey: privateKeyPem,
+    ...(version === "1.1" ? { idAttribute: "AssertionID" } : {}),
     signatureAlgorithm: "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
     canonicalizationAlgorithm: "http://www.w3.org/2001/10/xml-exc-c14n#",
   });
@@ -51,8 +56,14 @@ export function signAssertion(assertionXml: string, privateKeyPem: string): stri
     digestAlgorithm: "http://www.w3.org/2001/04/xmlenc#sha256",
     transforms: ["http://www.w3.org/2000/09/xmldsig#enveloped-signature", "http://www.w3.org/2001/10/xml-exc-c14n#"],
   });
-  sig.computeSignature(assertionXml, { location: { reference: "/*/*[local-name(.)='Issuer']", action: "after" } });
+  sig.computeSignature(assertionXml, {
+    location: version === "1.1" ? { reference: "/*", action: "append" } : { reference: "/*/*[local-name(.)='Issuer']", action: "after" },
+  });
   return sig.getSignedXml();
+}
+
+export function signAssertion(assertionXml: string, privateKeyPem: string): string {
+  return sign(assertionXml, privateKeyPem, "2.0");
 }
 
 /**
@@ -78,19 +89,6 @@ export function buildExampleAssertion11(o: ExampleAssertion): string {
     + `</saml:AttributeStatement></saml:Assertion>`;
 }
 
-/** Enveloped RSA-SHA256 / exc-c14n signature referencing the AssertionID, as the LAST child (SAML 1.1 schema). */
 export function signAssertion11(assertionXml: string, privateKeyPem: string): string {
-  const sig = new SignedXml({
-    privateKey: privateKeyPem,
-    idAttribute: "AssertionID",
-    signatureAlgorithm: "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
-    canonicalizationAlgorithm: "http://www.w3.org/2001/10/xml-exc-c14n#",
-  });
-  sig.addReference({
-    xpath: "/*[local-name(.)='Assertion']",
-    digestAlgorithm: "http://www.w3.org/2001/04/xmlenc#sha256",
-    transforms: ["http://www.w3.org/2000/09/xmldsig#enveloped-signature", "http://www.w3.org/2001/10/xml-exc-c14n#"],
-  });
-  sig.computeSignature(assertionXml, { location: { reference: "/*", action: "append" } });
-  return sig.getSignedXml();
+  return sign(assertionXml, privateKeyPem, "1.1");
 }

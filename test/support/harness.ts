@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import request from "supertest";
 import type { Test } from "supertest";
-import { createBridge, type Bridge } from "../../src/bootstrap.js";
+import { createBridge, type Bridge, type BridgeOptions } from "../../src/bootstrap.js";
 import { parseConfig } from "../../src/config/load.js";
 import type { LogEvent } from "../../src/log/logger.js";
 import type { ReplayStore } from "../../src/replay/store.js";
@@ -105,14 +105,13 @@ export interface TestBridge extends Bridge {
 export async function startBridge(
   options: {
     patch?: (c: Record<string, any>) => void; now?: number; replay?: ReplayStore;
-    /** Passed through to createBridge (0 = no admin timer; tests call bridge.admin.tick()). */
-    adminTickMs?: number;
-  } = {},
+  } & Pick<BridgeOptions, "adminTickMs" | "fetch" | "keyFetchTimeoutMs" | "metadataFetch"> = {},
 ): Promise<TestBridge> {
+  const { patch, now, replay, ...passThrough } = options;
   const raw = baseConfig();
-  options.patch?.(raw);
+  patch?.(raw);
   const clock: TestClock = {
-    now: options.now ?? Date.now(),
+    now: now ?? Date.now(),
     advance(ms) {
       this.now += ms;
     },
@@ -120,10 +119,7 @@ export async function startBridge(
   const logs: LogEvent[] = [];
   const bridge = await createBridge(
     { config: parseConfig(raw), baseDir: FIXTURES_DIR },
-    {
-      now: () => clock.now, log: (e) => logs.push(e), ...(options.replay ? { replay: options.replay } : {}),
-      ...(options.adminTickMs !== undefined ? { adminTickMs: options.adminTickMs } : {}),
-    },
+    { now: () => clock.now, log: (e) => logs.push(e), ...(replay ? { replay } : {}), ...passThrough },
   );
   return { ...bridge, clock, logs, http: request(bridge.app) };
 }

@@ -2,13 +2,8 @@
 // exchange their tokens, claim builders, and a bridge whose JWKS fetches can be counted. The
 // issuers are added to harness.ts's baseConfig through a patch; baseConfig itself is untouched.
 import { createHash } from "node:crypto";
-import request from "supertest";
-import { createBridge } from "../../src/bootstrap.js";
-import { parseConfig } from "../../src/config/load.js";
 import type { FetchFn } from "../../src/jwt/keys.js";
-import type { LogEvent } from "../../src/log/logger.js";
-import { API, baseConfig, type TestBridge, type TestClock } from "./harness.js";
-import { FIXTURES_DIR } from "./constants.js";
+import { API, startBridge, type TestBridge } from "./harness.js";
 
 export const ID_TOKEN = "urn:ietf:params:oauth:token-type:id_token";
 export const JWT = "urn:ietf:params:oauth:token-type:jwt";
@@ -114,32 +109,12 @@ export function ciClaims(nowMs: number, over: Record<string, unknown> = {}): Rec
   };
 }
 
-/**
- * Like harness.ts's startBridge, plus the injectable `fetch` (JWKS/discovery) and its timeout.
- */
-export async function startJwtBridge(options: {
+/** harness.ts's startBridge, with the injectable `fetch` (JWKS/discovery) and its timeout. */
+export function startJwtBridge(options: {
   patch?: (c: Record<string, any>) => void;
   now?: number;
   fetch?: FetchFn;
   keyFetchTimeoutMs?: number;
 } = {}): Promise<TestBridge> {
-  const raw = baseConfig();
-  options.patch?.(raw);
-  const clock: TestClock = {
-    now: options.now ?? Date.now(),
-    advance(ms) {
-      this.now += ms;
-    },
-  };
-  const logs: LogEvent[] = [];
-  const bridge = await createBridge(
-    { config: parseConfig(raw), baseDir: FIXTURES_DIR },
-    {
-      now: () => clock.now,
-      log: (e) => logs.push(e),
-      ...(options.fetch ? { fetch: options.fetch } : {}),
-      ...(options.keyFetchTimeoutMs !== undefined ? { keyFetchTimeoutMs: options.keyFetchTimeoutMs } : {}),
-    },
-  );
-  return { ...bridge, clock, logs, http: request(bridge.app) };
+  return startBridge(options);
 }

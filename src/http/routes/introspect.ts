@@ -1,9 +1,9 @@
-import express, { Router, type NextFunction, type Request, type Response } from "express";
+import { Router, type NextFunction, type Request, type Response } from "express";
 import { refuse } from "../../oauth/errors.js";
 import type { ClientRegistry } from "../../clients/registry.js";
 import type { OwnTokenVerifier } from "../../tokens/self-token.js";
 import { authenticateClient } from "../client-auth.js";
-import { required, single, type Form } from "../form.js";
+import { formBody, required, single, type Form } from "../form.js";
 
 /**
  * POST /introspect (RFC 7662) for authenticated resource servers (`clients[].introspect`). An
@@ -20,11 +20,7 @@ export function introspectRoute(options: {
   const router = Router();
   router.post(
     "/introspect",
-    (req: Request, _res: Response, next: NextFunction) => {
-      if (!req.is("application/x-www-form-urlencoded")) return next(refuse("content_type_unsupported"));
-      next();
-    },
-    express.urlencoded({ extended: false, limit: options.maxBodyBytes, parameterLimit: 16 }),
+    ...formBody({ limitBytes: options.maxBodyBytes, maxParameters: 16 }),
     authenticateClient(options.clients),
     async (req: Request, res: Response, next: NextFunction) => {
       try {

@@ -1,10 +1,10 @@
-import express, { Router, type NextFunction, type Request, type Response } from "express";
+import { Router, type NextFunction, type Request, type Response } from "express";
 import { OAuthError, refuse } from "../../oauth/errors.js";
 import { runSteps, StepFailure, type ExchangeContext, type Step } from "../../exchange/pipeline.js";
 import type { ExchangeServices } from "../../exchange/services.js";
 import type { ClientRegistry } from "../../clients/registry.js";
 import { authenticateClient } from "../client-auth.js";
-import { required, type Form } from "../form.js";
+import { formBody, required, type Form } from "../form.js";
 import { toOAuthError, sendOAuthError } from "../error-response.js";
 
 /** One grant type: its ordered steps, and the success response it answers with. */
@@ -31,11 +31,7 @@ export function tokenRoute(options: {
 
   router.post(
     "/token",
-    (req: Request, _res: Response, next: NextFunction) => {
-      if (!req.is("application/x-www-form-urlencoded")) return next(refuse("content_type_unsupported"));
-      next();
-    },
-    express.urlencoded({ extended: false, limit: services.limits.maxBodyBytes, parameterLimit: 64 }),
+    ...formBody({ limitBytes: services.limits.maxBodyBytes, maxParameters: 64 }),
     authenticateClient(options.clients),
     async (req: Request, res: Response, next: NextFunction) => {
       const client = req.client!;
