@@ -100,7 +100,7 @@ export function verifyEnvelopedSignature(
   // (XML 1.0 §2.11), and both parses must see the same text.
   const normalized = documentText.replace(/\r\n?/g, "\n");
   const family = ECDSA_ALGS.has(algorithmOf(children(signature, NS.ds, "SignedInfo")[0]!, "SignatureMethod")!) ? "ec" : "rsa";
-  for (const trusted of keys) {
+  for (const trusted of lastGoodFirst(keys)) {
     // Bind the algorithm to the key type: an RSA URI never verifies with an EC key, or the reverse.
     if (keyFamily(trusted.key) !== family) continue;
     const sig = new SignedXml({
@@ -122,9 +122,23 @@ export function verifyEnvelopedSignature(
     enforceAlgorithms(sig, policy);
     const signed = sig.getSignedReferences();
     if (signed.length !== 1 || typeof signed[0] !== "string") throw refuse("signature_invalid");
+    lastGood.set(keys, trusted.fingerprint);
     return { signedXml: signed[0], keyFingerprint: trusted.fingerprint };
   }
   throw refuse("signature_invalid");
+}
+
+/**
+ * During a key rollover an IdP lists several keys and signs with one of them; each wrong key costs
+ * a full xml-crypto check (reference digests included). Trying the key that verified last time
+ * first makes the common case one check. Only the order changes, never the set of trusted keys.
+ */
+const lastGood = new WeakMap<readonly TrustedKey[], string>();
+
+function lastGoodFirst(keys: readonly TrustedKey[]): readonly TrustedKey[] {
+  const fingerprint = lastGood.get(keys);
+  if (fingerprint === undefined || keys[0]?.fingerprint === fingerprint) return keys;
+  return [...keys.filter((k) => k.fingerprint === fingerprint), ...keys.filter((k) => k.fingerprint !== fingerprint)];
 }
 
 function checkSignatureShape(signature: Element, el: Element, idAttribute: string, policy: SignaturePolicy): void {
