@@ -4,13 +4,13 @@
  * audit log, persistence across a restart, and admin authentication.
  */
 import { createHash, generateKeyPairSync, createPublicKey } from "node:crypto";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { exchange, startBridge, type TestBridge } from "../support/harness.js";
 import { ATTACKER_CERT, IDP1_CERT, IDP1_NEXT_CERT, IDP2_CERT } from "../support/constants.js";
-import { metadataFor } from "../support/metadata-builder.js";
+import { metadataFor, signMetadataWithXmlsec1 } from "../support/metadata-builder.js";
 import { buildAssertion2 } from "../support/saml-builder.js";
 import { KEYS, signWithXmlsec1 } from "../support/independent-signers.js";
 import { selfSignedCertificate } from "../../scripts/lib/self-signed-cert.js";
@@ -208,5 +208,46 @@ describe("explain (dry run)", () => {
   it("is for admins only", async () => {
     const b = await adminBridge();
     expect((await b.http.post("/admin/idps/idp1/explain").send({ subject_token: "x" })).status).toBe(401);
+  });
+});
+
+describe("pinned metadata-signing certificates", () => {
+  async function pinnedBridge(): Promise<TestBridge> {
+    const dir = mkdtempSync(join(tmpdir(), "fedbridge-admin-"));
+    const b = await startBridge({
+      patch: (c) => {
+        c.admin = {
+          tokens: [{ id: "alice", tokenHash: hash(ADMIN_TOKEN) }], store: { kind: "file", directory: dir },
+          metadataSigningCertFiles: ["keys/idp2.crt"],
+        };
+        c.clients[0].idps.push("dyn");
+      },
+    });
+    bridges.push(b);
+    return b;
+  }
+
+  it("accepts metadata signed (by xmlsec1) with a pinned certificate", async () => {
+    const b = await pinnedBridge();
+    const signed = signMetadataWithXmlsec1(metadataFor(ENTITY, [IDP1_CERT], { id: "_md1" }), "_md1", KEYS.idp2);
+    const res = await put(b, "dyn", { metadata: signed });
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    expect((await exchange(b, { xml: assertionFrom(b) })).status).toBe(200);
+  });
+
+  it("refuses unsigned metadata, and metadata signed by another key, or tampered after signing", async () => {
+    const b = await pinnedBridge();
+    const unsigned = await put(b, "dyn", { metadata: metadataFor(ENTITY, [IDP1_CERT], { id: "_md2" }) });
+    expect(unsigned.body).toEqual({ error: "invalid_metadata", reasons: ["metadata_signature_missing"] });
+    const other = signMetadataWithXmlsec1(metadataFor(ENTITY, [IDP1_CERT], { id: "_md3" }), "_md3", KEYS.attacker);
+    expect((await put(b, "dyn", { metadata: other })).body).toEqual({ error: "invalid_metadata", reasons: ["metadata_signature_invalid"] });
+    // Swap the IdP's signing certificate after the federation operator signed: the signature breaks.
+    const signed = signMetadataWithXmlsec1(metadataFor(ENTITY, [IDP1_CERT], { id: "_md4" }), "_md4", KEYS.idp2);
+    const idp1b64 = readFileSync(IDP1_CERT, "utf8").replace(/-----[^-]+-----/g, "").replace(/\s+/g, "");
+    const attackerB64 = readFileSync(ATTACKER_CERT, "utf8").replace(/-----[^-]+-----/g, "").replace(/\s+/g, "");
+    const tampered = signed.replace(idp1b64, attackerB64);
+    expect(tampered).not.toBe(signed);
+    expect((await put(b, "dyn", { metadata: tampered })).body).toEqual({ error: "invalid_metadata", reasons: ["metadata_signature_invalid"] });
+    expect((await exchange(b, { xml: assertionFrom(b) })).body.error_description).toBe("issuer_unknown");
   });
 });

@@ -296,3 +296,35 @@ describe("interoperability", () => {
     expect(forged.ok).toBe(false);
   });
 });
+
+describe("may_act for SAML subjects (from the IdP mapping)", () => {
+  let b: TestBridge;
+  beforeAll(async () => {
+    b = await startBridge({
+      patch: (c) => {
+        chainConfig(c);
+        c.samlIdps.find((i: any) => i.id === "idp1").mapping.mayAct = { name: "allowedActor" };
+      },
+    });
+  });
+  afterAll(() => b.close());
+  const withActor = (values: string[]) => signedAssertion(b, { attributes: [{ name: "role", values: ["user"] }, { name: "allowedActor", values }] });
+
+  it("lets the named client act", async () => {
+    const res = await exchange(b, { xml: withActor(["gateway"]), client: GATEWAY, audience: A });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+  });
+
+  it("refuses any other client, with no way around it", async () => {
+    expectError(await exchange(b, { xml: withActor(["gateway"]), client: { id: "c1", secret: "c1-secret" } }), 400, "invalid_request", "may_act_mismatch");
+  });
+
+  it("refuses an ambiguous constraint rather than reading it loosely", async () => {
+    expectError(await exchange(b, { xml: withActor(["gateway", "c1"]), client: GATEWAY, audience: A }), 400, "invalid_request", "mapping_required_missing");
+  });
+
+  it("does not constrain subjects whose assertion carries no such attribute", async () => {
+    const res = await exchange(b, { xml: signedAssertion(b), client: { id: "c1", secret: "c1-secret" } });
+    expect(res.status).toBe(200);
+  });
+});
