@@ -43,7 +43,11 @@ export class KeySourceUnavailable extends Error {
   }
 }
 
-/** One issuer's HTTP access: bounded GETs of JSON, with a back-off after any failure. */
+/**
+ * One issuer's HTTP access: bounded GETs of JSON, with a back-off after any failure. The back-off
+ * runs on the wall clock on purpose, not the injected request time: it paces network I/O, alongside
+ * jose's own JWKS cooldown, which also uses the wall clock.
+ */
 export class IssuerFetcher {
   private failedAt: number | undefined;
 
