@@ -82,6 +82,7 @@ export const REASONS = {
   actor_token_type_unsupported: "invalid_request",
   actor_token_type_not_allowed: "invalid_request",
   may_act_mismatch: "invalid_request",
+  actor_client_mismatch: "invalid_request",
   delegation_too_deep: "invalid_request",
   delegation_chain_present: "invalid_request",
   // invalid_client (RFC 6749 §5.2)

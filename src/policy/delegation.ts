@@ -1,7 +1,7 @@
 import { refuse } from "../oauth/errors.js";
 import type { ClientConfig } from "../config/schema.js";
 import type { ActClaim } from "../tokens/access-token.js";
-import type { MayAct, VerifiedSubject } from "../subject/types.js";
+import { SELF, type MayAct, type VerifiedSubject } from "../subject/types.js";
 
 /**
  * Delegation and impersonation (RFC 8693 §1.1, §4.1, §4.4).
@@ -27,7 +27,7 @@ export function decideAct(input: {
   maxChainDepth: number;
 }): ActClaim | undefined {
   const { client, subject, actor, mayAct } = input;
-  const current: ActClaim = actor ? { sub: actor.subject, iss: actor.source.issuer } : { sub: client.id };
+  const current: ActClaim = actor ? { sub: actor.subject, iss: actorIssuer(actor) } : { sub: client.id };
 
   if (mayAct) {
     const currentIss = current.iss ?? input.bridgeIssuer;
@@ -41,6 +41,15 @@ export function decideAct(input: {
   const act: ActClaim = subject.act ? { ...current, act: subject.act } : current;
   if (chainDepth(act) > input.maxChainDepth) throw refuse("delegation_too_deep");
   return act;
+}
+
+/**
+ * The namespace an actor's `sub` lives in. For one of the bridge's own tokens that is the IdP the
+ * user came from, never the bridge itself: the bridge's issuer is the namespace of client ids, and a
+ * user whose NameID happens to equal a client id must not pass a may_act naming that client.
+ */
+function actorIssuer(actor: VerifiedSubject): string {
+  return actor.source.id === SELF ? (actor.granted?.idp ?? actor.source.issuer) : actor.source.issuer;
 }
 
 export function chainDepth(act: ActClaim | undefined): number {

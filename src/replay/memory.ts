@@ -16,14 +16,21 @@ export class MemoryReplayStore implements ReplayStore {
   }
 
   async markUsed(key: string, ttlMs: number): Promise<boolean> {
+    return this.markAllUsed([{ key, ttlMs }]);
+  }
+
+  // Synchronous from check to set: one event-loop turn, so it is atomic in this process.
+  async markAllUsed(entries: readonly { key: string; ttlMs: number }[]): Promise<boolean> {
     const now = this.#now();
-    const until = this.#entries.get(key);
-    if (until !== undefined && until > now) return false;
-    if (until === undefined && this.#entries.size >= this.#max) {
+    if (entries.some((e) => (this.#entries.get(e.key) ?? 0) > now)) return false;
+    const fresh = entries.filter((e) => !this.#entries.has(e.key)).length;
+    if (this.#entries.size + fresh > this.#max) {
       this.#sweep(now);
-      if (this.#entries.size >= this.#max) throw new ReplayStoreUnavailable("memory replay store is full");
+      if (this.#entries.size + entries.filter((e) => !this.#entries.has(e.key)).length > this.#max) {
+        throw new ReplayStoreUnavailable("memory replay store is full");
+      }
     }
-    this.#entries.set(key, now + ttlMs);
+    for (const e of entries) this.#entries.set(e.key, now + e.ttlMs);
     return true;
   }
 

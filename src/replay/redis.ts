@@ -1,6 +1,16 @@
 import { createClient } from "redis";
 import { ReplayStoreUnavailable, type ReplayStore } from "./store.js";
 
+/** Several keys, all or nothing: a Lua script runs atomically in Redis. */
+const MARK_ALL = `
+for i = 1, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then return 0 end
+end
+for i = 1, #KEYS do
+  redis.call('SET', KEYS[i], '1', 'PX', ARGV[i])
+end
+return 1`;
+
 export interface RedisReplayOptions {
   url: string;
   keyPrefix: string;
@@ -60,6 +70,21 @@ export class RedisReplayStore implements ReplayStore {
       throw new ReplayStoreUnavailable("redis command failed", { cause: e });
     }
     return reply === "OK";
+  }
+
+  async markAllUsed(entries: readonly { key: string; ttlMs: number }[]): Promise<boolean> {
+    if (entries.length === 1) return this.markUsed(entries[0]!.key, entries[0]!.ttlMs);
+    if (!this.#client.isReady) throw new ReplayStoreUnavailable("redis not connected");
+    let reply: unknown;
+    try {
+      reply = await this.#client.withCommandOptions({ timeout: this.#timeoutMs }).eval(MARK_ALL, {
+        keys: entries.map((e) => this.#prefix + e.key),
+        arguments: entries.map((e) => String(Math.max(1, Math.ceil(e.ttlMs)))),
+      });
+    } catch (e) {
+      throw new ReplayStoreUnavailable("redis command failed", { cause: e });
+    }
+    return reply === 1;
   }
 
   async ready(): Promise<boolean> {

@@ -8,6 +8,12 @@ import { createHash } from "node:crypto";
 export interface ReplayStore {
   /** true: first use, now recorded until `ttlMs` from now; false: already used. */
   markUsed(key: string, ttlMs: number): Promise<boolean>;
+  /**
+   * All or nothing, atomically: true when none of the keys was used (all are now recorded); false
+   * when any was (none is recorded). A subject and an actor token are marked together this way, so
+   * a replayed actor never burns a good subject (or the reverse).
+   */
+  markAllUsed(entries: readonly { key: string; ttlMs: number }[]): Promise<boolean>;
   /** Whether the store can answer right now (for /readyz). */
   ready(): Promise<boolean>;
   close(): Promise<void>;

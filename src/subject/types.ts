@@ -61,7 +61,7 @@ export interface VerifiedSubject {
   /** The token's `may_act`, a hard constraint on who may act (RFC 8693 §4.4). */
   mayAct: MayAct | undefined;
   /** For the bridge's own tokens: what the earlier hop granted, the ceiling of the next one. */
-  granted: { scope: readonly string[]; claims: Readonly<Record<string, unknown>>; idp: string } | undefined;
+  granted: { scope: readonly string[]; claims: Readonly<Record<string, unknown>>; idp: string; clientId: string } | undefined;
   /** Which metadata/JWKS key verified the token (for logs and explanations). */
   keyId: string | undefined;
 }

@@ -69,7 +69,10 @@ export function selfTokenVerifier(ctx: SelfTokenContext): (token: string, now: n
       oneTimeUse: undefined,
       act: parseAct(payload.act),
       mayAct: parseMayAct(payload.may_act),
-      granted: { scope: typeof payload.scope === "string" ? payload.scope.split(" ").filter(Boolean) : [], claims, idp },
+      granted: {
+        scope: typeof payload.scope === "string" ? payload.scope.split(" ").filter(Boolean) : [],
+        claims, idp, clientId: String(payload.client_id),
+      },
       keyId: kid,
     };
   };

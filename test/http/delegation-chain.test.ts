@@ -132,9 +132,31 @@ describe("refusals at each hop", () => {
   });
 
   it("may_act cannot be dodged with an actor token naming someone else", async () => {
-    // svc-a presents t1 with t3 (whose sub is alice) as the actor: the actor is then alice, not svc-a.
-    const res = await reexchange(bridge, t1, { client: SVC_A, audience: B, extra: { actor_token: t3, actor_token_type: ACCESS_TOKEN_TYPE } });
+    // svc-a presents t1 with t2 (issued to svc-a, sub alice) as the actor: the actor is then alice, not svc-a.
+    const res = await reexchange(bridge, t1, { client: SVC_A, audience: B, extra: { actor_token: t2, actor_token_type: ACCESS_TOKEN_TYPE } });
     expectError(res, 400, "invalid_request", "may_act_mismatch");
+  });
+
+  it("one of the bridge's tokens as actor token must have been issued to the calling client", async () => {
+    const res = await reexchange(bridge, t1, { client: SVC_A, audience: B, extra: { actor_token: t3, actor_token_type: ACCESS_TOKEN_TYPE } });
+    expectError(res, 400, "invalid_request", "actor_client_mismatch");
+  });
+
+  it("a user whose NameID equals a client id does not pass that client's may_act", async () => {
+    const b = await startBridge({
+      patch: (c) => {
+        chainConfig(c);
+        c.clients.push({ id: "rogue2", secretHash: secret("rogue2-secret"), audiences: [B], scopes: ["read"], idps: ["idp1"],
+          subjectTokenTypes: [SAML2, ACCESS_TOKEN_TYPE], actorTokenTypes: [ACCESS_TOKEN_TYPE] });
+      },
+    });
+    const rogue2 = { id: "rogue2", secret: "rogue2-secret" };
+    const alice = await exchange(b, { xml: signedAssertion(b), client: GATEWAY, audience: A });
+    const fake = await exchange(b, { xml: signedAssertion(b, { nameId: "svc-a" }), client: rogue2, audience: B });
+    expect(fake.status).toBe(200);
+    const res = await reexchange(b, alice.body.access_token, { client: rogue2, audience: B, extra: { actor_token: fake.body.access_token, actor_token_type: ACCESS_TOKEN_TYPE } });
+    expectError(res, 400, "invalid_request", "may_act_mismatch");
+    await b.close();
   });
 
   it("scope never widens: B's token cannot buy write at C", async () => {
@@ -326,5 +348,15 @@ describe("may_act for SAML subjects (from the IdP mapping)", () => {
   it("does not constrain subjects whose assertion carries no such attribute", async () => {
     const res = await exchange(b, { xml: signedAssertion(b), client: { id: "c1", secret: "c1-secret" } });
     expect(res.status).toBe(200);
+  });
+});
+
+describe("refusals never burn an assertion", () => {
+  it("targets naming different next actors are refused before the assertion is marked used", async () => {
+    const b = await startBridge({ patch: (c) => { chainConfig(c); c.clients.find((x: any) => x.id === GATEWAY.id).audiences = [A, B]; } });
+    const xml = signedAssertion(b);
+    expectError(await exchange(b, { xml, client: GATEWAY, audience: [A, B] }), 400, "invalid_target", "target_not_allowed");
+    expect((await exchange(b, { xml, client: GATEWAY, audience: A })).status).toBe(200);
+    await b.close();
   });
 });

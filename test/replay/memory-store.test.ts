@@ -114,3 +114,13 @@ describe("replayKey", () => {
     }
   });
 });
+
+describe("MemoryReplayStore.markAllUsed", () => {
+  it("marks all or nothing", async () => {
+    const store = new MemoryReplayStore({ maxEntries: 100, now: () => 0 });
+    expect(await store.markAllUsed([{ key: "s", ttlMs: 1000 }, { key: "a", ttlMs: 1000 }])).toBe(true);
+    // "a" is used: nothing of this batch may be recorded, so "fresh" stays usable.
+    expect(await store.markAllUsed([{ key: "fresh", ttlMs: 1000 }, { key: "a", ttlMs: 1000 }])).toBe(false);
+    expect(await store.markUsed("fresh", 1000)).toBe(true);
+  });
+});

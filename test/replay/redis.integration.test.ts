@@ -295,3 +295,20 @@ describe("Redis outage: fail closed with 503, recover without a restart", () => 
     expectError(await exchange(bridge, { xml: after.xml, scope: "read" }), 400, "invalid_request", "replayed");
   });
 });
+
+describe("RedisReplayStore.markAllUsed (real Redis)", () => {
+  it("marks all or nothing, atomically", async () => {
+    const { RedisReplayStore } = await import("../../src/replay/redis.js");
+    const store = new RedisReplayStore({ url: REDIS_URL, keyPrefix: KEY_PREFIX, timeoutMs: 1000 });
+    store.start();
+    const deadline = Date.now() + 5000;
+    while (!(await store.ready()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(await store.ready(), "Redis must answer at 127.0.0.1:6379").toBe(true);
+    expect(await store.markAllUsed([{ key: "batch:s", ttlMs: 10_000 }, { key: "batch:a", ttlMs: 10_000 }])).toBe(true);
+    expect(await store.markAllUsed([{ key: "batch:fresh", ttlMs: 10_000 }, { key: "batch:a", ttlMs: 10_000 }])).toBe(false);
+    expect(await store.markUsed("batch:fresh", 10_000)).toBe(true);
+    const results = await Promise.all(Array.from({ length: 20 }, () => store.markAllUsed([{ key: "batch:x", ttlMs: 10_000 }, { key: "batch:y", ttlMs: 10_000 }])));
+    expect(results.filter(Boolean)).toHaveLength(1);
+    await store.close();
+  });
+});

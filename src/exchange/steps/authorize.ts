@@ -35,6 +35,9 @@ export const authorizeSources = step("authorize_sources", (ctx) => {
   for (const token of [need(ctx.subject, "subject"), ctx.actor]) {
     if (token && !sourceAllowed(ctx.client, token)) throw refuse("idp_not_allowed");
   }
+  // One of the bridge's own tokens as actor token must have been issued to the calling client: a
+  // bearer token picked up elsewhere does not let another client claim that identity.
+  if (ctx.actor?.source.id === SELF && ctx.actor.granted?.clientId !== ctx.client.id) throw refuse("actor_client_mismatch");
 });
 
 function sourceAllowed(client: ClientConfig, token: VerifiedSubject): boolean {

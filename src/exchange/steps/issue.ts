@@ -1,15 +1,13 @@
 import { signAccessToken } from "../../tokens/access-token.js";
 import { SELF } from "../../subject/types.js";
-import { refuse } from "../../oauth/errors.js";
 import { need, step } from "../pipeline.js";
 
 export const issueAccessToken = step("issue_token", async (ctx, services) => {
   const subject = need(ctx.subject, "subject");
   const mapped = need(ctx.mapped, "mapped");
   const targets = need(ctx.targets, "targets");
-  // An audience may name the one client that may re-exchange its tokens (RFC 8693 §4.4).
-  const mayActs = new Set(targets.map((t) => t.mayAct));
-  if (mayActs.size > 1) throw refuse("target_not_allowed");
+  // An audience may name the one client that may re-exchange its tokens (RFC 8693 §4.4); the
+  // targets agree on it (resolve_targets).
   const mayActClient = targets[0]?.mayAct;
   ctx.issued = await signAccessToken(
     {

@@ -6,7 +6,11 @@ import { need, step } from "../pipeline.js";
 
 export const resolveTargetAudiences = step("resolve_targets", (ctx, services) => {
   const request = need(ctx.request, "request");
-  ctx.targets = resolveTargets(request, ctx.client, services.audiences, services.limits.maxTargets);
+  const targets = resolveTargets(request, ctx.client, services.audiences, services.limits.maxTargets);
+  // One token carries one may_act (RFC 8693 §4.4): targets naming different next actors cannot
+  // share a token. Checked here, before any token is verified or marked used.
+  if (new Set(targets.map((t) => t.mayAct)).size > 1) throw refuse("target_not_allowed");
+  ctx.targets = targets;
 });
 
 export const decideTokenScope = step("decide_scope", (ctx) => {

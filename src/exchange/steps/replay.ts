@@ -1,5 +1,5 @@
 import { refuse } from "../../oauth/errors.js";
-import { ReplayStoreUnavailable, replayKey, type ReplayStore } from "../../replay/store.js";
+import { ReplayStoreUnavailable, replayKey } from "../../replay/store.js";
 import { need, step } from "../pipeline.js";
 
 /**
@@ -10,24 +10,16 @@ import { need, step } from "../pipeline.js";
  * token without the check.
  */
 export const consumeSubjectToken = step("consume_subject_token", async (ctx, services) => {
-  for (const token of [need(ctx.subject, "subject"), ctx.actor]) {
-    if (token?.oneTimeUse) await markUsed(services.replay, token.source.issuer, token.oneTimeUse, ctx.now);
-  }
-});
-
-async function markUsed(
-  replay: ReplayStore,
-  issuer: string,
-  once: { id: string; keepUntil: number },
-  now: number,
-): Promise<void> {
-  const ttlMs = Math.max(1000, once.keepUntil - now + 1000);
+  const entries = [need(ctx.subject, "subject"), ctx.actor]
+    .filter((t) => t?.oneTimeUse !== undefined)
+    .map((t) => ({ key: replayKey(t!.source.issuer, t!.oneTimeUse!.id), ttlMs: Math.max(1000, t!.oneTimeUse!.keepUntil - ctx.now + 1000) }));
+  if (entries.length === 0) return;
   let first: boolean;
   try {
-    first = await replay.markUsed(replayKey(issuer, once.id), ttlMs);
+    first = await services.replay.markAllUsed(entries);
   } catch (e) {
     if (e instanceof ReplayStoreUnavailable) throw refuse("replay_store_unavailable", e);
     throw e;
   }
   if (!first) throw refuse("replayed");
-}
+});
