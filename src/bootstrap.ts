@@ -170,11 +170,11 @@ export async function createBridge(loaded: LoadedConfig, options: BridgeOptions)
   };
   const admin = config.admin
     ? await setupAdmin(config.admin, {
-      baseDir, configIdps, registry: idps, defaultRecipients: [tokenEndpointOf(config)], log: options.log, now: options.now,
+      baseDir, configIdps, reservedIds: config.jwtIssuers.map((j) => j.id), registry: idps, defaultRecipients: [tokenEndpointOf(config)], log: options.log, now: options.now,
       ...(options.adminTickMs !== undefined ? { tickMs: options.adminTickMs } : {}),
       ...(options.metadataFetch ? { fetch: options.metadataFetch } : {}),
       extendRoutes: (router) => explainRoute(router, {
-        services, clients: config.clients, now: options.now, knows: (id) => idps.all().some((i) => i.id === id),
+        services, clients: config.clients, now: options.now, log: options.log, knows: (id) => idps.all().some((i) => i.id === id),
       }),
     })
     : undefined;

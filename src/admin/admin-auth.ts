@@ -4,6 +4,7 @@ import { Passport } from "passport";
 import { Strategy } from "passport-strategy";
 import type { AdminConfig } from "../config/schema.js";
 import { AdminError } from "./idp-manager.js";
+import type { Logger } from "../log/logger.js";
 
 /**
  * Admin authentication: `Authorization: Bearer <admin token>` (RFC 6750 §2.1), checked against the
@@ -21,7 +22,8 @@ class AdminBearerStrategy extends Strategy {
   }
 
   override authenticate(req: Request): void {
-    const m = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/.exec(req.headers.authorization ?? "");
+    // RFC 9110 §11.1: the scheme name is case-insensitive.
+    const m = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i.exec(req.headers.authorization ?? "");
     if (!m) {
       this.fail("Bearer", 401);
       return;
@@ -42,13 +44,15 @@ declare module "express-serve-static-core" {
   }
 }
 
-export function authenticateAdmin(tokens: AdminConfig["tokens"]): RequestHandler {
+export function authenticateAdmin(tokens: AdminConfig["tokens"], log: Logger): RequestHandler {
   const passport = new Passport();
   passport.use(new AdminBearerStrategy(tokens));
   return (req: Request, res: Response, next: NextFunction) => {
     passport.authenticate("admin-bearer", { session: false }, (err: unknown, user: { admin: string } | false) => {
       if (err) return next(err);
       if (!user) {
+        // Audited without the presented token: who tried, from where, on what.
+        log({ event: "admin_auth_failed", path: req.path, method: req.method, remote: req.socket.remoteAddress });
         res.setHeader("WWW-Authenticate", 'Bearer realm="fedbridge-admin"');
         return next(new AdminError(401, "unauthorized"));
       }

@@ -1,7 +1,7 @@
 import express, { type Router, type NextFunction, type Request, type Response } from "express";
 import { z } from "zod";
 import { TOKEN_TYPES, type ClientConfig } from "../config/schema.js";
-import { isOAuthError } from "../oauth/errors.js";
+import { isOAuthError, refuse } from "../oauth/errors.js";
 import { mapSubject, type MappedSubject } from "../mapping/mapper.js";
 import { resolveTargets } from "../policy/targets.js";
 import { decideScope, parseScope } from "../policy/scope.js";
@@ -9,6 +9,8 @@ import { decideAct } from "../policy/delegation.js";
 import type { ExchangeServices } from "../exchange/services.js";
 import type { VerifiedSubject } from "../subject/types.js";
 import { AdminError } from "./idp-manager.js";
+import type { Logger } from "../log/logger.js";
+import { GRANT_TOKEN_EXCHANGE } from "../config/schema.js";
 
 /**
  * POST /admin/idps/{id}/explain: a dry run answering the support question "why was this user
@@ -40,10 +42,13 @@ export function explainRoute(router: Router, deps: {
   now: () => number;
   /** Whether an IdP with this id exists (config file or admin-managed). */
   knows: (id: string) => boolean;
+  log: Logger;
 }): void {
   router.post("/admin/idps/:id/explain", express.json({ limit: 2 * 1024 * 1024 }), (req: Request, res: Response, next: NextFunction) => {
     const id = String(req.params.id);
     if (!deps.knows(id)) return next(new AdminError(404, "not_found"));
+    // Explain shows a user's attributes: who looked is audited (never the token itself).
+    deps.log({ event: "admin_audit", admin: req.admin, action: "explain", idp: id });
     explain(id, req.body, deps).then((r) => res.json(r), next);
   });
 }
@@ -109,8 +114,13 @@ async function explain(
   if (input.client_id === undefined) return { ok: true, steps };
   const client = deps.clients.find((c) => c.id === input.client_id);
   if (!client) throw new AdminError(400, "unknown_client");
-  if (!client.idps.includes(idpId)) {
-    steps.push({ step: "authorize_sources", ok: false, reason: "idp_not_allowed" });
+  // The same client checks, in the same order, as the token endpoint.
+  const clientRefusal = !(client.grantTypes as readonly string[]).includes(GRANT_TOKEN_EXCHANGE) ? ["authorize_grant", "grant_not_allowed"]
+    : !(client.subjectTokenTypes as readonly string[]).includes(input.subject_token_type) ? ["authorize_token_types", "subject_token_type_not_allowed"]
+    : !client.idps.includes(idpId) ? ["authorize_sources", "idp_not_allowed"]
+    : undefined;
+  if (clientRefusal) {
+    steps.push({ step: clientRefusal[0]!, ok: false, reason: clientRefusal[1]! });
     return { ok: false, steps };
   }
   try {
@@ -120,8 +130,10 @@ async function explain(
       client, subject, actor: undefined, mayAct: subject.mayAct ?? mapped.mayAct,
       bridgeIssuer: services.issuer, maxChainDepth: services.delegation.maxChainDepth,
     });
+    if (new Set(targets.map((t) => t.mayAct)).size > 1) throw refuse("target_not_allowed");
     let expiresAt = now + Math.min(services.tokens.ttlSeconds, ...targets.map((t) => t.tokenTtlSeconds ?? Infinity)) * 1000;
     if (subject.notAfter !== undefined) expiresAt = Math.min(expiresAt, subject.notAfter);
+    if (expiresAt - now < 1000) throw refuse("session_expired");
     steps.push({ step: "client_policy", ok: true, detail: { targets: targets.map((t) => t.id), scope, act, mode: client.mode } });
     const claims = {
       ...mapped.claims,

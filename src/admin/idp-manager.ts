@@ -1,4 +1,5 @@
-import type { AdminConfig, AdminIdpInput } from "../config/schema.js";
+import { adminIdpInput, type AdminConfig, type AdminIdpInput } from "../config/schema.js";
+import { validate } from "../config/load.js";
 import type { Logger } from "../log/logger.js";
 import type { IdpRegistry, TrustedIdp } from "../saml/idp-registry.js";
 import { parseIdpMetadata, type IdpMetadata } from "../saml/metadata.js";
@@ -26,6 +27,8 @@ export class AdminError extends Error {
 export interface IdpManagerDeps {
   config: AdminConfig;
   configIdps: readonly TrustedIdp[];
+  /** Ids taken by other config entries (JWT issuers): clients' `idps` lists must stay unambiguous. */
+  reservedIds: readonly string[];
   store: IdpRecordStore;
   registry: IdpRegistry;
   pinned: readonly TrustedKey[];
@@ -56,6 +59,7 @@ export class IdpManager {
   #records = new Map<string, IdpRecord>();
   #applied = new Map<string, TrustedIdp>();
   #warned = new Map<string, string>();
+  readonly #refreshing = new Set<string>();
   #reloadSeq = 0;
   #appliedSeq = 0;
 
@@ -82,9 +86,12 @@ export class IdpManager {
     for (const r of [...records].sort((a, b) => a.id.localeCompare(b.id))) {
       let idp: TrustedIdp;
       try {
+        // Re-validated on every load with the schema the API applies: a record written to the
+        // store by any other path must not slip in a reserved claim or a bad setting.
+        validate(adminIdpInput, { ...r.settings, metadata: r.metadataXml });
         idp = this.#trusted(r, parseIdpMetadata(r.metadataXml, r.settings.entityId));
       } catch {
-        // A record that no longer parses (it passed when written) is logged and left out.
+        // A record that no longer validates (it passed when written) is logged and left out.
         this.#d.log({ event: "idp_record_unusable", idp: r.id });
         continue;
       }
@@ -126,6 +133,7 @@ export class IdpManager {
     const current = await this.#d.store.get(id);
     this.#precondition(current, ifMatch);
     const { metadata: inline, metadataUrl, force, ...settings } = input;
+    if (metadataUrl !== undefined) this.#checkUrl(metadataUrl);
     const xml = inline ?? (await this.#fetchMetadata(metadataUrl!));
     const checked = this.#check(xml, settings.entityId, current, force);
     this.#noCollision(id, checked.entityId);
@@ -139,8 +147,7 @@ export class IdpManager {
       updatedAt: new Date(this.#d.now()).toISOString(),
       updatedBy: admin,
     };
-    await this.#write(record, current?.version ?? null);
-    this.#audit(admin, current ? "replace" : "create", record, current, checked, force);
+    await this.#write(record, current?.version ?? null, () => this.#audit(admin, current ? "replace" : "create", record, current, checked, force));
     return record;
   }
 
@@ -157,8 +164,7 @@ export class IdpManager {
       updatedAt: new Date(this.#d.now()).toISOString(), updatedBy: admin,
     };
     delete record.metadataUrl;
-    await this.#write(record, current.version);
-    this.#audit(admin, "rotate", record, current, checked, force);
+    await this.#write(record, current.version, () => this.#audit(admin, "rotate", record, current, checked, force));
     return record;
   }
 
@@ -168,8 +174,8 @@ export class IdpManager {
     if (!current) throw new AdminError(404, "not_found");
     this.#precondition(current, ifMatch);
     if ((await this.#d.store.remove(id, current.version)) === "conflict") throw new AdminError(412, "precondition_failed");
-    await this.reload();
     this.#d.log({ event: "admin_audit", admin, action: "delete", idp: id, version: current.version, old_fingerprints: this.#fingerprints(current) });
+    await this.reload();
   }
 
   /**
@@ -191,6 +197,12 @@ export class IdpManager {
       this.#noCollision(id, checked.entityId);
       record = { ...current, version: current.version + 1, metadataXml: xml, lastRefreshAt: at };
       delete record.lastRefreshError;
+      const before = this.#fingerprints(current);
+      const after = checked.signingKeys.map((k) => k.fingerprint);
+      // A refresh that changes keys is a key change like any other: audited with both sets.
+      if (actor !== "scheduler" || before.join() !== after.join()) {
+        this.#d.log({ event: "admin_audit", admin: actor, action: "refresh", idp: id, version: record.version, old_fingerprints: before, new_fingerprints: after, forced: false });
+      }
       this.#d.log({ event: "idp_refreshed", idp: id, by: actor });
     } catch (e) {
       const reason = e instanceof AdminError ? [e.code, ...e.reasons].join(": ") : "refresh_failed";
@@ -206,7 +218,10 @@ export class IdpManager {
   async tick(): Promise<void> {
     const now = this.#d.now();
     for (const r of this.#records.values()) {
-      if (r.source === "url" && now >= this.#nextRefresh(r)) await this.refresh(r.id).catch(() => undefined);
+      if (r.source !== "url" || now < this.#nextRefresh(r) || this.#refreshing.has(r.id)) continue;
+      // A slow source must not pile up fetches of the same record, tick after tick.
+      this.#refreshing.add(r.id);
+      await this.refresh(r.id).catch(() => undefined).finally(() => this.#refreshing.delete(r.id));
     }
     const day = new Date(now).toISOString().slice(0, 10);
     for (const v of this.list()) {
@@ -252,23 +267,63 @@ export class IdpManager {
   }
 
   async #fetchMetadata(url: string): Promise<string> {
+    const max = this.#d.config.maxMetadataBytes;
+    const signal = AbortSignal.timeout(this.#d.config.fetchTimeoutMs);
     let res: Response;
     try {
-      res = await this.#d.fetch(url, { signal: AbortSignal.timeout(this.#d.config.fetchTimeoutMs), redirect: "error" });
+      res = await this.#d.fetch(url, { signal, redirect: "error" });
     } catch {
       throw new AdminError(502, "metadata_fetch_failed");
     }
-    if (!res.ok) throw new AdminError(502, "metadata_fetch_failed", [`http_${res.status}`]);
-    const length = Number(res.headers.get("content-length") ?? 0);
-    if (length > this.#d.config.maxMetadataBytes) throw new AdminError(400, "invalid_metadata", ["metadata_too_large"]);
-    const body = await res.text();
-    if (Buffer.byteLength(body) > this.#d.config.maxMetadataBytes) throw new AdminError(400, "invalid_metadata", ["metadata_too_large"]);
-    return body;
+    if (!res.ok || !res.body) {
+      await res.body?.cancel().catch(() => undefined);
+      throw new AdminError(502, "metadata_fetch_failed", [`http_${res.status}`]);
+    }
+    if (Number(res.headers.get("content-length") ?? 0) > max) {
+      await res.body.cancel().catch(() => undefined);
+      throw new AdminError(400, "invalid_metadata", ["metadata_too_large"]);
+    }
+    // Count bytes as they arrive: a chunked body has no length to check up front.
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    const reader = res.body.getReader();
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        size += value.byteLength;
+        if (size > max) {
+          await reader.cancel().catch(() => undefined);
+          throw new AdminError(400, "invalid_metadata", ["metadata_too_large"]);
+        }
+        chunks.push(value);
+      }
+    } catch (e) {
+      if (e instanceof AdminError) throw e;
+      throw new AdminError(502, "metadata_fetch_failed");
+    }
+    return Buffer.concat(chunks).toString("utf8");
   }
 
-  async #write(record: IdpRecord, expected: number | null): Promise<void> {
+
+  /** Compare-and-set, then the audit line (before anything else can fail), then apply. */
+  async #write(record: IdpRecord, expected: number | null, audit: () => void): Promise<void> {
     if ((await this.#d.store.put(record, expected)) === "conflict") throw new AdminError(412, "precondition_failed");
+    audit();
     await this.reload();
+  }
+
+  /**
+   * Metadata fetched over plain HTTP could be swapped in transit, and a refresh that keeps one old
+   * key may add new ones: so https, unless the metadata must carry a pinned signature anyway or the
+   * source is on this host.
+   */
+  #checkUrl(url: string): void {
+    const u = new URL(url);
+    const loopback = u.hostname === "localhost" || u.hostname === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(u.hostname);
+    if (u.protocol !== "https:" && !loopback && this.#d.pinned.length === 0) {
+      throw new AdminError(400, "invalid_request", ["metadataUrl: https required (or pinned metadata-signing certificates)"]);
+    }
   }
 
   #precondition(current: IdpRecord | undefined, ifMatch: number | undefined): void {
@@ -277,7 +332,7 @@ export class IdpManager {
   }
 
   #notConfigManaged(id: string): void {
-    if (this.#d.configIdps.some((i) => i.id === id)) throw new AdminError(409, "config_managed");
+    if (this.#d.configIdps.some((i) => i.id === id) || this.#d.reservedIds.includes(id)) throw new AdminError(409, "config_managed");
   }
 
   #noCollision(id: string, entityId: string): void {

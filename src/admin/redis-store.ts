@@ -39,7 +39,12 @@ export class RedisIdpStore implements IdpRecordStore {
 
   constructor(options: { url: string; keyPrefix: string }) {
     this.#prefix = options.keyPrefix;
-    this.#client = createClient({ url: options.url, socket: { reconnectStrategy: (n: number) => Math.min(100 * 2 ** n, 2000) } });
+    // No offline queue: while Redis is away, admin calls fail at once (503) instead of hanging.
+    this.#client = createClient({
+      url: options.url,
+      disableOfflineQueue: true,
+      socket: { connectTimeout: 2_000, reconnectStrategy: (n: number) => Math.min(100 * 2 ** n, 2000) },
+    });
     this.#subscriber = this.#client.duplicate();
     this.#client.on("error", () => undefined);
     this.#subscriber.on("error", () => undefined);

@@ -25,6 +25,8 @@ export async function setupAdmin(
   deps: {
     baseDir: string;
     configIdps: readonly TrustedIdp[];
+    /** Ids of other config entries (JWT issuers) an admin record may not take. */
+    reservedIds: readonly string[];
     registry: IdpRegistry;
     defaultRecipients: readonly string[];
     log: Logger;
@@ -48,11 +50,23 @@ export async function setupAdmin(
     store = new FileIdpStore(resolvePath(deps.baseDir, config.store.directory));
   } else {
     const redis = new RedisIdpStore({ url: config.store.redisUrl, keyPrefix: config.store.keyPrefix });
-    await redis.connect();
+    // Start-up needs the records: an unreachable Redis stops it with a clear message, not a hang.
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new ConfigError([{ path: "admin.store.redisUrl", message: "Redis did not answer within 5 s" }])), 5_000);
+    });
+    try {
+      await Promise.race([redis.connect(), timeout]);
+    } catch (e) {
+      await redis.close();
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
     store = redis;
   }
   const manager = new IdpManager({
-    config, configIdps: deps.configIdps, store, registry: deps.registry, pinned,
+    config, configIdps: deps.configIdps, reservedIds: deps.reservedIds, store, registry: deps.registry, pinned,
     defaultRecipients: deps.defaultRecipients, log: deps.log, now: deps.now, fetch: deps.fetch ?? globalThis.fetch,
   });
   await manager.start();

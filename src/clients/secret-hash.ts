@@ -1,4 +1,4 @@
-import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from "node:crypto";
+import { createHash, randomBytes, scrypt as scryptCb, scryptSync, timingSafeEqual, type ScryptOptions } from "node:crypto";
 
 /**
  * Client secrets are stored only as hashes. Two formats:
@@ -39,6 +39,13 @@ export function hashSecretSha256(secret: string): string {
 export async function hashSecretScrypt(secret: string, N = 16384, r = 8, p = 1): Promise<string> {
   const salt = randomBytes(16);
   const hash = await scrypt(secret, salt, 32, { N, r, p, maxmem: 256 * N * r + 1024 * 1024 });
+  return `scrypt:${N}:${r}:${p}:${salt.toString("base64url")}:${hash.toString("base64url")}`;
+}
+
+/** An scrypt hash of a random secret with these parameters, to compare unknown client ids against. */
+export function dummyScryptHash(N: number, r: number, p: number): string {
+  const salt = randomBytes(16);
+  const hash = scryptSync(randomBytes(16).toString("hex"), salt, 32, { N, r, p, maxmem: 256 * N * r + 1024 * 1024 });
   return `scrypt:${N}:${r}:${p}:${salt.toString("base64url")}:${hash.toString("base64url")}`;
 }
 

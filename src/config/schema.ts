@@ -207,6 +207,7 @@ export const configSchema = z
         certificateFile: z.string().min(1).describe("PEM certificate, published in the SP metadata."),
       })).default([]).describe("The bridge's SP encryption keys for EncryptedAssertion (several: rollover; the first is advertised first)."),
       allowRsa15KeyTransport: z.boolean().default(false).describe("Accept RSA PKCS#1 v1.5 key transport (a padding oracle: legacy IdPs only)."),
+      allowUnsignedCbc: z.boolean().default(false).describe("Decrypt AES-CBC content that no verified Response signature covers (CBC is malleable: a decryption oracle; legacy IdPs that send unsigned Responses only)."),
     }).describe("The bridge as a SAML relying party."),
     tokens: z.strictObject({
       ttlSeconds: seconds.max(86_400).default(300).describe("Lifetime of issued access tokens."),

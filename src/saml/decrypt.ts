@@ -48,6 +48,12 @@ export interface DecryptionPolicy {
   /** In order: the first is advertised first; all are tried (rollover). */
   keys: readonly DecryptionKey[];
   allowRsa15KeyTransport: boolean;
+  /**
+   * AES-CBC has no integrity: an attacker who can alter the ciphertext learns plaintext bytes from
+   * how the parser fails (Jager & Somorovsky, CCS 2011), however uniform the error. So CBC content
+   * is decrypted only when a verified Response signature covers it, unless this legacy switch is on.
+   */
+  allowUnsignedCbc: boolean;
 }
 
 export interface DecryptedAssertion {
@@ -116,11 +122,18 @@ function fail(): never {
  * Decrypt `encrypted` (a saml:EncryptedAssertion element) with `policy.keys`. Returns the
  * assertion in its own document; throws `decryption_failed` for every failure.
  */
-export function decryptAssertion(encrypted: Element, policy: DecryptionPolicy, limits: XmlLimits): DecryptedAssertion {
+export function decryptAssertion(
+  encrypted: Element,
+  policy: DecryptionPolicy,
+  limits: XmlLimits,
+  /** Whether a verified signature (the Response's) covers this ciphertext. */
+  ciphertextSigned: boolean,
+): DecryptedAssertion {
   try {
     if (!is(encrypted, NS.saml2, "EncryptedAssertion") || policy.keys.length === 0) fail();
     // Everything that does not depend on a key is checked first: shape, algorithms, sizes.
     const plan = planDecryption(encrypted, policy);
+    if (!plan.data.gcm && !ciphertextSigned && !policy.allowUnsignedCbc) fail();
     const context = namespaceContext(encrypted);
     for (const ek of plan.keys) {
       for (const key of policy.keys) {

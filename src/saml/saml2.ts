@@ -58,9 +58,9 @@ export function verifySaml2Token(value: string, ctx: Saml2Context): VerifiedSubj
   const encrypted = is(assertion, NS.saml2, "EncryptedAssertion");
   const decryption = ctx.decryption;
   if (encrypted && (!decryption || decryption.keys.length === 0)) throw refuse("encrypted_assertion_unsupported");
-  const decrypt = (el: Element): DecryptedAssertion => decryptAssertion(el, decryption!, ctx.limits);
+  const decrypt = (el: Element, signed: boolean): DecryptedAssertion => decryptAssertion(el, decryption!, ctx.limits, signed);
   let assertionXml = xml;
-  if (encrypted && !response) ({ assertion, xml: assertionXml } = decrypt(assertion));
+  if (encrypted && !response) ({ assertion, xml: assertionXml } = decrypt(assertion, false));
 
   // The (not yet trusted) Issuer only chooses whose keys to try; it is re-read from signed bytes.
   // Around an encrypted assertion the Response Issuer is required (Profiles §4.1.4.2) and chooses,
@@ -75,13 +75,14 @@ export function verifySaml2Token(value: string, ctx: Saml2Context): VerifiedSubj
   if (response && signatureOf(response)) {
     ({ element: trustedResponse, keyFingerprint } = verifySignedElement(xml, response, "ID", idp, ctx.limits));
   }
-  if (encrypted && response) ({ assertion, xml: assertionXml } = decrypt(assertion));
+  // The Response signature, when verified, covers the ciphertext (its reference is the Response).
+  if (encrypted && response) ({ assertion, xml: assertionXml } = decrypt(assertion, trustedResponse !== undefined));
   if (signatureOf(assertion)) {
     ({ element: trustedAssertion, keyFingerprint } = verifySignedElement(assertionXml, assertion, "ID", idp, ctx.limits));
   } else if (trustedResponse && !idp.policy.requireSignedAssertion) {
     // Only the Response signature vouches for the assertion: read it from the signed bytes (for an
     // encrypted one: decrypt the ciphertext, in the namespace context, that the signature covers).
-    trustedAssertion = encrypted ? decrypt(soleAssertion(trustedResponse)).assertion : soleAssertion(trustedResponse);
+    trustedAssertion = encrypted ? decrypt(soleAssertion(trustedResponse), true).assertion : soleAssertion(trustedResponse);
   } else {
     throw refuse("signature_missing");
   }

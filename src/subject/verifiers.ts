@@ -39,7 +39,7 @@ export function buildTokenVerifiers(deps: VerifierDeps): Map<string, SubjectVeri
   const skewMs = deps.tokens.clockSkewSeconds * 1000;
   const verifiers = new Map<string, SubjectVerifier>();
   const decryption = deps.decryptionKeys?.length
-    ? { keys: deps.decryptionKeys, allowRsa15KeyTransport: deps.saml.allowRsa15KeyTransport }
+    ? { keys: deps.decryptionKeys, allowRsa15KeyTransport: deps.saml.allowRsa15KeyTransport, allowUnsignedCbc: deps.saml.allowUnsignedCbc }
     : undefined;
   verifiers.set(TOKEN_TYPES.saml2, (token, now) =>
     verifySaml2Token(token, { now, skewMs, acceptedAudiences, limits: xmlLimits, idps: deps.idps, decryption }));

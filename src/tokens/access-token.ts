@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { SignJWT } from "jose";
 import type { ActiveSigningKey } from "./signing-keys.js";
+import { RESERVED_CLAIMS } from "../config/schema.js";
 
 /** RFC 8693 §4.1: the `act` claim; nested `act` records earlier actors of a chain. */
 export interface ActClaim {
@@ -41,8 +42,11 @@ export interface IssuedToken {
 export async function signAccessToken(content: AccessTokenContent, key: ActiveSigningKey): Promise<IssuedToken> {
   const jti = randomUUID();
   const seconds = (ms: number): number => Math.floor(ms / 1000);
+  // Mapped claims never carry a reserved name (the config refuses them); drop any anyway, so no
+  // path (a hand-edited record store, a future source) can ever set scope, act or may_act here.
+  const mapped = Object.fromEntries(Object.entries(content.claims).filter(([k]) => !(RESERVED_CLAIMS as readonly string[]).includes(k)));
   const payload: Record<string, unknown> = {
-    ...content.claims,
+    ...mapped,
     client_id: content.clientId,
     idp: content.idp,
     ...(content.scope.length > 0 ? { scope: content.scope.join(" ") } : {}),

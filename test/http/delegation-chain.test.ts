@@ -46,7 +46,7 @@ function chainConfig(c: Record<string, any>, maxChainDepth = 4): void {
     { id: SVC_B.id, secretHash: secret(SVC_B.secret), audiences: [C], scopes: ["read"], ...reexchange },
     { id: ROGUE.id, secretHash: secret(ROGUE.secret), audiences: [B, C], scopes: ["read", "write"], ...reexchange },
     { id: IMP.id, secretHash: secret(IMP.secret), audiences: [B], scopes: ["read"], mode: "impersonation", subjectTokenTypes: [ACCESS_TOKEN_TYPE] },
-    { id: RS.id, secretHash: secret(RS.secret), audiences: [A], idps: [], subjectTokenTypes: [], introspect: true },
+    { id: RS.id, secretHash: secret(RS.secret), audiences: [A, C], idps: [], subjectTokenTypes: [], introspect: true },
   );
   c.delegation = { maxChainDepth };
 }
@@ -247,6 +247,11 @@ describe("introspection (RFC 7662)", () => {
     const res = await b.http.post("/introspect").auth(RS.id, RS.secret).type("form").send(new URLSearchParams({ token: t3 }).toString());
     expect(res.body).toEqual({ active: false });
     await b.close();
+  });
+
+  it("shows a resource server only tokens meant for one of its audiences (RFC 7662 §4)", async () => {
+    // t2 is for B; RS serves A and C.
+    expect((await introspect(t2)).body).toEqual({ active: false });
   });
 
   it("is only for clients allowed to introspect, and only authenticated", async () => {

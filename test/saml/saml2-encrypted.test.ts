@@ -53,20 +53,26 @@ let lax: TestBridge;
 /** No decryption keys (the default). */
 let plain: TestBridge;
 
+// These bridges exercise the decryption machinery itself, CBC included, so they take AES-CBC
+// content that no Response signature covers (the legacy switch); `strict` below has the default.
+const LEGACY_CBC = { allowUnsignedCbc: true };
+let strict: TestBridge;
+
 beforeAll(async () => {
-  enc = await startBridge({ patch: withKeys([NEW_KEY, OLD_KEY]) });
-  enc15 = await startBridge({ patch: withKeys([NEW_KEY, OLD_KEY], { allowRsa15KeyTransport: true }) });
-  newOnly = await startBridge({ patch: withKeys([NEW_KEY]) });
+  enc = await startBridge({ patch: withKeys([NEW_KEY, OLD_KEY], LEGACY_CBC) });
+  enc15 = await startBridge({ patch: withKeys([NEW_KEY, OLD_KEY], { allowRsa15KeyTransport: true, ...LEGACY_CBC }) });
+  newOnly = await startBridge({ patch: withKeys([NEW_KEY], LEGACY_CBC) });
   lax = await startBridge({
     patch: (c) => {
-      withKeys([NEW_KEY])(c);
+      withKeys([NEW_KEY], LEGACY_CBC)(c);
       idp1Of(c).requireSignedAssertion = false;
     },
   });
   plain = await startBridge();
+  strict = await startBridge({ patch: withKeys([NEW_KEY, OLD_KEY]) });
 });
 afterAll(async () => {
-  for (const b of [enc, enc15, newOnly, lax, plain]) await b?.close();
+  for (const b of [enc, enc15, newOnly, lax, plain, strict]) await b?.close();
 });
 
 // ---- fixtures ------------------------------------------------------------------------------------
@@ -126,6 +132,30 @@ const flip = (index: (length: number) => number) => (bytes: Buffer): Buffer => {
   out[i] = out[i]! ^ 0x01;
   return out;
 };
+
+// ---- AES-CBC only under a verified signature (default) ----------------------------------------------
+
+describe("AES-CBC without integrity is decrypted only under a verified Response signature", () => {
+  it.each(["aes128-cbc", "aes256-cbc"] as DataAlg[])("%s: bare EncryptedAssertion → decryption_failed (a malleable ciphertext is an oracle)", async (data) => {
+    const fx = assertion(strict);
+    expectError(await send(strict, encryptAssertion(fx.assertion, { data })), 400, "invalid_request", "decryption_failed");
+  });
+
+  it.each(["aes128-cbc", "aes256-cbc"] as DataAlg[])("%s: in an unsigned Response → decryption_failed", async (data) => {
+    const fx = assertion(strict);
+    expectError(await send(strict, response(strict, encryptAssertion(fx.assertion, { data }))), 400, "invalid_request", "decryption_failed");
+  });
+
+  it.each(["aes128-cbc", "aes256-cbc"] as DataAlg[])("%s: in a signed Response → 200", async (data) => {
+    const fx = assertion(strict);
+    ok(await send(strict, response(strict, encryptAssertion(fx.assertion, { data }), { sign: true })), fx.nameId);
+  });
+
+  it.each(["aes128-gcm", "aes256-gcm"] as DataAlg[])("%s: authenticated encryption needs no signature around it → 200", async (data) => {
+    const fx = assertion(strict);
+    ok(await send(strict, encryptAssertion(fx.assertion, { data })), fx.nameId);
+  });
+});
 
 // ---- positive: algorithms ------------------------------------------------------------------------
 

@@ -27,7 +27,7 @@ export function adminRoutes(options: AdminRouteOptions): Router {
   const { manager } = options;
   const router = Router();
   const limit = options.config.maxMetadataBytes + 64 * 1024;
-  router.use("/admin/idps", authenticateAdmin(options.config.tokens));
+  router.use("/admin/idps", authenticateAdmin(options.config.tokens, options.log));
 
   router.get("/admin/idps", (_req, res) => {
     res.json({ idps: manager.list() });
@@ -105,6 +105,12 @@ function wrap(fn: Handler) {
   };
 }
 
+function isStoreError(e: unknown): boolean {
+  const name = (e as Error | null)?.name ?? "";
+  return /^(ClientClosedError|ClientOfflineError|ConnectionTimeoutError|SocketClosedUnexpectedlyError|ReconnectStrategyError|CommandTimeoutError)$/.test(name)
+    || (e as NodeJS.ErrnoException | null)?.code === "ECONNREFUSED";
+}
+
 /** The admin API's one error serializer. */
 export function adminErrors(log: Logger): ErrorRequestHandler {
   return (e: unknown, _req, res, next) => {
@@ -116,6 +122,9 @@ export function adminErrors(log: Logger): ErrorRequestHandler {
     const type = (e as { type?: unknown } | null)?.type;
     if (type === "entity.too.large") return void res.status(413).json({ error: "body_too_large" });
     if (type === "entity.parse.failed") return void res.status(400).json({ error: "invalid_json" });
+    if (e instanceof URIError || (e as { status?: unknown } | null)?.status === 400) return void res.status(400).json({ error: "invalid_request" });
+    // The record store (Redis) is unreachable: nothing was changed; try again.
+    if (isStoreError(e)) return void res.status(503).setHeader("Retry-After", "1").json({ error: "admin_store_unavailable" });
     log({ event: "admin_internal_error", error: (e as Error | undefined)?.name ?? "unknown" });
     res.status(500).json({ error: "server_error" });
   };

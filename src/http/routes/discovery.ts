@@ -16,13 +16,16 @@ export function discoveryRoutes(options: {
   tokenTypes: readonly string[];
 }): Router {
   const router = Router();
+  // Endpoints live under the issuer, path included (as the token endpoint does), for a bridge
+  // behind a path-prefixing proxy.
+  const base = options.issuer.replace(/\/+$/, "");
   const metadata = {
     issuer: options.issuer,
     token_endpoint: options.tokenEndpoint,
-    jwks_uri: new URL("/.well-known/jwks.json", options.issuer).toString(),
+    jwks_uri: `${base}/.well-known/jwks.json`,
     grant_types_supported: [...options.grantTypes],
     token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
-    introspection_endpoint: new URL("/introspect", options.issuer).toString(),
+    introspection_endpoint: `${base}/introspect`,
     introspection_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
     response_types_supported: [],
     scopes_supported: undefined,

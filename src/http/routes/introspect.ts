@@ -9,7 +9,8 @@ import { formBody, required, single, type Form } from "../form.js";
  * POST /introspect (RFC 7662) for authenticated resource servers (`clients[].introspect`). An
  * active token answers with its claims, the full `act` chain included, verified exactly as the
  * bridge verifies its own tokens in a next-hop exchange, so introspection and local JWT
- * validation never disagree. Anything else is `{"active": false}` and nothing more (§2.2).
+ * validation never disagree. A client sees only tokens whose `aud` is one of its `audiences`.
+ * Anything else is `{"active": false}` and nothing more (§2.2).
  */
 export function introspectRoute(options: {
   clients: ClientRegistry;
@@ -32,6 +33,13 @@ export function introspectRoute(options: {
         try {
           payload = (await options.verifyOwnToken(token, options.now())).payload;
         } catch {
+          res.json({ active: false });
+          return;
+        }
+        // RFC 7662 §4: a resource server learns only about tokens meant for it. A token for another
+        // audience is "inactive" to this caller, which also stops it testing stolen tokens.
+        const aud = typeof payload.aud === "string" ? [payload.aud] : Array.isArray(payload.aud) ? payload.aud : [];
+        if (!aud.some((a) => req.client!.audiences.includes(String(a)))) {
           res.json({ active: false });
           return;
         }
