@@ -67,6 +67,8 @@ export function loadIdps(config: Pick<Config, "samlIdps" | "issuer" | "tokenEndp
     }
     try {
       const metadata = parseIdpMetadata(xml, idp.entityId);
+      // The bridge's issuer is the namespace of its clients and its own tokens: no IdP may share it.
+      if (metadata.entityId === config.issuer) throw new MetadataError("entityID must differ from the bridge's own issuer");
       return {
         id: idp.id,
         metadata,
@@ -170,7 +172,7 @@ export async function createBridge(loaded: LoadedConfig, options: BridgeOptions)
   };
   const admin = config.admin
     ? await setupAdmin(config.admin, {
-      baseDir, configIdps, reservedIds: config.jwtIssuers.map((j) => j.id), registry: idps, defaultRecipients: [tokenEndpointOf(config)], log: options.log, now: options.now,
+      baseDir, configIdps, reservedIds: config.jwtIssuers.map((j) => j.id), bridgeIssuer: config.issuer, registry: idps, defaultRecipients: [tokenEndpointOf(config)], log: options.log, now: options.now,
       ...(options.adminTickMs !== undefined ? { tickMs: options.adminTickMs } : {}),
       ...(options.metadataFetch ? { fetch: options.metadataFetch } : {}),
       extendRoutes: (router) => explainRoute(router, {

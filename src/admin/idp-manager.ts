@@ -29,6 +29,8 @@ export interface IdpManagerDeps {
   configIdps: readonly TrustedIdp[];
   /** Ids taken by other config entries (JWT issuers): clients' `idps` lists must stay unambiguous. */
   reservedIds: readonly string[];
+  /** The bridge's own issuer: no IdP may use it as its entityID (it is the clients' namespace). */
+  bridgeIssuer: string;
   store: IdpRecordStore;
   registry: IdpRegistry;
   pinned: readonly TrustedKey[];
@@ -336,6 +338,7 @@ export class IdpManager {
   }
 
   #noCollision(id: string, entityId: string): void {
+    if (entityId === this.#d.bridgeIssuer) throw new AdminError(409, "entity_id_in_use");
     const clash = [...this.#d.configIdps, ...this.#applied.values()].find((i) => i.id !== id && i.metadata.entityId === entityId);
     if (clash) throw new AdminError(409, "entity_id_in_use");
   }

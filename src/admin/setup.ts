@@ -27,6 +27,7 @@ export async function setupAdmin(
     configIdps: readonly TrustedIdp[];
     /** Ids of other config entries (JWT issuers) an admin record may not take. */
     reservedIds: readonly string[];
+    bridgeIssuer: string;
     registry: IdpRegistry;
     defaultRecipients: readonly string[];
     log: Logger;
@@ -66,7 +67,7 @@ export async function setupAdmin(
     store = redis;
   }
   const manager = new IdpManager({
-    config, configIdps: deps.configIdps, reservedIds: deps.reservedIds, store, registry: deps.registry, pinned,
+    config, configIdps: deps.configIdps, reservedIds: deps.reservedIds, bridgeIssuer: deps.bridgeIssuer, store, registry: deps.registry, pinned,
     defaultRecipients: deps.defaultRecipients, log: deps.log, now: deps.now, fetch: deps.fetch ?? globalThis.fetch,
   });
   await manager.start();

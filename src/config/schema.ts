@@ -87,6 +87,7 @@ const mapping = z.strictObject({
   scopes: z.array(scopeRule).default([]).describe("Scopes the subject may have (the mapping's grant); nothing listed grants nothing."),
   require: z.array(requireRule).default([]).describe("Conditions that must all hold, or the exchange is refused (policy_condition_failed)."),
   mayAct: attributeSelector.optional().describe("Attribute naming the only party that may act for the subject (RFC 8693 §4.4 may_act: an actor's `sub`, or a client id)."),
+  subjectPrefix: z.string().regex(/^[\x21-\x7E]{1,64}$/, "printable ASCII, no spaces").optional().describe("Prepended to `sub`, so two IdPs' users can never share a subject within the bridge's issuer (RFC 7519 §4.1.2); without it, resource servers must key users on (idp, sub)."),
 });
 
 const samlIdp = z.strictObject({
@@ -220,9 +221,9 @@ export const configSchema = z
       maxBodyBytes: z.number().int().min(4096).max(4 * 1024 * 1024).default(262_144).describe("Largest POST body accepted."),
       maxTokenBytes: z.number().int().min(1024).max(1024 * 1024).default(131_072).describe("Largest decoded subject token."),
       maxXmlDepth: z.number().int().min(8).max(256).default(48).describe("Deepest XML nesting accepted."),
-      maxXmlElements: z.number().int().min(16).max(100_000).default(4_000).describe("Most XML elements accepted."),
+      maxXmlElements: z.number().int().min(16).max(100_000).default(2_000).describe("Most XML elements accepted (each costs canonicalization and digest time per signature check)."),
       maxTargets: z.number().int().min(1).max(32).default(5).describe("Most audience + resource values in one request."),
-    }).default({ maxBodyBytes: 262_144, maxTokenBytes: 131_072, maxXmlDepth: 48, maxXmlElements: 4_000, maxTargets: 5 }).describe("Input bounds."),
+    }).default({ maxBodyBytes: 262_144, maxTokenBytes: 131_072, maxXmlDepth: 48, maxXmlElements: 2_000, maxTargets: 5 }).describe("Input bounds."),
     clients: z.array(client).min(1).describe("OAuth clients allowed to call the token endpoint."),
     audiences: z.array(audience).min(1).describe("Resource servers tokens may be issued for."),
     samlIdps: z.array(samlIdp).default([]).describe("Trusted SAML identity providers."),
@@ -273,6 +274,8 @@ export const configSchema = z
     });
     const idps = new Set([...c.samlIdps.map((i) => i.id), ...c.jwtIssuers.map((i) => i.id)]);
     c.jwtIssuers.forEach((j, i) => {
+      // The bridge's issuer is the namespace of its clients and its own tokens: no source may share it.
+      if (j.issuer === c.issuer) ctx.addIssue({ code: "custom", path: ["jwtIssuers", i, "issuer"], message: "must differ from the bridge's own issuer" });
       if (c.samlIdps.some((s) => s.id === j.id)) ctx.addIssue({ code: "custom", path: ["jwtIssuers", i, "id"], message: `"${j.id}" is also a SAML IdP id` });
     });
     dup(c.jwtIssuers, "jwtIssuers");

@@ -33,6 +33,9 @@ export function mapSubject(subject: VerifiedSubject, mapping: MappingConfig): Ma
     sub = v[0]!;
   }
 
+  // One issuer (the bridge), many IdPs: a prefix keeps their subjects apart (RFC 7519 §4.1.2).
+  if (mapping.subjectPrefix !== undefined) sub = mapping.subjectPrefix + sub;
+
   const entries: [string, string | string[]][] = [];
   for (const [claim, rule] of Object.entries(mapping.claims)) {
     let v = values(rule.from);

@@ -38,7 +38,8 @@ export function decideAct(input: {
     if (subject.act && !client.impersonateChains) throw refuse("delegation_chain_present");
     return undefined;
   }
-  const act: ActClaim = subject.act ? { ...current, act: subject.act } : current;
+  const earlier = subject.source.id === SELF ? subject.act : qualify(subject.act, subject.source.issuer);
+  const act: ActClaim = earlier ? { ...current, act: earlier } : current;
   if (chainDepth(act) > input.maxChainDepth) throw refuse("delegation_too_deep");
   return act;
 }
@@ -50,6 +51,16 @@ export function decideAct(input: {
  */
 function actorIssuer(actor: VerifiedSubject): string {
   return actor.source.id === SELF ? (actor.granted?.idp ?? actor.source.issuer) : actor.source.issuer;
+}
+
+/**
+ * An `act` chain from an external token names actors in that issuer's namespace: entries without
+ * an `iss` get it, so they can never read as the bridge's own client ids once nested.
+ */
+function qualify(act: ActClaim | undefined, iss: string): ActClaim | undefined {
+  if (!act) return undefined;
+  const nested = qualify(act.act, act.iss ?? iss);
+  return { sub: act.sub, iss: act.iss ?? iss, ...(nested ? { act: nested } : {}) };
 }
 
 export function chainDepth(act: ActClaim | undefined): number {

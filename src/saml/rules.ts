@@ -45,9 +45,16 @@ export function checkAudienceRestriction(audiences: readonly Element[], accepted
  */
 export function subjectIdentifier(el: Element): string {
   const value = text(el);
-  if (value === "" || value !== value.trim() || value.length > MAX_SUBJECT) throw refuse("subject_invalid");
+  // Control characters, line separators and bidi overrides make one identifier display as another
+  // in logs and consoles (catalogue G17); JWT `sub` values follow the same rule.
+  if (value === "" || value !== value.trim() || value.length > MAX_SUBJECT || SUBJECT_FORBIDDEN.test(value)) {
+    throw refuse("subject_invalid");
+  }
   return value;
 }
+
+/** C0/C1 controls, U+2028/2029 and the bidi embedding/override/isolate characters. */
+export const SUBJECT_FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
 
 /** AttributeValue texts (xsi:nil values skipped), each bounded. */
 export function attributeValues(valueElements: readonly Element[]): string[] {

@@ -32,6 +32,7 @@ export interface Saml2Context {
 }
 
 const BEARER = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
+const SAML2_PROTOCOL = "urn:oasis:names:tc:SAML:2.0:protocol";
 const SUCCESS = "urn:oasis:names:tc:SAML:2.0:status:Success";
 const ENTITY_FORMAT = "urn:oasis:names:tc:SAML:2.0:nameid-format:entity";
 
@@ -67,6 +68,8 @@ export function verifySaml2Token(value: string, ctx: Saml2Context): VerifiedSubj
   // so that a Response signature is verified over the encrypted form before anything is decrypted.
   const claimedIssuer = issuerOf(encrypted && response ? response : assertion);
   const idp = trustedIdpFor(claimedIssuer, ctx);
+  // The IdP must declare SAML 2.0 in its metadata, as it must declare SAML 1.1 for saml1 tokens.
+  if (!idp.metadata.protocols.includes(SAML2_PROTOCOL)) throw refuse("protocol_not_supported");
 
   let trustedResponse: Element | undefined;
   let trustedAssertion: Element | undefined;

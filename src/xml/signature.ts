@@ -141,7 +141,38 @@ function lastGoodFirst(keys: readonly TrustedKey[]): readonly TrustedKey[] {
   return [...keys.filter((k) => k.fingerprint === fingerprint), ...keys.filter((k) => k.fingerprint !== fingerprint)];
 }
 
+/** What a ds:Signature may hold (XML-DSig §4.1); an enveloped SAML signature needs no ds:Object. */
+const SIGNATURE_CHILDREN = new Set(["SignedInfo", "SignatureValue", "KeyInfo"]);
+
+/**
+ * xml-crypto finds SignatureMethod, CanonicalizationMethod and SignatureValue by local name
+ * anywhere inside the Signature; each must therefore exist exactly once, in its place, or the
+ * algorithm it uses could differ from the one checked here.
+ */
+function checkSignatureChildren(signature: Element): void {
+  const kids = childElements(signature);
+  if (kids[0]?.localName !== "SignedInfo") throw refuse("signature_invalid");
+  for (const k of kids) if (k.namespaceURI !== NS.ds || !SIGNATURE_CHILDREN.has(k.localName)) throw refuse("signature_invalid");
+  for (const name of ["SignedInfo", "SignatureMethod", "CanonicalizationMethod", "SignatureValue"]) {
+    if (countByLocalName(signature, name) !== 1) throw refuse("signature_invalid");
+  }
+  if (countByLocalName(signature, "KeyInfo") > 1) throw refuse("signature_invalid");
+}
+
+function countByLocalName(root: Element, localName: string): number {
+  let count = 0;
+  const walk = (e: Element): void => {
+    for (const c of childElements(e)) {
+      if (c.localName === localName) count++;
+      walk(c);
+    }
+  };
+  walk(root);
+  return count;
+}
+
 function checkSignatureShape(signature: Element, el: Element, idAttribute: string, policy: SignaturePolicy): void {
+  checkSignatureChildren(signature);
   const signedInfos = children(signature, NS.ds, "SignedInfo");
   if (signedInfos.length !== 1) throw refuse("signature_invalid");
   const signedInfo = signedInfos[0]!;

@@ -127,6 +127,19 @@ describe("admin API", () => {
     expect(b.logs.some((l) => l.event === "admin_audit" && l.action === "delete")).toBe(true);
   });
 
+  it("an IdP whose metadata does not list SAML 2.0 cannot present saml2 tokens", async () => {
+    const b = await adminBridge();
+    await put(b, "dyn", { metadata: metadataFor(ENTITY, [IDP1_CERT], { protocols: "urn:oasis:names:tc:SAML:1.1:protocol" }) });
+    expect((await exchange(b, { xml: assertionFrom(b) })).body.error_description).toBe("protocol_not_supported");
+  });
+
+  it("no IdP may take the bridge's own issuer as its entityID", async () => {
+    const b = await adminBridge();
+    const res = await put(b, "dyn", { metadata: metadataFor("https://bridge.test", [IDP1_CERT]) });
+    expect(res.status).toBe(409);
+    expect(res.body.error).toBe("entity_id_in_use");
+  });
+
   it("config-file IdPs are read-only, and an entityID cannot be taken twice", async () => {
     const b = await adminBridge();
     expect((await put(b, "idp1", { metadata: metadataFor(ENTITY, [IDP1_CERT]) })).status).toBe(409);

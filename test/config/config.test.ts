@@ -94,6 +94,11 @@ describe("config schema", () => {
     expect(issuesOf(patched((c) => (c.audiences[0].mayAct = "nobody")))).toContain('audiences[0].mayAct: unknown client "nobody"');
   });
 
+  it("refuses a JWT issuer that claims the bridge's own issuer", () => {
+    expect(issuesOf(patched((c) => c.jwtIssuers = [{ id: "me", issuer: c.issuer, jwksFile: "jwks/oidc.jwks.json", audiences: ["x"] }])))
+      .toContain("jwtIssuers[0].issuer: must differ from the bridge's own issuer");
+  });
+
   it("refuses a redis store without a URL", () => {
     expect(issuesOf(patched((c) => (c.replay = { store: "redis" })))).toContain("replay.redisUrl: required when store is redis");
   });
@@ -157,6 +162,11 @@ describe("files named by the config", () => {
   it("refuses an entityId the metadata does not hold", async () => {
     expect(await fails((c) => (c.samlIdps[1].entityId = "https://idp2.test/other")))
       .toEqual([expect.stringMatching(/^samlIdps\[1\]\.metadataFile: no IdP entity/)]);
+  });
+
+  it("refuses an IdP whose entityID is the bridge's own issuer", async () => {
+    expect(await fails((c) => (c.issuer = "https://idp2.test/idp", c.tokenEndpoint = "https://idp2.test/idp/token")))
+      .toEqual([expect.stringMatching(/^samlIdps\[1\]\.metadataFile: entityID must differ from the bridge's own issuer/)]);
   });
 
   it("names a missing signing key file", async () => {

@@ -190,10 +190,14 @@ describe("actor tokens (RFC 8693 §2.1, §4.1)", () => {
     expectError(await send(corp({ may_act: "someone-else" })), 400, "invalid_request", "token_invalid");
   });
 
-  it("an act chain the ID token already carries is kept beneath the new actor", async () => {
-    const res = await send(corp({ act: { sub: "upstream-service" } }));
+  it("an act chain the ID token already carries is kept beneath the new actor, in its issuer's namespace", async () => {
+    const res = await send(corp({ act: { sub: "upstream-service", act: { sub: "edge", iss: "https://edge.test" } } }));
     expect(res.status).toBe(200);
-    expect(decodeJwt(res.body.access_token).payload.act).toEqual({ sub: JWT_CLIENT.id, act: { sub: "upstream-service" } });
+    // Entries without `iss` get the token's issuer: they must never read as the bridge's client ids.
+    expect(decodeJwt(res.body.access_token).payload.act).toEqual({
+      sub: JWT_CLIENT.id,
+      act: { sub: "upstream-service", iss: CORP_ISS, act: { sub: "edge", iss: "https://edge.test" } },
+    });
   });
 });
 

@@ -86,6 +86,10 @@ describe("mapSubject", () => {
     expect(mapSubject(subject([attr("groups", ["guests", "staff"])]), m).sub).toBe("alice@example.com");
   });
 
+  it("prefixes sub when the mapping says so (one issuer, many IdPs: RFC 7519 §4.1.2)", () => {
+    expect(mapSubject(subject([]), mapping({ subjectPrefix: "partner|" })).sub).toBe("partner|alice@example.com");
+  });
+
   it("an attribute called __proto__ pollutes nothing", () => {
     const m = mapping({ claims: { weird: { from: { name: "__proto__" }, multi: true } } });
     const out = mapSubject(subject([attr("__proto__", ["polluted"]), attr("constructor", ["x"])]), m);

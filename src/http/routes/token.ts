@@ -79,7 +79,8 @@ function logExchange(
     outcome,
     grant_type: grantType,
     client: ctx.client.id,
-    subject_token_type: ctx.request?.subjectTokenType,
+    // Only a known type is logged verbatim: the raw parameter is caller-controlled text.
+    subject_token_type: ctx.request && services.tokenVerifiers.has(ctx.request.subjectTokenType) ? ctx.request.subjectTokenType : ctx.request ? "unsupported" : undefined,
     idp: ctx.subject?.source.id,
     actor: ctx.act?.sub,
     sub: ctx.mapped?.sub,
