@@ -1,3 +1,4 @@
+import { checkSubjectIdentifier } from "../subject/identifier.js";
 import { refuse } from "../oauth/errors.js";
 import type { AttributeSelector, MappingConfig } from "../config/schema.js";
 import type { SamlAttribute, VerifiedSubject } from "../subject/types.js";
@@ -29,12 +30,13 @@ export function mapSubject(subject: VerifiedSubject, mapping: MappingConfig): Ma
     sub = subject.subject;
   } else {
     const v = values(mapping.subject.attribute);
-    if (!v || v.length !== 1 || v[0] === "" || v[0] !== v[0]!.trim()) throw refuse("mapping_required_missing");
+    if (!v || v.length !== 1) throw refuse("mapping_required_missing");
     sub = v[0]!;
   }
 
   // One issuer (the bridge), many IdPs: a prefix keeps their subjects apart (RFC 7519 §4.1.2).
-  if (mapping.subjectPrefix !== undefined) sub = mapping.subjectPrefix + sub;
+  // The same identifier rule as NameID and JWT `sub`, applied to what `sub` finally is.
+  sub = checkSubjectIdentifier((mapping.subjectPrefix ?? "") + sub);
 
   const entries: [string, string | string[]][] = [];
   for (const [claim, rule] of Object.entries(mapping.claims)) {

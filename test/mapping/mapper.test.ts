@@ -35,7 +35,10 @@ describe("mapSubject", () => {
     expect(mapSubject(subject([attr("uid", ["a123"])]), m).sub).toBe("a123");
     expect(() => mapSubject(subject([attr("uid", ["a", "b"])]), m)).toThrow("mapping_required_missing");
     expect(() => mapSubject(subject([]), m)).toThrow("mapping_required_missing");
-    expect(() => mapSubject(subject([attr("uid", [" a "])]), m)).toThrow("mapping_required_missing");
+    // The one subject-identifier rule applies to a mapped subject too.
+    expect(() => mapSubject(subject([attr("uid", [" a "])]), m)).toThrow("subject_invalid");
+    expect(() => mapSubject(subject([attr("uid", ["a\u202eb"])]), m)).toThrow("subject_invalid");
+    expect(() => mapSubject(subject([attr("uid", ["x".repeat(1025)])]), m)).toThrow("subject_invalid");
   });
 
   it("maps by Name or by FriendlyName, and by NameFormat when asked", () => {
