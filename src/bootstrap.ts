@@ -57,6 +57,7 @@ export function loadIdps(config: Pick<Config, "samlIdps" | "issuer" | "tokenEndp
   // RFC 7522 §3: the Recipient MUST match the token endpoint, so that is the default; an IdP whose
   // assertions were addressed elsewhere (a legacy app's ACS) lists those URLs explicitly.
   const defaultRecipients = [tokenEndpointOf(config)];
+  const seen = new Map<string, number>();
   return config.samlIdps.map((idp, i) => {
     const path = `samlIdps[${i}]`;
     let xml: string;
@@ -69,6 +70,10 @@ export function loadIdps(config: Pick<Config, "samlIdps" | "issuer" | "tokenEndp
       const metadata = parseIdpMetadata(xml, idp.entityId);
       // The bridge's issuer is the namespace of its clients and its own tokens: no IdP may share it.
       if (metadata.entityId === config.issuer) throw new MetadataError("entityID must differ from the bridge's own issuer");
+      // The Issuer of an assertion selects its IdP: one entityID, one IdP.
+      const other = seen.get(metadata.entityId);
+      if (other !== undefined) throw new MetadataError(`entityID ${metadata.entityId} is also samlIdps[${other}]'s`);
+      seen.set(metadata.entityId, i);
       return {
         id: idp.id,
         metadata,

@@ -49,6 +49,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  process.stderr.write(`fedbridge: failed to start: ${(e as Error)?.name ?? "error"}\n`);
+  // Start-up errors are the bridge's own (files, keys, ports): their message is what the operator needs.
+  const message = e instanceof Error ? `${e.name}: ${e.message.split("\n")[0]}` : "error";
+  process.stderr.write(`fedbridge: failed to start: ${message}\n`);
   process.exit(1);
 });

@@ -207,7 +207,7 @@ export class IdpManager {
       }
       this.#d.log({ event: "idp_refreshed", idp: id, by: actor });
     } catch (e) {
-      const reason = e instanceof AdminError ? [e.code, ...e.reasons].join(": ") : "refresh_failed";
+      const reason = e instanceof AdminError ? [e.code, ...e.reasons].join(": ") : `refresh_failed: ${(e as Error | undefined)?.name ?? "unknown"}`;
       record = { ...current, version: current.version + 1, lastRefreshAt: at, lastRefreshError: reason };
       this.#d.log({ event: "idp_refresh_failed", idp: id, reason, by: actor });
     }
@@ -223,7 +223,9 @@ export class IdpManager {
       if (r.source !== "url" || now < this.#nextRefresh(r) || this.#refreshing.has(r.id)) continue;
       // A slow source must not pile up fetches of the same record, tick after tick.
       this.#refreshing.add(r.id);
-      await this.refresh(r.id).catch(() => undefined).finally(() => this.#refreshing.delete(r.id));
+      await this.refresh(r.id)
+        .catch((e: unknown) => this.#d.log({ event: "idp_refresh_error", idp: r.id, error: (e as Error | undefined)?.name ?? "unknown" }))
+        .finally(() => this.#refreshing.delete(r.id));
     }
     const day = new Date(now).toISOString().slice(0, 10);
     for (const v of this.list()) {
@@ -257,7 +259,9 @@ export class IdpManager {
       try {
         currentMetadata = parseIdpMetadata(current.metadataXml, current.settings.entityId);
       } catch {
-        currentMetadata = undefined;
+        // No readable current keys to compare with: the rollover guard cannot vouch for the new
+        // ones, so the change must be forced (and is audited as such).
+        if (!force) throw new AdminError(400, "invalid_metadata", ["current_metadata_unreadable: force required"]);
       }
     }
     const result = checkMetadata({

@@ -6,7 +6,7 @@ import { step, type ExchangeContext, type Step } from "../exchange/pipeline.js";
 import { authorizeGrant, authorizeSources } from "../exchange/steps/authorize.js";
 import { resolveTargetAudiences, decideTokenScope, decideActor, decideLifetime } from "../exchange/steps/policy.js";
 import { verifySubjectToken, mapSubjectClaims } from "../exchange/steps/subject.js";
-import { consumeSubjectToken } from "../exchange/steps/replay.js";
+import { consumeTokens } from "../exchange/steps/replay.js";
 import { issueAccessToken } from "../exchange/steps/issue.js";
 
 /**
@@ -64,7 +64,7 @@ export const saml2BearerGrant = {
     decideTokenScope,
     assertionErrorsAsInvalidGrant(decideActor),
     assertionErrorsAsInvalidGrant(decideLifetime),
-    assertionErrorsAsInvalidGrant(consumeSubjectToken),
+    assertionErrorsAsInvalidGrant(consumeTokens),
     issueAccessToken,
   ] satisfies readonly Step[],
   /** RFC 6749 §5.1. */

@@ -4,7 +4,7 @@ import { readRequest } from "../exchange/steps/request.js";
 import { authorizeGrant, authorizeSources, authorizeTokenTypes } from "../exchange/steps/authorize.js";
 import { resolveTargetAudiences, decideTokenScope, decideActor, decideLifetime } from "../exchange/steps/policy.js";
 import { verifySubjectToken, verifyActorToken, mapSubjectClaims } from "../exchange/steps/subject.js";
-import { consumeSubjectToken } from "../exchange/steps/replay.js";
+import { consumeTokens } from "../exchange/steps/replay.js";
 import { issueAccessToken } from "../exchange/steps/issue.js";
 
 /**
@@ -25,7 +25,7 @@ export const tokenExchangeGrant = {
     decideTokenScope,
     decideActor,
     decideLifetime,
-    consumeSubjectToken,
+    consumeTokens,
     issueAccessToken,
   ] satisfies readonly Step[],
   /** RFC 8693 §2.2.1. `scope` is sent when it differs from the request (RFC 6749 §5.1). */

@@ -20,8 +20,9 @@ export interface RedisReplayOptions {
 }
 
 /**
- * Shared replay store: `SET key 1 NX PX ttl`, one atomic command, so every bridge instance sharing
- * the Redis sees a token used once. The offline queue is disabled and every command has a timeout:
+ * Shared replay store: one key is `SET key 1 NX PX ttl`, one atomic command; several keys (subject
+ * and actor) are one Lua script, all or nothing. Every bridge instance sharing the Redis sees a
+ * token used once. The offline queue is disabled and every command has a timeout:
  * while Redis is away, marks fail at once (the exchange answers 503, fail closed) instead of
  * queueing; the client reconnects with backoff on its own, so service resumes without a restart.
  */

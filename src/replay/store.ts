@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
 
 /**
- * One-time use of subject tokens (RFC 7522 §3 "MAY ... maintaining the set of used ID values";
- * SAML Profiles §4.1.4.5). `markUsed` is one atomic operation: it records the key and reports
- * whether it was new, so N concurrent uses of one assertion yield exactly one `true`.
+ * One-time use of subject and actor tokens (RFC 7522 §3 "MAY ... maintaining the set of used ID
+ * values"; SAML Profiles §4.1.4.5). Each mark is one atomic operation that records the key(s) and
+ * reports whether they were new, so N concurrent uses of one assertion yield exactly one `true`.
  */
 export interface ReplayStore {
   /** true: first use, now recorded until `ttlMs` from now; false: already used. */

@@ -40,7 +40,9 @@ export function ownTokenVerifier(ctx: SelfTokenContext): OwnTokenVerifier {
       return { payload, kid: protectedHeader.kid };
     } catch (e) {
       if (e instanceof errors.JWTExpired) throw refuse("token_expired");
-      throw refuse("token_invalid");
+      // Only jose's own verdicts are the token's fault; anything else is a bug and must surface.
+      if (e instanceof errors.JOSEError) throw refuse("token_invalid");
+      throw e;
     }
   };
 }

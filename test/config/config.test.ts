@@ -169,6 +169,11 @@ describe("files named by the config", () => {
       .toEqual([expect.stringMatching(/^samlIdps\[1\]\.metadataFile: entityID must differ from the bridge's own issuer/)]);
   });
 
+  it("refuses two IdPs with one entityID (the Issuer must select one IdP)", async () => {
+    expect(await fails((c) => c.samlIdps.push({ id: "idp1-again", metadataFile: "metadata/idp1.xml" })))
+      .toEqual(["samlIdps[3].metadataFile: entityID https://idp1.test/idp is also samlIdps[0]'s"]);
+  });
+
   it("names a missing signing key file", async () => {
     expect(await fails((c) => (c.signing.keys[0].privateKeyFile = "keys/nope.key")))
       .toEqual([expect.stringMatching(/^signing\.keys\[0\]\.privateKeyFile: cannot read/)]);

@@ -362,7 +362,7 @@ describe("logging", () => {
     expect(lines).toHaveLength(2);
     expect(lines[0]).toMatchObject({ event: "token_exchange", outcome: "issued", client: "c1", idp: "idp1", sub: "alice@example.com", audience: [API] });
     expect(lines[0]!.jti).toBe(decodeJwt(ok.body.access_token).payload.jti);
-    expect(lines[1]).toMatchObject({ outcome: "refused", error: "invalid_request", reason: "replayed", step: "consume_subject_token" });
+    expect(lines[1]).toMatchObject({ outcome: "refused", error: "invalid_request", reason: "replayed", step: "consume_tokens" });
     const text = JSON.stringify(lines);
     expect(text).not.toContain(ok.body.access_token.slice(0, 40));
     expect(text).not.toContain(toBase64Url(xml).slice(0, 40));

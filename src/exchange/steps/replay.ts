@@ -9,10 +9,9 @@ import { need, step } from "../pipeline.js";
  * its time checks; catalogue F4). An unreachable store is 503 `temporarily_unavailable`: never a
  * token without the check.
  */
-export const consumeSubjectToken = step("consume_subject_token", async (ctx, services) => {
-  const entries = [need(ctx.subject, "subject"), ctx.actor]
-    .filter((t) => t?.oneTimeUse !== undefined)
-    .map((t) => ({ key: replayKey(t!.source.issuer, t!.oneTimeUse!.id), ttlMs: Math.max(1000, t!.oneTimeUse!.keepUntil - ctx.now + 1000) }));
+export const consumeTokens = step("consume_tokens", async (ctx, services) => {
+  const entries = [need(ctx.subject, "subject"), ctx.actor].flatMap((t) =>
+    t?.oneTimeUse ? [{ key: replayKey(t.source.issuer, t.oneTimeUse.id), ttlMs: Math.max(1000, t.oneTimeUse.keepUntil - ctx.now + 1000) }] : []);
   if (entries.length === 0) return;
   let first: boolean;
   try {

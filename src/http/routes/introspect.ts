@@ -1,5 +1,5 @@
 import { Router, type NextFunction, type Request, type Response } from "express";
-import { refuse } from "../../oauth/errors.js";
+import { isOAuthError, refuse } from "../../oauth/errors.js";
 import type { ClientRegistry } from "../../clients/registry.js";
 import type { OwnTokenVerifier } from "../../tokens/self-token.js";
 import { authenticateClient } from "../client-auth.js";
@@ -32,7 +32,8 @@ export function introspectRoute(options: {
         let payload: Record<string, unknown>;
         try {
           payload = (await options.verifyOwnToken(token, options.now())).payload;
-        } catch {
+        } catch (e) {
+          if (!isOAuthError(e)) throw e;
           res.json({ active: false });
           return;
         }
