@@ -1,33 +1,45 @@
 import express, { type Router, type NextFunction, type Request, type Response } from "express";
 import { z } from "zod";
-import { TOKEN_TYPES, type ClientConfig } from "../config/schema.js";
-import { isOAuthError, refuse } from "../oauth/errors.js";
-import { mapSubject, type MappedSubject } from "../mapping/mapper.js";
-import { resolveTargets } from "../policy/targets.js";
-import { decideScope, parseScope } from "../policy/scope.js";
-import { decideAct } from "../policy/delegation.js";
+import { GRANT_TOKEN_EXCHANGE, TOKEN_TYPES, type ClientConfig } from "../config/schema.js";
+import { isOAuthError } from "../oauth/errors.js";
+import { tokenExchangeGrant } from "../grants/token-exchange.js";
+import { readRequest } from "../exchange/steps/request.js";
+import { verifySubjectToken, mapSubjectClaims } from "../exchange/steps/subject.js";
+import { tokenContent } from "../exchange/steps/issue.js";
+import { accessTokenClaims } from "../tokens/access-token.js";
+import type { ExchangeContext, Step } from "../exchange/pipeline.js";
 import type { ExchangeServices } from "../exchange/services.js";
-import type { VerifiedSubject } from "../subject/types.js";
-import { AdminError } from "./idp-manager.js";
+import type { Form } from "../http/form.js";
 import type { Logger } from "../log/logger.js";
-import { GRANT_TOKEN_EXCHANGE } from "../config/schema.js";
+import { AdminError } from "./idp-manager.js";
 
 /**
  * POST /admin/idps/{id}/explain: a dry run answering the support question "why was this user
- * refused?". It runs the exchange's own verification and policy functions step by step on a
- * subject token and reports what each found: which metadata key verified the signature, the
- * checked times and audience, the attributes, the mapped claims and scopes, and, for a named
- * client, the targets, scope, actor and the claims of the token that would be issued. It signs
- * nothing and marks nothing in the replay store.
+ * refused?". It runs the token endpoint's own steps, in their order, on a subject token and
+ * reports what each found: which metadata key verified the signature, the checked times, the
+ * attributes, the mapped claims and scopes, and, for a named client, the targets, scope, actor,
+ * lifetime and the claims of the token that would be issued. The two steps with effects are left
+ * out: nothing is marked used in the replay store, nothing is signed.
  */
 const explainInput = z.strictObject({
-  subject_token: z.string().min(1).max(1_500_000),
+  subject_token: z.string().min(1),
   subject_token_type: z.enum([TOKEN_TYPES.saml2, TOKEN_TYPES.saml1]).default(TOKEN_TYPES.saml2),
   client_id: z.string().min(1).optional(),
   audience: z.array(z.string()).max(32).default([]),
   resource: z.array(z.string()).max(32).default([]),
   scope: z.string().optional(),
 });
+
+/** The exchange without its effects (consume_tokens, issue_token). */
+const DRY_RUN: readonly Step[] = tokenExchangeGrant.steps.filter((s) => s.name !== "consume_tokens" && s.name !== "issue_token");
+/** Without a client, only what depends on the token and the IdP alone. */
+const TOKEN_ONLY: readonly Step[] = [readRequest, verifySubjectToken, mapSubjectClaims];
+
+/** A client that may do nothing: it only carries the token-only steps, which read no client. */
+const NO_CLIENT: ClientConfig = {
+  id: "(explain)", secretHash: "", grantTypes: [], audiences: [], scopes: [], subjectTokenTypes: [], actorTokenTypes: [],
+  idps: [], mode: "delegation", impersonateChains: false, introspect: false,
+};
 
 interface StepReport {
   step: string;
@@ -44,7 +56,7 @@ export function explainRoute(router: Router, deps: {
   knows: (id: string) => boolean;
   log: Logger;
 }): void {
-  router.post("/admin/idps/:id/explain", express.json({ limit: 2 * 1024 * 1024 }), (req: Request, res: Response, next: NextFunction) => {
+  router.post("/admin/idps/:id/explain", express.json({ limit: deps.services.limits.maxBodyBytes }), (req: Request, res: Response, next: NextFunction) => {
     const id = String(req.params.id);
     if (!deps.knows(id)) return next(new AdminError(404, "not_found"));
     // Explain shows a user's attributes: who looked is audited (never the token itself).
@@ -61,92 +73,63 @@ async function explain(
   const parsed = explainInput.safeParse(body);
   if (!parsed.success) throw new AdminError(400, "invalid_request", parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
   const input = parsed.data;
-  const { services } = deps;
-  const now = deps.now();
-  const steps: StepReport[] = [];
-  const fail = (step: string, e: unknown): { ok: false; steps: StepReport[] } => {
-    if (!isOAuthError(e)) throw e;
-    steps.push({ step, ok: false, reason: e.reason });
-    return { ok: false, steps };
+  const client = input.client_id === undefined ? undefined : deps.clients.find((c) => c.id === input.client_id);
+  if (input.client_id !== undefined && !client) throw new AdminError(400, "unknown_client");
+
+  const form: Form = {
+    grant_type: GRANT_TOKEN_EXCHANGE,
+    subject_token: input.subject_token,
+    subject_token_type: input.subject_token_type,
+    audience: input.audience,
+    resource: input.resource,
+    ...(input.scope !== undefined ? { scope: input.scope } : {}),
   };
-
-  // 1. The token itself: everything the verifier checks (signature, conditions, subject).
-  let subject: VerifiedSubject;
-  try {
-    const verify = services.tokenVerifiers.get(input.subject_token_type);
-    if (!verify) throw new AdminError(400, "token_type_unsupported");
-    subject = await verify(input.subject_token, now);
-  } catch (e) {
-    return fail("verify_subject_token", e);
+  const ctx: ExchangeContext = { now: deps.now(), form, client: client ?? NO_CLIENT };
+  const steps: StepReport[] = [];
+  for (const s of client ? DRY_RUN : TOKEN_ONLY) {
+    try {
+      await s.run(ctx, deps.services);
+    } catch (e) {
+      if (!isOAuthError(e)) throw e;
+      steps.push({ step: s.name, ok: false, reason: e.reason });
+      return { ok: false, steps };
+    }
+    const detail = detailOf(s.name, ctx, deps.services);
+    if (s.name === "verify_subject_token" && ctx.subject!.source.id !== idpId) {
+      // The token is fine but belongs to another IdP: the wrong record is being explained.
+      steps.push({ step: s.name, ok: false, reason: "issuer_mismatch", detail: { token_idp: ctx.subject!.source.id } });
+      return { ok: false, steps };
+    }
+    if (s.name !== "read_request") steps.push({ step: s.name, ok: true, ...(detail ? { detail } : {}) });
   }
-  steps.push({
-    step: "verify_subject_token", ok: true, detail: {
-      issuer: subject.source.issuer,
-      verified_by_key: subject.keyId,
-      subject: subject.subject,
-      name_id_format: subject.nameIdFormat,
-      assertion_id: subject.oneTimeUse?.id,
-      issued_at: iso(subject.issuedAt),
-      valid_until: iso(subject.expiresAt),
-      session_not_on_or_after: iso(subject.notAfter),
-      auth_time: iso(subject.authTime),
-      acr: subject.acr,
-      checked_at: iso(now),
-      clock_skew_seconds: services.tokens.clockSkewSeconds,
-      attributes: subject.attributes.map((a) => ({ name: a.name, friendly_name: a.friendlyName, name_format: a.nameFormat, values: a.values })),
-    },
-  });
-  if (subject.source.id !== idpId) {
-    steps.push({ step: "issuer_is_this_idp", ok: false, reason: "issuer_mismatch", detail: { token_idp: subject.source.id } });
-    return { ok: false, steps };
-  }
-
-  // 2. The IdP's mapping: sub, claims, the subject's scope ceiling, required conditions.
-  let mapped: MappedSubject;
-  try {
-    mapped = mapSubject(subject, subject.source.mapping!);
-  } catch (e) {
-    return fail("map_subject", e);
-  }
-  steps.push({ step: "map_subject", ok: true, detail: { sub: mapped.sub, claims: mapped.claims, granted_scopes: [...mapped.grantedScopes], may_act: mapped.mayAct } });
-
-  // 3. A client's view, when one is named: the policy steps of the exchange, without issuing.
-  if (input.client_id === undefined) return { ok: true, steps };
-  const client = deps.clients.find((c) => c.id === input.client_id);
-  if (!client) throw new AdminError(400, "unknown_client");
-  // The same client checks, in the same order, as the token endpoint.
-  const clientRefusal = !(client.grantTypes as readonly string[]).includes(GRANT_TOKEN_EXCHANGE) ? ["authorize_grant", "grant_not_allowed"]
-    : !(client.subjectTokenTypes as readonly string[]).includes(input.subject_token_type) ? ["authorize_token_types", "subject_token_type_not_allowed"]
-    : !client.idps.includes(idpId) ? ["authorize_sources", "idp_not_allowed"]
-    : undefined;
-  if (clientRefusal) {
-    steps.push({ step: clientRefusal[0]!, ok: false, reason: clientRefusal[1]! });
-    return { ok: false, steps };
-  }
-  try {
-    const targets = resolveTargets({ audience: input.audience, resource: input.resource }, client, services.audiences, services.limits.maxTargets);
-    const scope = decideScope(parseScope(input.scope), client.scopes, targets, mapped.grantedScopes);
-    const act = decideAct({
-      client, subject, actor: undefined, mayAct: subject.mayAct ?? mapped.mayAct,
-      bridgeIssuer: services.issuer, maxChainDepth: services.delegation.maxChainDepth,
-    });
-    if (new Set(targets.map((t) => t.mayAct)).size > 1) throw refuse("target_not_allowed");
-    let expiresAt = now + Math.min(services.tokens.ttlSeconds, ...targets.map((t) => t.tokenTtlSeconds ?? Infinity)) * 1000;
-    if (subject.notAfter !== undefined) expiresAt = Math.min(expiresAt, subject.notAfter);
-    if (expiresAt - now < 1000) throw refuse("session_expired");
-    steps.push({ step: "client_policy", ok: true, detail: { targets: targets.map((t) => t.id), scope, act, mode: client.mode } });
-    const claims = {
-      ...mapped.claims,
-      iss: services.issuer, sub: mapped.sub, aud: targets.length === 1 ? targets[0]!.id : targets.map((t) => t.id),
-      iat: Math.floor(now / 1000), exp: Math.floor(expiresAt / 1000), client_id: client.id, idp: subject.source.issuer,
-      ...(scope.length ? { scope: scope.join(" ") } : {}), ...(act ? { act } : {}),
-    };
-    return { ok: true, steps, claims };
-  } catch (e) {
-    return fail("client_policy", e);
-  }
+  return client ? { ok: true, steps, claims: accessTokenClaims(tokenContent(ctx, deps.services)) } : { ok: true, steps };
 }
 
-function iso(ms: number | undefined): string | undefined {
-  return ms === undefined ? undefined : new Date(ms).toISOString();
+/** What each step established, as an operator wants to read it. */
+function detailOf(step: string, ctx: ExchangeContext, services: ExchangeServices): Record<string, unknown> | undefined {
+  const iso = (ms: number | undefined): string | undefined => (ms === undefined ? undefined : new Date(ms).toISOString());
+  switch (step) {
+    case "verify_subject_token": {
+      const s = ctx.subject!;
+      return {
+        issuer: s.source.issuer, verified_by_key: s.keyId, subject: s.subject, name_id_format: s.nameIdFormat,
+        assertion_id: s.oneTimeUse?.id, issued_at: iso(s.issuedAt), valid_until: iso(s.expiresAt),
+        session_not_on_or_after: iso(s.notAfter), auth_time: iso(s.authTime), acr: s.acr,
+        checked_at: iso(ctx.now), clock_skew_seconds: services.tokens.clockSkewSeconds,
+        attributes: s.attributes.map((a) => ({ name: a.name, friendly_name: a.friendlyName, name_format: a.nameFormat, values: a.values })),
+      };
+    }
+    case "map_subject":
+      return { sub: ctx.mapped!.sub, claims: ctx.mapped!.claims, granted_scopes: [...ctx.mapped!.grantedScopes], may_act: ctx.mapped!.mayAct };
+    case "resolve_targets":
+      return { targets: ctx.targets!.map((t) => t.id) };
+    case "decide_scope":
+      return { scope: ctx.scope };
+    case "decide_actor":
+      return { act: ctx.act, mode: ctx.client.mode };
+    case "decide_lifetime":
+      return { expires_at: iso(ctx.expiresAt) };
+    default:
+      return undefined;
+  }
 }

@@ -35,18 +35,21 @@ export interface IssuedToken {
 }
 
 /**
- * An RFC 9068 JWT access token: header `typ: at+jwt` (§2.1) and `kid`; claims iss, sub, aud, exp,
- * iat, jti, client_id, scope (§2.2) and act (RFC 8693 §4.1). Mapped claims are written first so
- * the bridge's own claims always win.
+ * The claims of an RFC 9068 access token (§2.2): iss, sub, aud, exp, iat, client_id, scope, and act /
+ * may_act (RFC 8693 §4.1, §4.4), over the mapped claims. Mapped claims never carry a reserved name
+ * (the config refuses them); any that did are dropped here anyway, so no path (a hand-edited record
+ * store, a future source) can set scope, act or may_act. `jti` is added when signing.
  */
-export async function signAccessToken(content: AccessTokenContent, key: ActiveSigningKey): Promise<IssuedToken> {
-  const jti = randomUUID();
+export function accessTokenClaims(content: AccessTokenContent): Record<string, unknown> {
   const seconds = (ms: number): number => Math.floor(ms / 1000);
-  // Mapped claims never carry a reserved name (the config refuses them); drop any anyway, so no
-  // path (a hand-edited record store, a future source) can ever set scope, act or may_act here.
   const mapped = Object.fromEntries(Object.entries(content.claims).filter(([k]) => !(RESERVED_CLAIMS as readonly string[]).includes(k)));
-  const payload: Record<string, unknown> = {
+  return {
     ...mapped,
+    iss: content.issuer,
+    sub: content.sub,
+    aud: content.audiences.length === 1 ? content.audiences[0]! : [...content.audiences],
+    iat: seconds(content.issuedAt),
+    exp: seconds(content.expiresAt),
     client_id: content.clientId,
     idp: content.idp,
     ...(content.scope.length > 0 ? { scope: content.scope.join(" ") } : {}),
@@ -55,14 +58,13 @@ export async function signAccessToken(content: AccessTokenContent, key: ActiveSi
     ...(content.authTime !== undefined ? { auth_time: seconds(content.authTime) } : {}),
     ...(content.acr !== undefined ? { acr: content.acr } : {}),
   };
-  const token = await new SignJWT(payload)
+}
+
+/** Signs those claims as a JWT with header `typ: at+jwt` (RFC 9068 §2.1) and `kid`. */
+export async function signAccessToken(content: AccessTokenContent, key: ActiveSigningKey): Promise<IssuedToken> {
+  const jti = randomUUID();
+  const token = await new SignJWT({ ...accessTokenClaims(content), jti })
     .setProtectedHeader({ alg: key.alg, typ: "at+jwt", kid: key.kid })
-    .setIssuer(content.issuer)
-    .setSubject(content.sub)
-    .setAudience(content.audiences.length === 1 ? content.audiences[0]! : [...content.audiences])
-    .setIssuedAt(seconds(content.issuedAt))
-    .setExpirationTime(seconds(content.expiresAt))
-    .setJti(jti)
     .sign(key.privateKey);
   return { token, jti };
 }

@@ -196,11 +196,17 @@ describe("explain (dry run)", () => {
     const res = await explain(b, "idp1", { subject_token: token, client_id: "c1", audience: ["https://api.example.com"], scope: "read write" });
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expect(res.body.ok).toBe(true);
-    expect(res.body.steps.map((s: { step: string }) => s.step)).toEqual(["verify_subject_token", "map_subject", "client_policy"]);
-    const verify = res.body.steps[0].detail;
+    // The token endpoint's own steps, in its order, without the two that have effects.
+    expect(res.body.steps.map((s: { step: string }) => s.step)).toEqual([
+      "authorize_grant", "authorize_token_types", "resolve_targets", "verify_subject_token", "verify_actor_token",
+      "authorize_sources", "map_subject", "decide_scope", "decide_actor", "decide_lifetime",
+    ]);
+    const byName = (n: string) => res.body.steps.find((s: { step: string }) => s.step === n).detail;
+    const verify = byName("verify_subject_token");
     expect(verify).toMatchObject({ issuer: "https://idp1.test/idp", subject: "alice@example.com", assertion_id: "_explain1" });
     expect(verify.verified_by_key).toMatch(/^[0-9a-f]{64}$/);
-    expect(res.body.steps[1].detail.granted_scopes).toEqual(["read", "write"]);
+    expect(byName("map_subject").granted_scopes).toEqual(["read", "write"]);
+    expect(byName("decide_actor").act).toEqual({ sub: "c1" });
     expect(res.body.claims).toMatchObject({ sub: "alice@example.com", aud: "https://api.example.com", scope: "read write", act: { sub: "c1" }, client_id: "c1" });
     expect(b.logs.some((l) => l.event === "token_exchange")).toBe(false);
     // Nothing was consumed: the same assertion still exchanges.
@@ -215,7 +221,7 @@ describe("explain (dry run)", () => {
     const fresh = signWithXmlsec1(buildAssertion2({ id: "_explain3", now: new Date(b.clock.now) }), "_explain3", { key: KEYS.idp1 });
     const scope = await explain(b, "idp1", { subject_token: Buffer.from(fresh).toString("base64url"), client_id: "c1", scope: "write" });
     expect(scope.body.ok).toBe(false);
-    expect(scope.body.steps.at(-1)).toEqual({ step: "client_policy", ok: false, reason: "scope_not_allowed" });
+    expect(scope.body.steps.at(-1)).toEqual({ step: "decide_scope", ok: false, reason: "scope_not_allowed" });
   });
 
   it("is for admins only", async () => {

@@ -138,7 +138,10 @@ describe("admin page (headless Chromium)", () => {
     await page.click("#explain-button");
     await page.locator("#explain-result ol.steps li").first().waitFor();
     const steps = page.locator("#explain-result ol.steps li");
-    expect(await steps.first().locator(".step-name").textContent()).toBe("verify_subject_token");
+    // The token endpoint's own steps, in its order: the first is the grant check, and the
+    // signature verification is among them.
+    expect(await steps.first().locator(".step-name").textContent()).toBe("authorize_grant");
+    expect(await steps.locator(".step-name").allTextContents()).toContain("verify_subject_token");
     expect(await page.locator("#explain-result li.failed").count()).toBe(0);
     expect(await page.textContent("#explain-result .summary")).toMatch(/Accepted/);
     const claims = await page.locator("#explain-result pre.claims").textContent();

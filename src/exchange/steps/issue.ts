@@ -1,31 +1,34 @@
-import { signAccessToken } from "../../tokens/access-token.js";
+import { signAccessToken, type AccessTokenContent } from "../../tokens/access-token.js";
 import { SELF } from "../../subject/types.js";
-import { need, step } from "../pipeline.js";
+import type { ExchangeServices } from "../services.js";
+import { need, step, type ExchangeContext } from "../pipeline.js";
 
-export const issueAccessToken = step("issue_token", async (ctx, services) => {
+/** What the token will say, from what the earlier steps decided (also the explain preview). */
+export function tokenContent(ctx: ExchangeContext, services: Pick<ExchangeServices, "issuer">): AccessTokenContent {
   const subject = need(ctx.subject, "subject");
   const mapped = need(ctx.mapped, "mapped");
   const targets = need(ctx.targets, "targets");
   // An audience may name the one client that may re-exchange its tokens (RFC 8693 §4.4); the
   // targets agree on it (resolve_targets).
   const mayActClient = targets[0]?.mayAct;
-  ctx.issued = await signAccessToken(
-    {
-      issuer: services.issuer,
-      sub: mapped.sub,
-      audiences: targets.map((t) => t.id),
-      clientId: ctx.client.id,
-      scope: need(ctx.scope, "scope"),
-      act: ctx.act,
-      mayAct: mayActClient === undefined ? undefined : { sub: mayActClient, iss: services.issuer },
-      // The subject's identity provider; a re-exchanged token keeps the original one.
-      idp: subject.source.id === SELF ? need(subject.granted, "granted").idp : subject.source.issuer,
-      authTime: subject.authTime,
-      acr: subject.acr,
-      claims: mapped.claims,
-      issuedAt: ctx.now,
-      expiresAt: need(ctx.expiresAt, "expiresAt"),
-    },
-    services.keys.active,
-  );
+  return {
+    issuer: services.issuer,
+    sub: mapped.sub,
+    audiences: targets.map((t) => t.id),
+    clientId: ctx.client.id,
+    scope: need(ctx.scope, "scope"),
+    act: ctx.act,
+    mayAct: mayActClient === undefined ? undefined : { sub: mayActClient, iss: services.issuer },
+    // The subject's identity provider; a re-exchanged token keeps the original one.
+    idp: subject.source.id === SELF ? need(subject.granted, "granted").idp : subject.source.issuer,
+    authTime: subject.authTime,
+    acr: subject.acr,
+    claims: mapped.claims,
+    issuedAt: ctx.now,
+    expiresAt: need(ctx.expiresAt, "expiresAt"),
+  };
+}
+
+export const issueAccessToken = step("issue_token", async (ctx, services) => {
+  ctx.issued = await signAccessToken(tokenContent(ctx, services), services.keys.active);
 });
