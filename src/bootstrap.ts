@@ -22,7 +22,7 @@ import { explainRoute } from "./admin/explain.js";
 import type { IdpManager } from "./admin/idp-manager.js";
 import type { DecryptionKey } from "./saml/decrypt.js";
 import { buildSpMetadata } from "./saml/sp-metadata.js";
-import { TOKEN_TYPES } from "./config/schema.js";
+import { TOKEN_TYPES } from "./oauth/constants.js";
 import type { ExchangeServices } from "./exchange/services.js";
 import type { Logger } from "./log/logger.js";
 

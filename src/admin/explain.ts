@@ -1,6 +1,7 @@
 import express, { type Router, type NextFunction, type Request, type Response } from "express";
 import { z } from "zod";
-import { GRANT_TOKEN_EXCHANGE, TOKEN_TYPES, type ClientConfig } from "../config/schema.js";
+import { type ClientConfig } from "../config/schema.js";
+import { GRANT_TOKEN_EXCHANGE, TOKEN_TYPES } from "../oauth/constants.js";
 import { isOAuthError } from "../oauth/errors.js";
 import { tokenExchangeGrant } from "../grants/token-exchange.js";
 import { readRequest } from "../exchange/steps/request.js";
@@ -9,7 +10,7 @@ import { tokenContent } from "../exchange/steps/issue.js";
 import { accessTokenClaims } from "../tokens/access-token.js";
 import type { ExchangeContext, Step } from "../exchange/pipeline.js";
 import type { ExchangeServices } from "../exchange/services.js";
-import type { Form } from "../http/form.js";
+import type { Form } from "../oauth/params.js";
 import type { Logger } from "../log/logger.js";
 import { AdminError } from "./idp-manager.js";
 

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { GRANT_SAML2_BEARER, GRANT_TOKEN_EXCHANGE, JWT_ALGORITHMS, RESERVED_CLAIMS, TOKEN_TYPES } from "../oauth/constants.js";
 
 /**
  * The configuration schema: the single source of truth for what a config file may say. Strict
@@ -7,30 +8,9 @@ import { z } from "zod";
  * README's config reference is generated from these and a test keeps the two in sync.
  */
 
-export const TOKEN_TYPES = {
-  saml2: "urn:ietf:params:oauth:token-type:saml2",
-  saml1: "urn:ietf:params:oauth:token-type:saml1",
-  idToken: "urn:ietf:params:oauth:token-type:id_token",
-  jwt: "urn:ietf:params:oauth:token-type:jwt",
-  accessToken: "urn:ietf:params:oauth:token-type:access_token",
-} as const;
-
-export const GRANT_TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
-/** RFC 7522 §2.1: the SAML 2.0 bearer assertion grant. */
-export const GRANT_SAML2_BEARER = "urn:ietf:params:oauth:grant-type:saml2-bearer";
-
 const tokenType = z.enum([TOKEN_TYPES.saml2, TOKEN_TYPES.saml1, TOKEN_TYPES.idToken, TOKEN_TYPES.jwt, TOKEN_TYPES.accessToken]);
-/** Actor tokens must name a party: JWT-shaped tokens only (RFC 8693 §2.1). */
-export const ACTOR_TOKEN_TYPES: readonly string[] = [TOKEN_TYPES.idToken, TOKEN_TYPES.jwt, TOKEN_TYPES.accessToken];
 const actorTokenType = z.enum([TOKEN_TYPES.idToken, TOKEN_TYPES.jwt, TOKEN_TYPES.accessToken]);
-/** Asymmetric JWS algorithms only: an HMAC key would have to be shared with the issuer (RFC 8725 §3.1). */
-export const JWT_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"] as const;
 
-/** Claims only the bridge sets (RFC 9068 §2.2, RFC 8693 §4); a mapping may never write them. */
-export const RESERVED_CLAIMS = [
-  "iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "act", "may_act",
-  "cnf", "typ", "auth_time", "acr", "idp",
-] as const;
 /** Keys that would reach Object.prototype machinery if ever used as a property name. */
 const POISON_KEYS = new Set(["__proto__", "constructor", "prototype"]);
 

@@ -1,8 +1,9 @@
 import type { ClientConfig, AudienceConfig } from "../config/schema.js";
-import type { Form } from "../http/form.js";
+import type { Form } from "../oauth/params.js";
 import type { MappedSubject } from "../mapping/mapper.js";
 import type { VerifiedSubject } from "../subject/types.js";
-import type { ActClaim, IssuedToken } from "../tokens/access-token.js";
+import type { ActClaim } from "../oauth/claims.js";
+import type { IssuedToken } from "../tokens/access-token.js";
 import type { ExchangeServices } from "./services.js";
 
 /**

@@ -1,6 +1,6 @@
-import { GRANT_SAML2_BEARER, TOKEN_TYPES } from "../config/schema.js";
+import { GRANT_SAML2_BEARER, TOKEN_TYPES } from "../oauth/constants.js";
 import { isOAuthError, refuse } from "../oauth/errors.js";
-import { many, required, single } from "../http/form.js";
+import { many, required, single } from "../oauth/params.js";
 import { parseScope } from "../policy/scope.js";
 import { step, type ExchangeContext, type Step } from "../exchange/pipeline.js";
 import { authorizeGrant, authorizeSources } from "../exchange/steps/authorize.js";

@@ -1,4 +1,4 @@
-import { GRANT_TOKEN_EXCHANGE } from "../config/schema.js";
+import { GRANT_TOKEN_EXCHANGE } from "../oauth/constants.js";
 import type { ExchangeContext, Step } from "../exchange/pipeline.js";
 import { readRequest } from "../exchange/steps/request.js";
 import { authorizeGrant, authorizeSources, authorizeTokenTypes } from "../exchange/steps/authorize.js";

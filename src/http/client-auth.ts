@@ -4,7 +4,7 @@ import { Strategy } from "passport-strategy";
 import { OAuthError, refuse } from "../oauth/errors.js";
 import type { ClientConfig } from "../config/schema.js";
 import type { ClientRegistry } from "../clients/registry.js";
-import { single, type Form } from "./form.js";
+import { single, type Form } from "../oauth/params.js";
 
 /**
  * Client authentication at the token endpoint (RFC 6749 §2.3.1): `client_secret_basic` and

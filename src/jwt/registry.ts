@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
 import type { JSONWebKeySet } from "jose";
 import { ConfigError, resolvePath } from "../config/load.js";
-import { TOKEN_TYPES, type Config, type JwtIssuerConfig, type MappingConfig } from "../config/schema.js";
+import { type Config, type JwtIssuerConfig, type MappingConfig } from "../config/schema.js";
+import { TOKEN_TYPES } from "../oauth/constants.js";
 import type { Logger } from "../log/logger.js";
 import {
   IssuerFetcher, checkStaticJwks, discoveredKeys, guardedKeys, localKeys, remoteKeys,

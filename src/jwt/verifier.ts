@@ -1,8 +1,8 @@
 import { checkSubjectIdentifier } from "../subject/identifier.js";
 import { errors, jwtVerify, type CryptoKey, type JWTPayload, type JWTVerifyOptions } from "jose";
 import { isOAuthError, refuse } from "../oauth/errors.js";
-import { TOKEN_TYPES } from "../config/schema.js";
-import { parseAct, parseMayAct } from "../tokens/self-token.js";
+import { TOKEN_TYPES } from "../oauth/constants.js";
+import { parseAct, parseMayAct } from "../oauth/claims.js";
 import type { Attribute, VerifiedSubject } from "../subject/types.js";
 import { JWT_MAX_BYTES, decodeUnverified, isPlainJwtTyp } from "./compact.js";
 import type { JwtIssuerRegistry, TrustedJwtIssuer } from "./registry.js";

@@ -1,7 +1,7 @@
 import { refuse } from "../oauth/errors.js";
 import type { ClientConfig } from "../config/schema.js";
-import type { ActClaim } from "../tokens/access-token.js";
-import { SELF, type MayAct, type VerifiedSubject } from "../subject/types.js";
+import type { ActClaim, MayAct } from "../oauth/claims.js";
+import { SELF, type VerifiedSubject } from "../subject/types.js";
 
 /**
  * Delegation and impersonation (RFC 8693 §1.1, §4.1, §4.4).

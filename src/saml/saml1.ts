@@ -8,7 +8,7 @@ import {
 } from "./rules.js";
 import type { TrustedIdp } from "./idp-registry.js";
 import type { Attribute, VerifiedSubject } from "../subject/types.js";
-import { TOKEN_TYPES } from "../config/schema.js";
+import { TOKEN_TYPES } from "../oauth/constants.js";
 
 /**
  * SAML 1.1 subject tokens (RFC 8693 §3 token type `saml1`): a bare saml:Assertion

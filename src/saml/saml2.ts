@@ -9,7 +9,7 @@ import {
 } from "./rules.js";
 import type { IdpRegistry, TrustedIdp } from "./idp-registry.js";
 import type { SamlAttribute, VerifiedSubject } from "../subject/types.js";
-import { TOKEN_TYPES } from "../config/schema.js";
+import { TOKEN_TYPES } from "../oauth/constants.js";
 import { decryptAssertion, type DecryptedAssertion, type DecryptionPolicy } from "./decrypt.js";
 
 /**

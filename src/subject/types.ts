@@ -1,5 +1,5 @@
 import type { MappingConfig } from "../config/schema.js";
-import type { ActClaim } from "../tokens/access-token.js";
+import type { ActClaim, MayAct } from "../oauth/claims.js";
 
 /** An attribute (SAML) or claim (JWT), as name + string values. */
 export interface Attribute {
@@ -26,11 +26,6 @@ export interface TokenSource {
 /** The source id of the bridge's own access tokens. */
 export const SELF = "self";
 
-/** RFC 8693 §4.4 `may_act`: who may act for the subject. */
-export interface MayAct {
-  sub: string;
-  iss?: string;
-}
 
 /**
  * What a verified subject (or actor) token yields, whatever its format: only values read from

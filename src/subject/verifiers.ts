@@ -1,4 +1,5 @@
-import { TOKEN_TYPES, type Config } from "../config/schema.js";
+import { type Config } from "../config/schema.js";
+import { TOKEN_TYPES } from "../oauth/constants.js";
 import type { IdpRegistry } from "../saml/idp-registry.js";
 import { verifySaml1Token } from "../saml/saml1.js";
 import { verifySaml2Token } from "../saml/saml2.js";

@@ -1,14 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { SignJWT } from "jose";
 import type { ActiveSigningKey } from "./signing-keys.js";
-import { RESERVED_CLAIMS } from "../config/schema.js";
+import type { ActClaim, MayAct } from "../oauth/claims.js";
+import { RESERVED_CLAIMS } from "../oauth/constants.js";
 
-/** RFC 8693 §4.1: the `act` claim; nested `act` records earlier actors of a chain. */
-export interface ActClaim {
-  sub: string;
-  iss?: string;
-  act?: ActClaim;
-}
 
 export interface AccessTokenContent {
   issuer: string;
@@ -18,7 +13,7 @@ export interface AccessTokenContent {
   scope: readonly string[];
   act: ActClaim | undefined;
   /** RFC 8693 §4.4: the only party that may act with this token in a next exchange. */
-  mayAct: { sub: string; iss: string } | undefined;
+  mayAct: MayAct | undefined;
   /** The subject's identity provider (entity ID). */
   idp: string;
   authTime: number | undefined;

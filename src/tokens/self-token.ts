@@ -1,9 +1,9 @@
 import { createLocalJWKSet, errors, jwtVerify, type JWTPayload } from "jose";
 import { refuse } from "../oauth/errors.js";
-import { TOKEN_TYPES, RESERVED_CLAIMS } from "../config/schema.js";
+import { TOKEN_TYPES, RESERVED_CLAIMS } from "../oauth/constants.js";
 import { SELF, type VerifiedSubject } from "../subject/types.js";
 import type { SigningKeySet } from "./signing-keys.js";
-import type { ActClaim } from "./access-token.js";
+import { parseAct, parseMayAct } from "../oauth/claims.js";
 
 /**
  * The bridge's own access tokens as subject or actor tokens (`access_token`), the next hop of a
@@ -18,7 +18,6 @@ export interface SelfTokenContext {
   maxTokenBytes: number;
 }
 
-const MAX_ACT_DEPTH = 16;
 
 /** Verifies one of the bridge's own access tokens; throws token_expired / token_invalid. */
 export type OwnTokenVerifier = (token: string, now: number) => Promise<{ payload: JWTPayload; kid: string | undefined }>;
@@ -80,22 +79,4 @@ export function selfTokenVerifier(ctx: SelfTokenContext): (token: string, now: n
   };
 }
 
-/** Validates an `act` claim's shape (RFC 8693 §4.1): nested objects with a string `sub`. */
-export function parseAct(value: unknown, depth = 0): ActClaim | undefined {
-  if (value === undefined) return undefined;
-  if (depth >= MAX_ACT_DEPTH || value === null || typeof value !== "object" || Array.isArray(value)) throw refuse("token_invalid");
-  const v = value as Record<string, unknown>;
-  if (typeof v.sub !== "string" || v.sub === "") throw refuse("token_invalid");
-  if (v.iss !== undefined && typeof v.iss !== "string") throw refuse("token_invalid");
-  const nested = parseAct(v.act, depth + 1);
-  return { sub: v.sub, ...(typeof v.iss === "string" ? { iss: v.iss } : {}), ...(nested ? { act: nested } : {}) };
-}
 
-/** Validates a `may_act` claim's shape (RFC 8693 §4.4): an object with a string `sub`. */
-export function parseMayAct(value: unknown): { sub: string; iss?: string } | undefined {
-  if (value === undefined) return undefined;
-  if (value === null || typeof value !== "object" || Array.isArray(value)) throw refuse("token_invalid");
-  const v = value as Record<string, unknown>;
-  if (typeof v.sub !== "string" || v.sub === "" || (v.iss !== undefined && typeof v.iss !== "string")) throw refuse("token_invalid");
-  return { sub: v.sub, ...(typeof v.iss === "string" ? { iss: v.iss } : {}) };
-}

@@ -1,6 +1,7 @@
 import { refuse } from "../../oauth/errors.js";
 import { SELF, type VerifiedSubject } from "../../subject/types.js";
-import { ACTOR_TOKEN_TYPES, type ClientConfig } from "../../config/schema.js";
+import { type ClientConfig } from "../../config/schema.js";
+import { ACTOR_TOKEN_TYPES } from "../../oauth/constants.js";
 import { need, step, type Step } from "../pipeline.js";
 
 /** RFC 6749 §5.2 `unauthorized_client`: the client is authenticated but may not use this grant. */

@@ -1,11 +1,8 @@
 import { refuse } from "../../oauth/errors.js";
-import { many, required, single } from "../../http/form.js";
+import { many, required, single } from "../../oauth/params.js";
 import { parseScope } from "../../policy/scope.js";
-import { TOKEN_TYPES } from "../../config/schema.js";
+import { ISSUABLE_TOKEN_TYPES, TOKEN_TYPES } from "../../oauth/constants.js";
 import { step } from "../pipeline.js";
-
-/** RFC 8693 §2.1 requested_token_type values this bridge can issue. */
-export const ISSUABLE_TOKEN_TYPES: readonly string[] = [TOKEN_TYPES.accessToken, TOKEN_TYPES.jwt];
 
 /**
  * RFC 8693 §2.1 request parameters. `actor_token` and `actor_token_type` must come together

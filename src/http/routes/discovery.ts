@@ -1,6 +1,6 @@
 import { Router } from "express";
-import { ACTOR_TOKEN_TYPES } from "../../config/schema.js";
-import { ISSUABLE_TOKEN_TYPES } from "../../exchange/steps/request.js";
+import { ACTOR_TOKEN_TYPES } from "../../oauth/constants.js";
+import { ISSUABLE_TOKEN_TYPES } from "../../oauth/constants.js";
 import type { SigningKeySet } from "../../tokens/signing-keys.js";
 
 /**

@@ -3,7 +3,8 @@ import { isOAuthError, refuse } from "../../oauth/errors.js";
 import type { ClientRegistry } from "../../clients/registry.js";
 import type { OwnTokenVerifier } from "../../tokens/self-token.js";
 import { authenticateClient } from "../client-auth.js";
-import { formBody, required, single, type Form } from "../form.js";
+import { formBody } from "../form.js";
+import { required, single, type Form } from "../../oauth/params.js";
 
 /**
  * POST /introspect (RFC 7662) for authenticated resource servers (`clients[].introspect`). An

@@ -4,7 +4,8 @@ import { runSteps, StepFailure, type ExchangeContext, type Step } from "../../ex
 import type { ExchangeServices } from "../../exchange/services.js";
 import type { ClientRegistry } from "../../clients/registry.js";
 import { authenticateClient } from "../client-auth.js";
-import { formBody, required, type Form } from "../form.js";
+import { formBody } from "../form.js";
+import { required, type Form } from "../../oauth/params.js";
 import { toOAuthError, sendOAuthError } from "../error-response.js";
 
 /** One grant type: its ordered steps, and the success response it answers with. */
