@@ -159,29 +159,27 @@ function checkSignatureChildren(signature: Element): void {
   if (countByLocalName(signature, "KeyInfo") > 1) throw refuse("signature_invalid");
 }
 
+/** Every element below `root`, depth first (the subtrees here are small: a Signature, a token). */
+function* descendants(root: Element): Generator<Element> {
+  for (const c of childElements(root)) {
+    yield c;
+    yield* descendants(c);
+  }
+}
+
 function countByLocalName(root: Element, localName: string): number {
   let count = 0;
-  const walk = (e: Element): void => {
-    for (const c of childElements(e)) {
-      if (c.localName === localName) count++;
-      walk(c);
-    }
-  };
-  walk(root);
+  for (const e of descendants(root)) if (e.localName === localName) count++;
   return count;
 }
 
 function checkSignatureShape(signature: Element, el: Element, idAttribute: string, policy: SignaturePolicy): void {
+  // One ds:SignedInfo, first, and no other element of that name anywhere (catalogue B7, wrapped).
   checkSignatureChildren(signature);
-  const signedInfos = children(signature, NS.ds, "SignedInfo");
-  if (signedInfos.length !== 1) throw refuse("signature_invalid");
-  const signedInfo = signedInfos[0]!;
-  // Nothing but ds:SignedInfo may hold a SignedInfo (catalogue B7 wrapped variant).
-  if (countDescendants(signature, NS.ds, "SignedInfo") !== 1) throw refuse("signature_invalid");
+  const signedInfo = children(signature, NS.ds, "SignedInfo")[0]!;
+  // Exactly one Reference, and none hidden deeper (xml-crypto finds them by local name).
   const refs = children(signedInfo, NS.ds, "Reference");
-  if (refs.length !== 1 || countDescendants(signedInfo, NS.ds, "Reference") !== 1) {
-    throw refuse("signature_invalid");
-  }
+  if (refs.length !== 1 || countByLocalName(signedInfo, "Reference") !== 1) throw refuse("signature_invalid");
   const id = attr(el, idAttribute);
   if (!id || !/^[A-Za-z_][\w.-]*$/.test(id)) throw refuse("assertion_id_missing");
   if (attr(refs[0]!, "URI") !== `#${id}`) throw refuse("signature_invalid");
@@ -241,32 +239,19 @@ function algorithmOf(parent: Element, localName: string): string | undefined {
   return attr(found[0]!, "Algorithm");
 }
 
-function countDescendants(root: Element, ns: string, localName: string): number {
-  let count = 0;
-  const walk = (e: Element): void => {
-    for (const c of childElements(e)) {
-      if (c.namespaceURI === ns && c.localName === localName) count++;
-      walk(c);
-    }
-  };
-  walk(root);
-  return count;
-}
 
 function countIdHolders(root: Element, id: string): number {
   let count = 0;
-  const walk = (e: Element): void => {
+  for (const e of [root, ...descendants(root)]) {
     const attrs = e.attributes;
-    let holds = false;
     for (let i = 0; i < attrs.length; i++) {
       const a = attrs.item(i)!;
-      const name = a.localName ?? a.name;
-      if (ID_LIKE.has(name) && a.value === id) holds = true;
+      if (ID_LIKE.has(a.localName ?? a.name) && a.value === id) {
+        count++;
+        break;
+      }
     }
-    if (holds) count++;
-    for (const c of childElements(e)) walk(c);
-  };
-  walk(root);
+  }
   return count;
 }
 
