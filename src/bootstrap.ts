@@ -160,6 +160,10 @@ export async function createBridge(loaded: LoadedConfig, options: BridgeOptions)
     if (e instanceof KeyError) throw new ConfigError([{ path: e.path, message: e.message }]);
     throw e;
   }
+  // One verifier of the bridge's own tokens, for next-hop exchanges and introspection alike.
+  const ownTokens = ownTokenVerifier({
+    issuer: config.issuer, keys, skewMs: config.tokens.clockSkewSeconds * 1000, maxTokenBytes: config.limits.maxTokenBytes,
+  });
   const replay = createReplayStore(config.replay, options);
   const services: ExchangeServices = {
     issuer: config.issuer,
@@ -168,8 +172,8 @@ export async function createBridge(loaded: LoadedConfig, options: BridgeOptions)
     audiences: new Map(config.audiences.map((a) => [a.id, a])),
     delegation: config.delegation,
     tokenVerifiers: buildTokenVerifiers({
-      decryptionKeys,
-      idps, issuer: config.issuer, keys, saml: config.saml, tokens: config.tokens, limits: config.limits, jwtIssuers,
+      decryptionKeys, ownTokens,
+      idps, issuer: config.issuer, saml: config.saml, tokens: config.tokens, limits: config.limits, jwtIssuers,
     }),
     replay,
     keys,
@@ -197,9 +201,7 @@ export async function createBridge(loaded: LoadedConfig, options: BridgeOptions)
       encryptionCertificates: decryptionKeys.map((k) => k.certificatePem),
       saml11: services.tokenVerifiers.has(TOKEN_TYPES.saml1),
     }),
-    verifyOwnToken: ownTokenVerifier({
-      issuer: config.issuer, keys, skewMs: config.tokens.clockSkewSeconds * 1000, maxTokenBytes: config.limits.maxTokenBytes,
-    }),
+    verifyOwnToken: ownTokens,
     now: options.now,
   });
   return {

@@ -282,7 +282,5 @@ export type AudienceConfig = Config["audiences"][number];
 export type SamlIdpConfig = Config["samlIdps"][number];
 export type MappingConfig = SamlIdpConfig["mapping"];
 export type AttributeSelector = z.infer<typeof attributeSelector>;
-export type LimitsConfig = Config["limits"];
 export type JwtIssuerConfig = Config["jwtIssuers"][number];
 export type AdminConfig = NonNullable<Config["admin"]>;
-export type ReplayConfig = Config["replay"];

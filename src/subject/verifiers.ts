@@ -4,8 +4,7 @@ import type { IdpRegistry } from "../saml/idp-registry.js";
 import { verifySaml1Token } from "../saml/saml1.js";
 import { verifySaml2Token } from "../saml/saml2.js";
 import type { DecryptionKey } from "../saml/decrypt.js";
-import { selfTokenVerifier } from "../tokens/self-token.js";
-import type { SigningKeySet } from "../tokens/signing-keys.js";
+import { ownTokenAsSubject, type OwnTokenVerifier } from "../tokens/self-token.js";
 import type { JwtIssuerRegistry } from "../jwt/registry.js";
 import { jwtTokenVerifier } from "../jwt/verifier.js";
 import type { VerifiedSubject } from "./types.js";
@@ -16,7 +15,8 @@ export type SubjectVerifier = (token: string, now: number) => VerifiedSubject | 
 export interface VerifierDeps {
   idps: IdpRegistry;
   issuer: string;
-  keys: SigningKeySet;
+  /** The bridge's own access tokens, verified once for exchange and introspection alike. */
+  ownTokens: OwnTokenVerifier;
   saml: Config["saml"];
   tokens: Config["tokens"];
   limits: Config["limits"];
@@ -46,9 +46,7 @@ export function buildTokenVerifiers(deps: VerifierDeps): Map<string, SubjectVeri
     verifySaml2Token(token, { now, skewMs, acceptedAudiences, limits: xmlLimits, idps: deps.idps, decryption }));
   verifiers.set(TOKEN_TYPES.saml1, (token, now) =>
     verifySaml1Token(token, { now, skewMs, acceptedAudiences, limits: xmlLimits, idps: deps.idps }));
-  verifiers.set(TOKEN_TYPES.accessToken, selfTokenVerifier({
-    issuer: deps.issuer, keys: deps.keys, skewMs, maxTokenBytes: deps.limits.maxTokenBytes,
-  }));
+  verifiers.set(TOKEN_TYPES.accessToken, ownTokenAsSubject(deps.ownTokens, deps.issuer));
   // id_token / jwt only when some configured issuer accepts them, so discovery stays truthful.
   if (deps.jwtIssuers && deps.jwtIssuers.size > 0) {
     for (const type of deps.jwtIssuers.tokenTypes()) {

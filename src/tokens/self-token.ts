@@ -46,18 +46,18 @@ export function ownTokenVerifier(ctx: SelfTokenContext): OwnTokenVerifier {
   };
 }
 
-export function selfTokenVerifier(ctx: SelfTokenContext): (token: string, now: number) => Promise<VerifiedSubject> {
-  const verify = ownTokenVerifier(ctx);
+/** The bridge's own token as a subject or actor: one verification, shared with introspection. */
+export function ownTokenAsSubject(verify: OwnTokenVerifier, issuer: string): (token: string, now: number) => Promise<VerifiedSubject> {
   return async (token, now) => {
     const { payload, kid } = await verify(token, now);
     const claims: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(payload)) {
       if (!(RESERVED_CLAIMS as readonly string[]).includes(k)) claims[k] = v;
     }
-    const idp = typeof payload.idp === "string" ? payload.idp : ctx.issuer;
+    const idp = typeof payload.idp === "string" ? payload.idp : issuer;
     return {
       tokenType: TOKEN_TYPES.accessToken,
-      source: { id: SELF, issuer: ctx.issuer, mapping: undefined },
+      source: { id: SELF, issuer: issuer, mapping: undefined },
       subject: payload.sub!,
       nameIdFormat: undefined,
       attributes: [],

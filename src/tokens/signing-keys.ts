@@ -13,8 +13,6 @@ export interface SigningKeySet {
   active: ActiveSigningKey;
   /** Public JWKS: the active key and every other configured one (rotation: current and previous). */
   jwks: { keys: JWK[] };
-  /** Public keys by kid, for verifying our own tokens. */
-  publicKeys: ReadonlyMap<string, { alg: string; key: KeyObject }>;
 }
 
 export class KeyError extends Error {
@@ -46,7 +44,6 @@ export async function loadSigningKeys(
 ): Promise<SigningKeySet> {
   let active: ActiveSigningKey | undefined;
   const jwks: JWK[] = [];
-  const publicKeys = new Map<string, { alg: string; key: KeyObject }>();
   for (const [i, k] of signing.keys.entries()) {
     const path = `signing.keys[${i}]`;
     const file = k.privateKeyFile ?? k.publicKeyFile!;
@@ -71,8 +68,7 @@ export async function loadSigningKeys(
     const misfit = checkKeyFitsAlg(publicKey, k.alg);
     if (misfit) throw new KeyError(`${path}.alg`, misfit);
     jwks.push({ ...(await exportJWK(publicKey)), kid: k.kid, alg: k.alg, use: "sig" });
-    publicKeys.set(k.kid, { alg: k.alg, key: publicKey });
   }
   if (!active) throw new KeyError("signing.keys", "no key with a privateKeyFile");
-  return { active, jwks: { keys: jwks }, publicKeys };
+  return { active, jwks: { keys: jwks } };
 }

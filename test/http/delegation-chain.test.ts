@@ -254,6 +254,13 @@ describe("introspection (RFC 7662)", () => {
     expect((await introspect(t2)).body).toEqual({ active: false });
   });
 
+  it("answers other methods with 405 and Allow: POST, like the token endpoint", async () => {
+    const res = await bridge.http.get("/introspect");
+    expect(res.status).toBe(405);
+    expect(res.headers.allow).toBe("POST");
+    expect(res.body.error).toBe("invalid_request");
+  });
+
   it("is only for clients allowed to introspect, and only authenticated", async () => {
     expectError(await introspect(t3, SVC_A), 400, "unauthorized_client", "grant_not_allowed");
     const anon = await bridge.http.post("/introspect").type("form").send(new URLSearchParams({ token: t3 }).toString());

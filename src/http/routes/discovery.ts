@@ -28,7 +28,6 @@ export function discoveryRoutes(options: {
     introspection_endpoint: `${base}/introspect`,
     introspection_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
     response_types_supported: [],
-    scopes_supported: undefined,
     token_exchange_subject_token_types_supported: [...options.tokenTypes],
     token_exchange_requested_token_types_supported: [...ISSUABLE_TOKEN_TYPES],
     token_exchange_actor_token_types_supported: options.tokenTypes.filter((t) => ACTOR_TOKEN_TYPES.includes(t)),

@@ -1,9 +1,8 @@
-import { Router, type NextFunction, type Request, type Response } from "express";
+import type { Request, Response, Router } from "express";
 import { isOAuthError, refuse } from "../../oauth/errors.js";
 import type { ClientRegistry } from "../../clients/registry.js";
 import type { OwnTokenVerifier } from "../../tokens/self-token.js";
-import { authenticateClient } from "../client-auth.js";
-import { formBody } from "../form.js";
+import { oauthEndpoint } from "../oauth-endpoint.js";
 import { required, single, type Form } from "../../oauth/params.js";
 
 /**
@@ -19,37 +18,30 @@ export function introspectRoute(options: {
   maxBodyBytes: number;
   now: () => number;
 }): Router {
-  const router = Router();
-  router.post(
+  return oauthEndpoint(
     "/introspect",
-    ...formBody({ limitBytes: options.maxBodyBytes, maxParameters: 16 }),
-    authenticateClient(options.clients),
-    async (req: Request, res: Response, next: NextFunction) => {
+    { clients: options.clients, maxBodyBytes: options.maxBodyBytes, maxParameters: 16 },
+    async (req: Request, res: Response) => {
+      if (!req.client!.introspect) throw refuse("grant_not_allowed");
+      const form = req.body as Form;
+      const token = required(form, "token");
+      single(form, "token_type_hint"); // §2.1: a hint only; duplicates still refused
+      let payload: Record<string, unknown>;
       try {
-        if (!req.client!.introspect) throw refuse("grant_not_allowed");
-        const form = req.body as Form;
-        const token = required(form, "token");
-        single(form, "token_type_hint"); // §2.1: a hint only; duplicates still refused
-        let payload: Record<string, unknown>;
-        try {
-          payload = (await options.verifyOwnToken(token, options.now())).payload;
-        } catch (e) {
-          if (!isOAuthError(e)) throw e;
-          res.json({ active: false });
-          return;
-        }
-        // RFC 7662 §4: a resource server learns only about tokens meant for it. A token for another
-        // audience is "inactive" to this caller, which also stops it testing stolen tokens.
-        const aud = typeof payload.aud === "string" ? [payload.aud] : Array.isArray(payload.aud) ? payload.aud : [];
-        if (!aud.some((a) => req.client!.audiences.includes(String(a)))) {
-          res.json({ active: false });
-          return;
-        }
-        res.json({ ...payload, active: true, token_type: "Bearer" });
+        payload = (await options.verifyOwnToken(token, options.now())).payload;
       } catch (e) {
-        next(e);
+        if (!isOAuthError(e)) throw e;
+        res.json({ active: false });
+        return;
       }
+      // RFC 7662 §4: a resource server learns only about tokens meant for it. A token for another
+      // audience is "inactive" to this caller, which also stops it testing stolen tokens.
+      const aud = typeof payload.aud === "string" ? [payload.aud] : Array.isArray(payload.aud) ? payload.aud : [];
+      if (!aud.some((a) => req.client!.audiences.includes(String(a)))) {
+        res.json({ active: false });
+        return;
+      }
+      res.json({ ...payload, active: true, token_type: "Bearer" });
     },
   );
-  return router;
 }

@@ -1,12 +1,11 @@
-import { Router, type NextFunction, type Request, type Response } from "express";
+import type { NextFunction, Request, Response, Router } from "express";
 import { OAuthError, refuse } from "../../oauth/errors.js";
 import { runSteps, StepFailure, type ExchangeContext, type Step } from "../../exchange/pipeline.js";
 import type { ExchangeServices } from "../../exchange/services.js";
 import type { ClientRegistry } from "../../clients/registry.js";
-import { authenticateClient } from "../client-auth.js";
-import { formBody } from "../form.js";
+import { oauthEndpoint } from "../oauth-endpoint.js";
 import { required, type Form } from "../../oauth/params.js";
-import { toOAuthError, sendOAuthError } from "../error-response.js";
+import { toOAuthError } from "../error-response.js";
 
 /** One grant type: its ordered steps, and the success response it answers with. */
 export interface Grant {
@@ -28,12 +27,9 @@ export function tokenRoute(options: {
 }): Router {
   const { services } = options;
   const grants = new Map(options.grants.map((g) => [g.grantType, g]));
-  const router = Router();
-
-  router.post(
+  return oauthEndpoint(
     "/token",
-    ...formBody({ limitBytes: services.limits.maxBodyBytes, maxParameters: 64 }),
-    authenticateClient(options.clients),
+    { clients: options.clients, maxBodyBytes: services.limits.maxBodyBytes, maxParameters: 64 },
     async (req: Request, res: Response, next: NextFunction) => {
       const client = req.client!;
       const form = req.body as Form;
@@ -57,12 +53,6 @@ export function tokenRoute(options: {
       }
     },
   );
-
-  router.all("/token", (_req, res) => {
-    res.setHeader("Allow", "POST");
-    sendOAuthError(res, refuse("parameter_invalid"), 405);
-  });
-  return router;
 }
 
 /** One structured line per exchange: identifiers and reason codes only, never a token. */
