@@ -4,7 +4,7 @@ import type { Express } from "express";
 import { ConfigError, resolvePath, type LoadedConfig } from "./config/load.js";
 import type { Config } from "./config/schema.js";
 import { ClientRegistry } from "./clients/registry.js";
-import { IdpRegistry, type TrustedIdp } from "./saml/idp-registry.js";
+import { IdpRegistry, trustedIdp, type TrustedIdp } from "./saml/idp-registry.js";
 import { MetadataError, parseIdpMetadata } from "./saml/metadata.js";
 import { KeyError, loadSigningKeys } from "./tokens/signing-keys.js";
 import { MemoryReplayStore } from "./replay/memory.js";
@@ -54,9 +54,7 @@ export interface BridgeOptions {
 }
 
 export function loadIdps(config: Pick<Config, "samlIdps" | "issuer" | "tokenEndpoint">, baseDir: string): TrustedIdp[] {
-  // RFC 7522 §3: the Recipient MUST match the token endpoint, so that is the default; an IdP whose
-  // assertions were addressed elsewhere (a legacy app's ACS) lists those URLs explicitly.
-  const defaultRecipients = [tokenEndpointOf(config)];
+  const tokenEndpoint = tokenEndpointOf(config);
   const seen = new Map<string, number>();
   return config.samlIdps.map((idp, i) => {
     const path = `samlIdps[${i}]`;
@@ -74,17 +72,7 @@ export function loadIdps(config: Pick<Config, "samlIdps" | "issuer" | "tokenEndp
       const other = seen.get(metadata.entityId);
       if (other !== undefined) throw new MetadataError(`entityID ${metadata.entityId} is also samlIdps[${other}]'s`);
       seen.set(metadata.entityId, i);
-      return {
-        id: idp.id,
-        metadata,
-        policy: {
-          allowSha1: idp.allowSha1,
-          requireSignedAssertion: idp.requireSignedAssertion,
-          recipients: idp.recipients ?? defaultRecipients,
-          maxAssertionAgeMs: idp.maxAssertionAgeSeconds * 1000,
-        },
-        mapping: idp.mapping,
-      };
+      return trustedIdp(idp.id, metadata, idp, tokenEndpoint);
     } catch (e) {
       if (e instanceof MetadataError) throw new ConfigError([{ path: `${path}.metadataFile`, message: e.message }]);
       throw e;
@@ -149,6 +137,7 @@ function createReplayStore(config: Config["replay"], options: BridgeOptions): Re
 
 export async function createBridge(loaded: LoadedConfig, options: BridgeOptions): Promise<Bridge> {
   const { config, baseDir } = loaded;
+  const tokenEndpoint = tokenEndpointOf(config);
   const configIdps = loadIdps(config, baseDir);
   const idps = new IdpRegistry(configIdps);
   const decryptionKeys = loadDecryptionKeys(config.saml, baseDir);
@@ -181,7 +170,7 @@ export async function createBridge(loaded: LoadedConfig, options: BridgeOptions)
   };
   const admin = config.admin
     ? await setupAdmin(config.admin, {
-      baseDir, configIdps, reservedIds: config.jwtIssuers.map((j) => j.id), bridgeIssuer: config.issuer, registry: idps, defaultRecipients: [tokenEndpointOf(config)], log: options.log, now: options.now,
+      baseDir, configIdps, reservedIds: config.jwtIssuers.map((j) => j.id), bridgeIssuer: config.issuer, registry: idps, tokenEndpoint, log: options.log, now: options.now,
       ...(options.adminTickMs !== undefined ? { tickMs: options.adminTickMs } : {}),
       ...(options.metadataFetch ? { fetch: options.metadataFetch } : {}),
       extendRoutes: (router) => explainRoute(router, {
@@ -194,10 +183,10 @@ export async function createBridge(loaded: LoadedConfig, options: BridgeOptions)
     services,
     clients: new ClientRegistry(config.clients),
     grants: [tokenExchangeGrant, saml2BearerGrant],
-    tokenEndpoint: tokenEndpointOf(config),
+    tokenEndpoint,
     samlMetadata: buildSpMetadata({
       entityId: config.saml.entityId,
-      tokenEndpoint: tokenEndpointOf(config),
+      tokenEndpoint,
       encryptionCertificates: decryptionKeys.map((k) => k.certificatePem),
       saml11: services.tokenVerifiers.has(TOKEN_TYPES.saml1),
     }),

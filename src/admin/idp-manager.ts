@@ -1,7 +1,7 @@
 import { adminIdpInput, type AdminConfig, type AdminIdpInput } from "../config/schema.js";
 import { validate } from "../config/load.js";
 import type { Logger } from "../log/logger.js";
-import type { IdpRegistry, TrustedIdp } from "../saml/idp-registry.js";
+import { trustedIdp, type IdpRegistry, type TrustedIdp } from "../saml/idp-registry.js";
 import { parseIdpMetadata, type IdpMetadata } from "../saml/metadata.js";
 import type { TrustedKey } from "../xml/signature.js";
 import { checkMetadata } from "./metadata-checks.js";
@@ -34,7 +34,8 @@ export interface IdpManagerDeps {
   store: IdpRecordStore;
   registry: IdpRegistry;
   pinned: readonly TrustedKey[];
-  defaultRecipients: readonly string[];
+  /** The token endpoint: the default accepted Recipient (RFC 7522 §3). */
+  tokenEndpoint: string;
   log: Logger;
   now: () => number;
   fetch: typeof globalThis.fetch;
@@ -349,17 +350,7 @@ export class IdpManager {
 
   #trusted(r: IdpRecord, metadata: IdpMetadata): TrustedIdp {
     const s: IdpSettings = r.settings;
-    return {
-      id: r.id,
-      metadata,
-      policy: {
-        allowSha1: s.allowSha1,
-        requireSignedAssertion: s.requireSignedAssertion,
-        recipients: s.recipients ?? this.#d.defaultRecipients,
-        maxAssertionAgeMs: s.maxAssertionAgeSeconds * 1000,
-      },
-      mapping: s.mapping,
-    };
+    return trustedIdp(r.id, metadata, s, this.#d.tokenEndpoint);
   }
 
   #fingerprints(r: IdpRecord): string[] {

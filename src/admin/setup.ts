@@ -29,7 +29,7 @@ export async function setupAdmin(
     reservedIds: readonly string[];
     bridgeIssuer: string;
     registry: IdpRegistry;
-    defaultRecipients: readonly string[];
+    tokenEndpoint: string;
     log: Logger;
     now: () => number;
     fetch?: typeof globalThis.fetch;
@@ -68,7 +68,7 @@ export async function setupAdmin(
   }
   const manager = new IdpManager({
     config, configIdps: deps.configIdps, reservedIds: deps.reservedIds, bridgeIssuer: deps.bridgeIssuer, store, registry: deps.registry, pinned,
-    defaultRecipients: deps.defaultRecipients, log: deps.log, now: deps.now, fetch: deps.fetch ?? globalThis.fetch,
+    tokenEndpoint: deps.tokenEndpoint, log: deps.log, now: deps.now, fetch: deps.fetch ?? globalThis.fetch,
   });
   await manager.start();
   const tickMs = deps.tickMs ?? 5_000;

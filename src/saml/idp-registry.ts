@@ -9,6 +9,34 @@ export interface SamlIdpPolicy {
   maxAssertionAgeMs: number;
 }
 
+/** The IdP fields of the config and of an admin record alike (src/config/schema.ts `samlIdp`). */
+export interface IdpSettings {
+  allowSha1: boolean;
+  requireSignedAssertion: boolean;
+  recipients?: readonly string[] | undefined;
+  maxAssertionAgeSeconds: number;
+  mapping: MappingConfig;
+}
+
+/**
+ * Builds a trusted IdP from its metadata and settings, the same way for config-file and
+ * admin-managed IdPs. RFC 7522 §3: the Recipient MUST match the token endpoint, so that is the
+ * default; an IdP whose assertions were addressed elsewhere (a legacy app's ACS) lists others.
+ */
+export function trustedIdp(id: string, metadata: IdpMetadata, s: IdpSettings, tokenEndpoint: string): TrustedIdp {
+  return {
+    id,
+    metadata,
+    policy: {
+      allowSha1: s.allowSha1,
+      requireSignedAssertion: s.requireSignedAssertion,
+      recipients: s.recipients ?? [tokenEndpoint],
+      maxAssertionAgeMs: s.maxAssertionAgeSeconds * 1000,
+    },
+    mapping: s.mapping,
+  };
+}
+
 /** An IdP the bridge trusts: its metadata (keys), its policy knobs and its mapping. */
 export interface TrustedIdp {
   id: string;
