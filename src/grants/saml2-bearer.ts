@@ -2,7 +2,8 @@ import { GRANT_SAML2_BEARER, TOKEN_TYPES } from "../oauth/constants.js";
 import { isOAuthError, refuse } from "../oauth/errors.js";
 import { many, required, single } from "../oauth/params.js";
 import { parseScope } from "../policy/scope.js";
-import { step, type ExchangeContext, type Step } from "../exchange/pipeline.js";
+import { step, type Step } from "../exchange/pipeline.js";
+import type { Grant } from "./grant.js";
 import { authorizeGrant, authorizeSources } from "../exchange/steps/authorize.js";
 import { resolveTargetAudiences, decideTokenScope, decideActor, decideLifetime } from "../exchange/steps/policy.js";
 import { verifySubjectToken, mapSubjectClaims } from "../exchange/steps/subject.js";
@@ -17,7 +18,7 @@ import { issueAccessToken } from "../exchange/steps/issue.js";
  *  - there is no `audience` parameter: the client's default audience applies (or RFC 8707
  *    `resource`), and scope as in RFC 6749 §3.3;
  *  - a bad assertion is `invalid_grant` (RFC 7522 §3.1), not `invalid_request`;
- *  - the response is a plain RFC 6749 §5.1 token response.
+ *  - the response is a plain RFC 6749 §5.1 token response (no issued_token_type).
  * Client authentication stays mandatory (RFC 7522 §3 leaves it optional; this bridge does not).
  */
 const readBearerRequest = step("read_request", (ctx) => {
@@ -67,14 +68,5 @@ export const saml2BearerGrant = {
     assertionErrorsAsInvalidGrant(consumeTokens),
     issueAccessToken,
   ] satisfies readonly Step[],
-  /** RFC 6749 §5.1. */
-  respond(ctx: ExchangeContext, expiresIn: number, scopeChanged: boolean): Record<string, unknown> {
-    return {
-      access_token: ctx.issued!.token,
-      token_type: "Bearer",
-      expires_in: expiresIn,
-      ...(scopeChanged && ctx.scope!.length > 0 ? { scope: ctx.scope!.join(" ") } : {}),
-    };
-  },
-} as const;
+} as const satisfies Grant;
 

@@ -1,5 +1,6 @@
 import { GRANT_TOKEN_EXCHANGE } from "../oauth/constants.js";
 import type { ExchangeContext, Step } from "../exchange/pipeline.js";
+import type { Grant } from "./grant.js";
 import { readRequest } from "../exchange/steps/request.js";
 import { authorizeGrant, authorizeSources, authorizeTokenTypes } from "../exchange/steps/authorize.js";
 import { resolveTargetAudiences, decideTokenScope, decideActor, decideLifetime } from "../exchange/steps/policy.js";
@@ -28,14 +29,6 @@ export const tokenExchangeGrant = {
     consumeTokens,
     issueAccessToken,
   ] satisfies readonly Step[],
-  /** RFC 8693 §2.2.1. `scope` is sent when it differs from the request (RFC 6749 §5.1). */
-  respond(ctx: ExchangeContext, expiresIn: number, scopeChanged: boolean): Record<string, unknown> {
-    return {
-      access_token: ctx.issued!.token,
-      issued_token_type: ctx.request!.requestedTokenType,
-      token_type: "Bearer",
-      expires_in: expiresIn,
-      ...(scopeChanged && ctx.scope!.length > 0 ? { scope: ctx.scope!.join(" ") } : {}),
-    };
-  },
-} as const;
+  /** RFC 8693 §2.2.1: the type of what was issued. */
+  responseFields: (ctx: ExchangeContext) => ({ issued_token_type: ctx.request!.requestedTokenType }),
+} as const satisfies Grant;

@@ -1,7 +1,7 @@
 import express, { type Express, type Router } from "express";
 import type { ExchangeServices } from "../exchange/services.js";
 import type { ClientRegistry } from "../clients/registry.js";
-import type { Grant } from "./routes/token.js";
+import type { Grant } from "../grants/grant.js";
 import { tokenRoute } from "./routes/token.js";
 import { discoveryRoutes } from "./routes/discovery.js";
 import { healthRoutes } from "./routes/health.js";

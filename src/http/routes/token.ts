@@ -1,18 +1,13 @@
 import type { NextFunction, Request, Response, Router } from "express";
 import { OAuthError, refuse } from "../../oauth/errors.js";
-import { runSteps, StepFailure, type ExchangeContext, type Step } from "../../exchange/pipeline.js";
+import { runSteps, StepFailure, type ExchangeContext } from "../../exchange/pipeline.js";
+import type { Grant } from "../../grants/grant.js";
 import type { ExchangeServices } from "../../exchange/services.js";
 import type { ClientRegistry } from "../../clients/registry.js";
 import { oauthEndpoint } from "../oauth-endpoint.js";
 import { required, type Form } from "../../oauth/params.js";
 import { toOAuthError } from "../error-response.js";
 
-/** One grant type: its ordered steps, and the success response it answers with. */
-export interface Grant {
-  grantType: string;
-  steps: readonly Step[];
-  respond(ctx: ExchangeContext, expiresIn: number, scopeChanged: boolean): Record<string, unknown>;
-}
 
 /**
  * POST /token (RFC 6749 §3.2, RFC 8693 §2). Body: application/x-www-form-urlencoded only, parsed
@@ -40,11 +35,16 @@ export function tokenRoute(options: {
         if (!grant) throw refuse("grant_type_unsupported");
         ctx = { now: options.now(), form, client };
         await runSteps(grant.steps, ctx, services);
-        const expiresIn = Math.floor(ctx.expiresAt! / 1000) - Math.floor(ctx.now / 1000);
-        const requested = ctx.request?.scope;
-        const sameScope = requested !== undefined && requested.join(" ") === ctx.scope!.join(" ");
         logExchange(services, ctx, grantType, "issued", undefined, undefined, ctx.issued!.jti);
-        res.status(200).json(grant.respond(ctx, expiresIn, !sameScope));
+        // RFC 6749 §5.1: `scope` is required when it differs from the request. A requested scope is
+        // granted exactly or refused (decide_scope), so it differs only when defaults applied.
+        res.status(200).json({
+          access_token: ctx.issued!.token,
+          ...grant.responseFields?.(ctx),
+          token_type: "Bearer",
+          expires_in: Math.floor(ctx.expiresAt! / 1000) - Math.floor(ctx.now / 1000),
+          ...(ctx.request?.scope === undefined && ctx.scope!.length > 0 ? { scope: ctx.scope!.join(" ") } : {}),
+        });
       } catch (e) {
         const err = toOAuthError(e);
         const grantType = typeof form.grant_type === "string" ? form.grant_type : undefined;
