@@ -4,6 +4,7 @@ import { runSteps, StepFailure, type ExchangeContext } from "../../exchange/pipe
 import type { Grant } from "../../grants/grant.js";
 import type { ExchangeServices } from "../../exchange/services.js";
 import type { ClientRegistry } from "../../clients/registry.js";
+import type { ClientConfig } from "../../config/schema.js";
 import { oauthEndpoint } from "../oauth-endpoint.js";
 import { required, type Form } from "../../oauth/params.js";
 import { toOAuthError } from "../error-response.js";
@@ -29,13 +30,13 @@ export function tokenRoute(options: {
       const client = req.client!;
       const form = req.body as Form;
       let ctx: ExchangeContext | undefined;
+      let grant: Grant | undefined;
       try {
-        const grantType = required(form, "grant_type");
-        const grant = grants.get(grantType);
+        grant = grants.get(required(form, "grant_type"));
         if (!grant) throw refuse("grant_type_unsupported");
         ctx = { now: options.now(), form, client };
         await runSteps(grant.steps, ctx, services);
-        logExchange(services, ctx, grantType, "issued", undefined, undefined, ctx.issued!.jti);
+        logExchange(services, { client, ctx, grantType: grant.grantType, outcome: "issued", jti: ctx.issued!.jti });
         // RFC 6749 §5.1: `scope` is required when it differs from the request. A requested scope is
         // granted exactly or refused (decide_scope), so it differs only when defaults applied.
         res.status(200).json({
@@ -47,8 +48,9 @@ export function tokenRoute(options: {
         });
       } catch (e) {
         const err = toOAuthError(e);
-        const grantType = typeof form.grant_type === "string" ? form.grant_type : undefined;
-        logExchange(services, ctx ?? { now: options.now(), form, client }, grants.has(grantType ?? "") ? grantType : undefined, "refused", err, e instanceof StepFailure ? e.step : "dispatch");
+        logExchange(services, {
+          client, ctx, grantType: grant?.grantType, outcome: "refused", err, step: e instanceof StepFailure ? e.step : "dispatch",
+        });
         next(err);
       }
     },
@@ -58,28 +60,33 @@ export function tokenRoute(options: {
 /** One structured line per exchange: identifiers and reason codes only, never a token. */
 function logExchange(
   services: ExchangeServices,
-  ctx: ExchangeContext,
-  grantType: string | undefined,
-  outcome: "issued" | "refused",
-  err: OAuthError | undefined,
-  step: string | undefined,
-  jti?: string,
+  e: {
+    client: ClientConfig;
+    ctx: ExchangeContext | undefined;
+    grantType: string | undefined;
+    outcome: "issued" | "refused";
+    err?: OAuthError;
+    step?: string;
+    jti?: string;
+  },
 ): void {
+  const { ctx } = e;
+  const type = ctx?.request?.subjectTokenType;
   services.log({
     event: "token_exchange",
-    outcome,
-    grant_type: grantType,
-    client: ctx.client.id,
+    outcome: e.outcome,
+    grant_type: e.grantType,
+    client: e.client.id,
     // Only a known type is logged verbatim: the raw parameter is caller-controlled text.
-    subject_token_type: ctx.request && services.tokenVerifiers.has(ctx.request.subjectTokenType) ? ctx.request.subjectTokenType : ctx.request ? "unsupported" : undefined,
-    idp: ctx.subject?.source.id,
-    actor: ctx.act?.sub,
-    sub: ctx.mapped?.sub,
-    audience: ctx.targets?.map((t) => t.id),
-    scope: ctx.scope?.join(" "),
-    error: err?.code,
-    reason: err?.reason,
-    step,
-    jti,
+    subject_token_type: type === undefined ? undefined : services.tokenVerifiers.has(type) ? type : "unsupported",
+    idp: ctx?.subject?.source.id,
+    sub: ctx?.mapped?.sub,
+    actor: ctx?.act?.sub,
+    audience: ctx?.targets?.map((t) => t.id),
+    scope: ctx?.scope?.join(" "),
+    error: e.err?.code,
+    reason: e.err?.reason,
+    step: e.step,
+    jti: e.jti,
   });
 }
