@@ -3,7 +3,7 @@ import type { NextFunction, Request, RequestHandler, Response } from "express";
 import { Passport } from "passport";
 import { Strategy } from "passport-strategy";
 import type { AdminConfig } from "../config/schema.js";
-import { AdminError } from "./idp-manager.js";
+import { AdminError } from "./errors.js";
 import type { Logger } from "../log/logger.js";
 
 /**

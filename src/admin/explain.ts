@@ -12,7 +12,7 @@ import type { ExchangeContext, Step } from "../exchange/pipeline.js";
 import type { ExchangeServices } from "../exchange/services.js";
 import type { Form } from "../oauth/params.js";
 import type { Logger } from "../log/logger.js";
-import { AdminError } from "./idp-manager.js";
+import { AdminError } from "./errors.js";
 
 /**
  * POST /admin/idps/{id}/explain: a dry run answering the support question "why was this user

@@ -7,6 +7,7 @@ import type { TrustedKey } from "../xml/signature.js";
 import { checkMetadata } from "./metadata-checks.js";
 import type { IdpRecord, IdpSettings } from "./records.js";
 import type { IdpRecordStore } from "./store.js";
+import { AdminError } from "./errors.js";
 
 /**
  * Run-time IdP management: admin-managed records (in a file directory or Redis) beside the
@@ -17,12 +18,6 @@ import type { IdpRecordStore } from "./store.js";
  * compare-and-set on the record version, applied by rebuilding the whole registry off to the side
  * and swapping it in one assignment (an exchange never sees a half-applied record), and audited.
  */
-export class AdminError extends Error {
-  override name = "AdminError";
-  constructor(readonly status: number, readonly code: string, readonly reasons: readonly string[] = []) {
-    super(code);
-  }
-}
 
 export interface IdpManagerDeps {
   config: AdminConfig;

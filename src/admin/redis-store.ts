@@ -1,6 +1,7 @@
 import { createClient } from "redis";
 import type { IdpRecordStore } from "./store.js";
 import type { IdpRecord } from "./records.js";
+import { IdpStoreUnavailable } from "./errors.js";
 
 /**
  * Records in Redis, shared by every instance. Writes are one Lua script each: compare the stored
@@ -68,7 +69,20 @@ export class RedisIdpStore implements IdpRecordStore {
     return `${this.#prefix}changes`;
   }
 
+  /** Any Redis failure is the store being unavailable: one error class for the API to answer 503. */
+  async #call<T>(op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (e) {
+      throw new IdpStoreUnavailable("idp record store unavailable", { cause: e });
+    }
+  }
+
   async list(): Promise<IdpRecord[]> {
+    return this.#call(() => this.#list());
+  }
+
+  async #list(): Promise<IdpRecord[]> {
     const ids = await this.#client.sMembers(this.#ids);
     if (ids.length === 0) return [];
     const values = await this.#client.mGet(ids.map((id) => this.#key(id)));
@@ -76,23 +90,23 @@ export class RedisIdpStore implements IdpRecordStore {
   }
 
   async get(id: string): Promise<IdpRecord | undefined> {
-    const v = await this.#client.get(this.#key(id));
+    const v = await this.#call(() => this.#client.get(this.#key(id)));
     return typeof v === "string" ? (JSON.parse(v) as IdpRecord) : undefined;
   }
 
   async put(record: IdpRecord, expectedVersion: number | null): Promise<"ok" | "conflict"> {
-    const ok = await this.#client.eval(PUT, {
+    const ok = await this.#call(() => this.#client.eval(PUT, {
       keys: [this.#key(record.id), this.#ids, this.#counter, this.#channel],
       arguments: [expectedVersion === null ? "" : String(expectedVersion), JSON.stringify(record), record.id],
-    });
+    }));
     return ok === 1 ? "ok" : "conflict";
   }
 
   async remove(id: string, expectedVersion: number): Promise<"ok" | "conflict"> {
-    const ok = await this.#client.eval(DEL, {
+    const ok = await this.#call(() => this.#client.eval(DEL, {
       keys: [this.#key(id), this.#ids, this.#counter, this.#channel],
       arguments: [String(expectedVersion), id],
-    });
+    }));
     return ok === 1 ? "ok" : "conflict";
   }
 

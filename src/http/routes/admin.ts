@@ -1,7 +1,8 @@
 import express, { Router, type ErrorRequestHandler, type NextFunction, type Request, type Response } from "express";
 import { adminIdpInput, type AdminConfig } from "../../config/schema.js";
 import { ConfigError, validate } from "../../config/load.js";
-import { AdminError, type IdpManager } from "../../admin/idp-manager.js";
+import type { IdpManager } from "../../admin/idp-manager.js";
+import { AdminError, IdpStoreUnavailable } from "../../admin/errors.js";
 import { authenticateAdmin } from "../../admin/admin-auth.js";
 import { etagOf, type IdpRecord } from "../../admin/records.js";
 import type { Logger } from "../../log/logger.js";
@@ -105,11 +106,6 @@ function wrap(fn: Handler) {
   };
 }
 
-function isStoreError(e: unknown): boolean {
-  const name = (e as Error | null)?.name ?? "";
-  return /^(ClientClosedError|ClientOfflineError|ConnectionTimeoutError|SocketClosedUnexpectedlyError|ReconnectStrategyError|CommandTimeoutError)$/.test(name)
-    || (e as NodeJS.ErrnoException | null)?.code === "ECONNREFUSED";
-}
 
 /** The admin API's one error serializer. */
 export function adminErrors(log: Logger): ErrorRequestHandler {
@@ -124,7 +120,7 @@ export function adminErrors(log: Logger): ErrorRequestHandler {
     if (type === "entity.parse.failed") return void res.status(400).json({ error: "invalid_json" });
     if (e instanceof URIError || (e as { status?: unknown } | null)?.status === 400) return void res.status(400).json({ error: "invalid_request" });
     // The record store (Redis) is unreachable: nothing was changed; try again.
-    if (isStoreError(e)) return void res.status(503).setHeader("Retry-After", "1").json({ error: "admin_store_unavailable" });
+    if (e instanceof IdpStoreUnavailable) return void res.status(503).setHeader("Retry-After", "1").json({ error: "admin_store_unavailable" });
     log({ event: "admin_internal_error", error: (e as Error | undefined)?.name ?? "unknown" });
     res.status(500).json({ error: "server_error" });
   };
