@@ -1,5 +1,4 @@
 import { readFileSync } from "node:fs";
-import { X509Certificate, createHash, createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
 import type { Express } from "express";
 import { ConfigError, resolvePath, type LoadedConfig } from "./config/load.js";
 import type { Config } from "./config/schema.js";
@@ -20,7 +19,7 @@ import { createApp } from "./http/app.js";
 import { setupAdmin } from "./admin/setup.js";
 import { explainRoute } from "./admin/explain.js";
 import type { IdpManager } from "./admin/idp-manager.js";
-import type { DecryptionKey } from "./saml/decrypt.js";
+import { loadDecryptionKeys } from "./saml/decryption-keys.js";
 import { buildSpMetadata } from "./saml/sp-metadata.js";
 import { TOKEN_TYPES } from "./oauth/constants.js";
 import type { ExchangeServices } from "./exchange/services.js";
@@ -80,45 +79,6 @@ export function loadIdps(config: Pick<Config, "samlIdps" | "issuer" | "tokenEndp
   });
 }
 
-/**
- * `saml.decryptionKeys`: RSA (≥ 2048 bits) PKCS#8 keys, each with the certificate of its own public
- * key (published in the SP metadata; a mismatch would make IdPs encrypt to a key the bridge lacks).
- */
-export function loadDecryptionKeys(saml: Pick<Config["saml"], "decryptionKeys">, baseDir: string): DecryptionKey[] {
-  return saml.decryptionKeys.map((k, i) => {
-    const path = `saml.decryptionKeys[${i}]`;
-    const read = (field: "privateKeyFile" | "certificateFile"): string => {
-      try {
-        return readFileSync(resolvePath(baseDir, k[field]), "utf8");
-      } catch (e) {
-        throw new ConfigError([{ path: `${path}.${field}`, message: `cannot read ${k[field]} (${(e as NodeJS.ErrnoException).code ?? "error"})` }]);
-      }
-    };
-    const keyPem = read("privateKeyFile");
-    let privateKey: KeyObject;
-    try {
-      privateKey = createPrivateKey(keyPem);
-    } catch {
-      throw new ConfigError([{ path: `${path}.privateKeyFile`, message: `${k.privateKeyFile} is not a PEM private key` }]);
-    }
-    const bits = privateKey.asymmetricKeyDetails?.modulusLength ?? 0;
-    if (privateKey.asymmetricKeyType !== "rsa" || bits < 2048) {
-      throw new ConfigError([{ path: `${path}.privateKeyFile`, message: "must be an RSA key of at least 2048 bits (RSA-OAEP key transport)" }]);
-    }
-    const certificatePem = read("certificateFile");
-    let cert: X509Certificate;
-    try {
-      cert = new X509Certificate(certificatePem);
-    } catch {
-      throw new ConfigError([{ path: `${path}.certificateFile`, message: `${k.certificateFile} is not a PEM certificate` }]);
-    }
-    const spki = (key: KeyObject): Buffer => key.export({ type: "spki", format: "der" });
-    if (!spki(cert.publicKey).equals(spki(createPublicKey(privateKey)))) {
-      throw new ConfigError([{ path: `${path}.certificateFile`, message: "certificate does not match privateKeyFile" }]);
-    }
-    return { privateKey, certificatePem: cert.toString(), fingerprint: createHash("sha256").update(cert.raw).digest("hex") };
-  });
-}
 
 function createReplayStore(config: Config["replay"], options: BridgeOptions): ReplayStore {
   if (options.replay) return options.replay;
