@@ -7,6 +7,7 @@ import { tokenExchangeGrant } from "../grants/token-exchange.js";
 import { readRequest } from "../exchange/steps/request.js";
 import { verifySubjectToken, mapSubjectClaims } from "../exchange/steps/subject.js";
 import { tokenContent } from "../exchange/steps/issue.js";
+import { checkTokensUnused } from "../exchange/steps/replay.js";
 import { accessTokenClaims } from "../tokens/access-token.js";
 import type { ExchangeContext, Step } from "../exchange/pipeline.js";
 import type { ExchangeServices } from "../exchange/services.js";
@@ -19,8 +20,8 @@ import { AdminError } from "./errors.js";
  * refused?". It runs the token endpoint's own steps, in their order, on a subject token and
  * reports what each found: which metadata key verified the signature, the checked times, the
  * attributes, the mapped claims and scopes, and, for a named client, the targets, scope, actor,
- * lifetime and the claims of the token that would be issued. The two steps with effects are left
- * out: nothing is marked used in the replay store, nothing is signed.
+ * lifetime, whether the assertion was already used, and the claims of the token that would be
+ * issued. Nothing is marked used in the replay store, nothing is signed.
  */
 const explainInput = z.strictObject({
   subject_token: z.string().min(1),
@@ -31,8 +32,13 @@ const explainInput = z.strictObject({
   scope: z.string().optional(),
 });
 
-/** The exchange without its effects (consume_tokens, issue_token). */
-const DRY_RUN: readonly Step[] = tokenExchangeGrant.steps.filter((s) => s.name !== "consume_tokens" && s.name !== "issue_token");
+/**
+ * The exchange without its effects: consume_tokens only checks (a used assertion is reported as
+ * `replayed`, nothing is marked) and issue_token is left out (nothing is signed).
+ */
+const DRY_RUN: readonly Step[] = tokenExchangeGrant.steps
+  .filter((s) => s.name !== "issue_token")
+  .map((s) => (s.name === "consume_tokens" ? checkTokensUnused : s));
 /** Without a client, only what depends on the token and the IdP alone. */
 const TOKEN_ONLY: readonly Step[] = [readRequest, verifySubjectToken, mapSubjectClaims];
 

@@ -34,6 +34,11 @@ export class MemoryReplayStore implements ReplayStore {
     return true;
   }
 
+  async anyUsed(keys: readonly string[]): Promise<boolean> {
+    const now = this.#now();
+    return keys.some((k) => (this.#entries.get(k) ?? 0) > now);
+  }
+
   #sweep(now: number): void {
     for (const [k, until] of this.#entries) if (until <= now) this.#entries.delete(k);
   }

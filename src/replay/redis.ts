@@ -88,6 +88,16 @@ export class RedisReplayStore implements ReplayStore {
     return reply === 1;
   }
 
+  async anyUsed(keys: readonly string[]): Promise<boolean> {
+    if (keys.length === 0) return false;
+    if (!this.#client.isReady) throw new ReplayStoreUnavailable("redis not connected");
+    try {
+      return (await this.#client.withCommandOptions({ timeout: this.#timeoutMs }).exists(keys.map((k) => this.#prefix + k))) > 0;
+    } catch (e) {
+      throw new ReplayStoreUnavailable("redis command failed", { cause: e });
+    }
+  }
+
   async ready(): Promise<boolean> {
     if (!this.#client.isReady) return false;
     try {

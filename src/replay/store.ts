@@ -14,6 +14,8 @@ export interface ReplayStore {
    * a replayed actor never burns a good subject (or the reverse).
    */
   markAllUsed(entries: readonly { key: string; ttlMs: number }[]): Promise<boolean>;
+  /** Read-only: whether any of these keys is marked (for the explain dry run, which marks nothing). */
+  anyUsed(keys: readonly string[]): Promise<boolean>;
   /** Whether the store can answer right now (for /readyz). */
   ready(): Promise<boolean>;
   close(): Promise<void>;

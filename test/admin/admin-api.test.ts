@@ -199,7 +199,7 @@ describe("explain (dry run)", () => {
     // The token endpoint's own steps, in its order, without the two that have effects.
     expect(res.body.steps.map((s: { step: string }) => s.step)).toEqual([
       "authorize_grant", "authorize_token_types", "resolve_targets", "verify_subject_token", "verify_actor_token",
-      "authorize_sources", "map_subject", "decide_scope", "decide_actor", "decide_lifetime",
+      "authorize_sources", "map_subject", "decide_scope", "decide_actor", "decide_lifetime", "consume_tokens",
     ]);
     const byName = (n: string) => res.body.steps.find((s: { step: string }) => s.step === n).detail;
     const verify = byName("verify_subject_token");
@@ -222,6 +222,16 @@ describe("explain (dry run)", () => {
     const scope = await explain(b, "idp1", { subject_token: Buffer.from(fresh).toString("base64url"), client_id: "c1", scope: "write" });
     expect(scope.body.ok).toBe(false);
     expect(scope.body.steps.at(-1)).toEqual({ step: "decide_scope", ok: false, reason: "scope_not_allowed" });
+  });
+
+  it("says when the assertion was already used, without using it", async () => {
+    const b = await adminBridge();
+    const xml = signWithXmlsec1(buildAssertion2({ id: "_explain4", now: new Date(b.clock.now) }), "_explain4", { key: KEYS.idp1 });
+    const token = Buffer.from(xml).toString("base64url");
+    expect((await explain(b, "idp1", { subject_token: token, client_id: "c1" })).body.ok).toBe(true);
+    expect((await exchange(b, { xml })).status).toBe(200);
+    const after = await explain(b, "idp1", { subject_token: token, client_id: "c1" });
+    expect(after.body.steps.at(-1)).toEqual({ step: "consume_tokens", ok: false, reason: "replayed" });
   });
 
   it("is for admins only", async () => {

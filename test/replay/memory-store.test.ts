@@ -124,3 +124,15 @@ describe("MemoryReplayStore.markAllUsed", () => {
     expect(await store.markUsed("fresh", 1000)).toBe(true);
   });
 });
+
+describe("MemoryReplayStore.anyUsed", () => {
+  it("reads without marking", async () => {
+    let now = 0;
+    const store = new MemoryReplayStore({ maxEntries: 100, now: () => now });
+    expect(await store.anyUsed(["k"])).toBe(false);
+    expect(await store.markUsed("k", 1000)).toBe(true); // the read above marked nothing
+    expect(await store.anyUsed(["other", "k"])).toBe(true);
+    now = 1000;
+    expect(await store.anyUsed(["k"])).toBe(false);
+  });
+});

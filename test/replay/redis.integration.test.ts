@@ -309,6 +309,10 @@ describe("RedisReplayStore.markAllUsed (real Redis)", () => {
     expect(await store.markUsed("batch:fresh", 10_000)).toBe(true);
     const results = await Promise.all(Array.from({ length: 20 }, () => store.markAllUsed([{ key: "batch:x", ttlMs: 10_000 }, { key: "batch:y", ttlMs: 10_000 }])));
     expect(results.filter(Boolean)).toHaveLength(1);
+    // anyUsed reads without marking.
+    expect(await store.anyUsed(["batch:unused"])).toBe(false);
+    expect(await store.markUsed("batch:unused", 10_000)).toBe(true);
+    expect(await store.anyUsed(["batch:nothing", "batch:unused"])).toBe(true);
     await store.close();
   });
 });

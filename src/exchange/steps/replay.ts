@@ -1,6 +1,21 @@
 import { refuse } from "../../oauth/errors.js";
 import { ReplayStoreUnavailable, replayKey } from "../../replay/store.js";
-import { need, step } from "../pipeline.js";
+import { need, step, type ExchangeContext } from "../pipeline.js";
+
+/** The replay entries of this exchange's one-time tokens (subject, and actor when there is one). */
+function replayEntries(ctx: ExchangeContext): { key: string; ttlMs: number }[] {
+  return [need(ctx.subject, "subject"), ctx.actor].flatMap((t) =>
+    t?.oneTimeUse ? [{ key: replayKey(t.source.issuer, t.oneTimeUse.id), ttlMs: Math.max(1000, t.oneTimeUse.keepUntil - ctx.now + 1000) }] : []);
+}
+
+async function store<T>(op: () => Promise<T>): Promise<T> {
+  try {
+    return await op();
+  } catch (e) {
+    if (e instanceof ReplayStoreUnavailable) throw refuse("replay_store_unavailable", e);
+    throw e;
+  }
+}
 
 /**
  * One-time use of the subject (and actor) token, run after every other check and just before
@@ -10,15 +25,13 @@ import { need, step } from "../pipeline.js";
  * token without the check.
  */
 export const consumeTokens = step("consume_tokens", async (ctx, services) => {
-  const entries = [need(ctx.subject, "subject"), ctx.actor].flatMap((t) =>
-    t?.oneTimeUse ? [{ key: replayKey(t.source.issuer, t.oneTimeUse.id), ttlMs: Math.max(1000, t.oneTimeUse.keepUntil - ctx.now + 1000) }] : []);
+  const entries = replayEntries(ctx);
   if (entries.length === 0) return;
-  let first: boolean;
-  try {
-    first = await services.replay.markAllUsed(entries);
-  } catch (e) {
-    if (e instanceof ReplayStoreUnavailable) throw refuse("replay_store_unavailable", e);
-    throw e;
-  }
-  if (!first) throw refuse("replayed");
+  if (!(await store(() => services.replay.markAllUsed(entries)))) throw refuse("replayed");
+});
+
+/** The dry-run twin of consume_tokens (explain): refuses a used token, marks nothing. */
+export const checkTokensUnused = step("consume_tokens", async (ctx, services) => {
+  const keys = replayEntries(ctx).map((e) => e.key);
+  if (await store(() => services.replay.anyUsed(keys))) throw refuse("replayed");
 });
