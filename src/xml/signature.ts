@@ -51,7 +51,6 @@ const TRANSFORMS = new Set<string>([ALG.enveloped, ...CANONICALIZATIONS]);
 
 /** Every attribute name that some XML-DSig stack treats as an ID (xml-crypto: Id/ID/id). */
 const ID_LIKE = new Set(["ID", "Id", "id", "AssertionID", "ResponseID"]);
-const XML_CRYPTO_DEFAULT_IDS = new Set(["ID", "Id", "id"]);
 
 export interface TrustedKey {
   /** Public key from IdP metadata. */
@@ -105,12 +104,14 @@ export function verifyEnvelopedSignature(
     if (keyFamily(trusted.key) !== family) continue;
     const sig = new SignedXml({
       publicCert: trusted.key,
-      // xml-crypto always looks at Id/ID/id; naming one of those again makes it count every
-      // element twice, so only other names (SAML 1.1's AssertionID, ResponseID) are passed.
-      ...(XML_CRYPTO_DEFAULT_IDS.has(idAttribute) ? {} : { idAttribute }),
       // Never read a key from the document: only metadata keys are trusted (catalogue B3).
       getCertFromKeyInfo: () => null,
     });
+    // xml-crypto resolves the Reference by trying each name in `idAttributes`, one whole-document
+    // XPath per name. The element's own ID attribute is the only one that may match: the document
+    // was already checked to hold this ID value exactly once under any ID-like name (ID, Id, id,
+    // AssertionID, ResponseID: countIdHolders), which is stricter than xml-crypto's own check.
+    sig.idAttributes = [idAttribute];
     registerAlgorithms(sig);
     try {
       sig.loadSignature(signature);
