@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { GRANT_SAML2_BEARER, GRANT_TOKEN_EXCHANGE, JWT_ALGORITHMS, RESERVED_CLAIMS, TOKEN_TYPES } from "../oauth/constants.js";
+import { GRANT_SAML2_BEARER, GRANT_TOKEN_EXCHANGE, JWT_ALGORITHMS, RESERVED_CLAIMS, SCOPE_TOKEN, TOKEN_TYPES } from "../oauth/constants.js";
 
 /**
  * The configuration schema: the single source of truth for what a config file may say. Strict
@@ -12,10 +12,11 @@ const tokenType = z.enum([TOKEN_TYPES.saml2, TOKEN_TYPES.saml1, TOKEN_TYPES.idTo
 const actorTokenType = z.enum([TOKEN_TYPES.idToken, TOKEN_TYPES.jwt, TOKEN_TYPES.accessToken]);
 
 /** Keys that would reach Object.prototype machinery if ever used as a property name. */
-const POISON_KEYS = new Set(["__proto__", "constructor", "prototype"]);
 
 const httpsOrHttpUrl = z.url({ protocol: /^https?$/ });
-const scopeToken = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, "a scope token (RFC 6749 §3.3)");
+const scopeToken = z.string().regex(SCOPE_TOKEN, "a scope token (RFC 6749 §3.3)");
+/** Ids of SAML IdPs and JWT issuers (clients' `idps` name them; admin records use them too). */
+export const SOURCE_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 const seconds = z.number().int().positive();
 
 const attributeSelector = z
@@ -58,8 +59,8 @@ const mapping = z.strictObject({
   claims: z.record(
     z.string()
       .regex(/^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$/, "a claim name")
-      // Checked on the key itself: a `__proto__` key must fail here, before it is ever assigned.
-      .refine((k) => !POISON_KEYS.has(k) && !(RESERVED_CLAIMS as readonly string[]).includes(k), "reserved claim: only the bridge sets it"),
+      // (`__proto__` and the like are refused before the schema runs: config/load.ts.)
+      .refine((k) => !(RESERVED_CLAIMS as readonly string[]).includes(k), "reserved claim: only the bridge sets it"),
     claimRule,
   )
     .default({})
@@ -71,7 +72,7 @@ const mapping = z.strictObject({
 });
 
 const samlIdp = z.strictObject({
-  id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/).describe("Local name of the IdP (used by clients' `idps`)."),
+  id: z.string().regex(SOURCE_ID).describe("Local name of the IdP (used by clients' `idps`)."),
   metadataFile: z.string().min(1).describe("Path of the IdP's SAML metadata (relative to the config file)."),
   entityId: z.string().min(1).optional().describe("The IdP's entityID; required when the metadata holds several IdPs, and checked when given."),
   allowSha1: z.boolean().default(false).describe("Accept RSA-SHA1 signatures and SHA-1 digests from this IdP (legacy only)."),
@@ -120,7 +121,7 @@ const admin = z.strictObject({
 
 const jwtIssuer = z
   .strictObject({
-    id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/).describe("Local name of the issuer (used by clients' `idps`)."),
+    id: z.string().regex(SOURCE_ID).describe("Local name of the issuer (used by clients' `idps`)."),
     issuer: httpsOrHttpUrl.describe("Exact `iss` value of its tokens."),
     jwksFile: z.string().min(1).optional().describe("Static JWKS file (relative to the config file)."),
     jwksUri: httpsOrHttpUrl.optional().describe("JWKS URL, fetched at run time and cached."),

@@ -25,6 +25,9 @@ export const ISSUABLE_TOKEN_TYPES: readonly string[] = [TOKEN_TYPES.accessToken,
 /** Asymmetric JWS algorithms only: an HMAC key would have to be shared with the issuer (RFC 8725 §3.1). */
 export const JWT_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"] as const;
 
+/** RFC 6749 §3.3 scope-token: %x21 / %x23-5B / %x5D-7E. */
+export const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
+
 /** Claims only the bridge sets (RFC 9068 §2.2, RFC 8693 §4); a mapping may never write them. */
 export const RESERVED_CLAIMS = [
   "iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "act", "may_act",

@@ -1,3 +1,4 @@
+import { SCOPE_TOKEN } from "../oauth/constants.js";
 import { refuse } from "../oauth/errors.js";
 import type { AudienceConfig } from "../config/schema.js";
 
@@ -8,7 +9,6 @@ import type { AudienceConfig } from "../config/schema.js";
  * so a caller never believes it holds a permission it does not. Without `scope`, the audiences'
  * default scopes go through the same intersection: the minimal default, never "everything".
  */
-const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 
 export function parseScope(raw: string | undefined): string[] | undefined {
   if (raw === undefined) return undefined;

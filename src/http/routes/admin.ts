@@ -1,5 +1,5 @@
 import express, { Router, type ErrorRequestHandler, type NextFunction, type Request, type Response } from "express";
-import { adminIdpInput, type AdminConfig } from "../../config/schema.js";
+import { adminIdpInput, SOURCE_ID, type AdminConfig } from "../../config/schema.js";
 import { ConfigError, validate } from "../../config/load.js";
 import type { IdpManager } from "../../admin/idp-manager.js";
 import { AdminError, IdpStoreUnavailable } from "../../admin/errors.js";
@@ -14,7 +14,6 @@ import type { Logger } from "../../log/logger.js";
  * ETag (428 without it, 412 when stale). Admin errors are `{"error", "reasons"}`; OAuth errors
  * never appear here.
  */
-const ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
 export interface AdminRouteOptions {
   config: AdminConfig;
@@ -86,7 +85,7 @@ function sendRecord(res: Response, record: IdpRecord, status: number, manager: I
 
 function idParam(req: Request): string {
   const id = String(req.params.id);
-  if (!ID.test(id)) throw new AdminError(400, "invalid_id");
+  if (!SOURCE_ID.test(id)) throw new AdminError(400, "invalid_id");
   return id;
 }
 
