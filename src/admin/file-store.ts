@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, openSync, fsyncSync, closeSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import type { IdpRecordStore } from "./store.js";
@@ -46,13 +46,6 @@ export class FileIdpStore implements IdpRecordStore {
     fsyncSync(fd);
     closeSync(fd);
     renameSync(tmp, this.#path(record.id));
-    return "ok";
-  }
-
-  async remove(id: string, expectedVersion: number): Promise<"ok" | "conflict"> {
-    const current = await this.get(id);
-    if (current?.version !== expectedVersion) return "conflict";
-    rmSync(this.#path(id));
     return "ok";
   }
 

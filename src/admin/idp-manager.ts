@@ -58,6 +58,7 @@ export class IdpManager {
   #applied = new Map<string, TrustedIdp>();
   #warned = new Map<string, string>();
   readonly #refreshing = new Set<string>();
+  #retired: IdpRecord[] = [];
   #reloadSeq = 0;
   #appliedSeq = 0;
 
@@ -76,8 +77,9 @@ export class IdpManager {
     // Reloads overlap (a change message, the poll, our own write): the store answers them in
     // order, so one that read earlier must never overwrite what a later one already applied.
     const seq = ++this.#reloadSeq;
-    const records = await this.#d.store.list();
+    const all = await this.#d.store.list();
     if (seq < this.#appliedSeq) return;
+    const records = all.filter((r) => r.retiredAt === undefined);
     this.#appliedSeq = seq;
     const applied = new Map<string, TrustedIdp>();
     const taken = new Set(this.#d.configIdps.map((i) => i.metadata.entityId));
@@ -104,6 +106,7 @@ export class IdpManager {
       applied.set(r.id, idp);
     }
     this.#records = new Map(records.map((r) => [r.id, r]));
+    this.#retired = all.filter((r) => r.retiredAt !== undefined);
     this.#applied = applied;
     this.#d.registry.replaceAll([...this.#d.configIdps, ...applied.values()]);
   }
@@ -126,18 +129,21 @@ export class IdpManager {
   }
 
   /** Create or replace an IdP (PUT /admin/idps/{id}). `ifMatch`: undefined only for a create. */
-  async put(id: string, input: AdminIdpInput, ifMatch: number | undefined, admin: string): Promise<IdpRecord> {
+  async put(id: string, input: AdminIdpInput, ifMatch: number | undefined, admin: string): Promise<{ record: IdpRecord; created: boolean }> {
     this.#notConfigManaged(id);
-    const current = await this.#d.store.get(id);
+    const stored = await this.#d.store.get(id);
+    const current = stored?.retiredAt === undefined ? stored : undefined;
     this.#precondition(current, ifMatch);
     const { metadata: inline, metadataUrl, force, ...settings } = input;
     if (metadataUrl !== undefined) this.#checkUrl(metadataUrl);
     const xml = inline ?? (await this.#fetchMetadata(metadataUrl!));
-    const checked = this.#check(xml, settings.entityId, current, force);
+    // Deleting and re-creating is no way around the rollover guard: a re-created IdP (same id, or
+    // same entityID) must share a key with the last metadata it had, unless forced.
+    const checked = this.#check(xml, settings.entityId, current ?? stored ?? this.#retiredFor(xml, settings.entityId), force);
     this.#noCollision(id, checked.entityId);
     const record: IdpRecord = {
       id,
-      version: (current?.version ?? 0) + 1,
+      version: (stored?.version ?? 0) + 1,
       source: metadataUrl ? "url" : "upload",
       ...(metadataUrl ? { metadataUrl, lastRefreshAt: new Date(this.#d.now()).toISOString() } : {}),
       metadataXml: xml,
@@ -145,15 +151,15 @@ export class IdpManager {
       updatedAt: new Date(this.#d.now()).toISOString(),
       updatedBy: admin,
     };
-    await this.#write(record, current?.version ?? null, () => this.#audit(admin, current ? "replace" : "create", record, current, checked, force));
-    return record;
+    await this.#write(record, stored?.version ?? null, () => this.#audit(admin, current ? "replace" : "create", record, current ?? stored, checked, force));
+    return { record, created: current === undefined };
   }
 
   /** Replace only the metadata (PUT /admin/idps/{id}/metadata): the rotation path. */
   async putMetadata(id: string, xml: string, ifMatch: number | undefined, force: boolean, admin: string): Promise<IdpRecord> {
     this.#notConfigManaged(id);
     const current = await this.#d.store.get(id);
-    if (!current) throw new AdminError(404, "not_found");
+    if (!current || current.retiredAt !== undefined) throw new AdminError(404, "not_found");
     this.#precondition(current, ifMatch);
     const checked = this.#check(xml, current.settings.entityId, current, force);
     this.#noCollision(id, checked.entityId);
@@ -169,9 +175,10 @@ export class IdpManager {
   async remove(id: string, ifMatch: number | undefined, admin: string): Promise<void> {
     this.#notConfigManaged(id);
     const current = await this.#d.store.get(id);
-    if (!current) throw new AdminError(404, "not_found");
+    if (!current || current.retiredAt !== undefined) throw new AdminError(404, "not_found");
     this.#precondition(current, ifMatch);
-    if ((await this.#d.store.remove(id, current.version)) === "conflict") throw new AdminError(412, "precondition_failed");
+    const tombstone: IdpRecord = { ...current, version: current.version + 1, retiredAt: new Date(this.#d.now()).toISOString(), updatedBy: admin };
+    if ((await this.#d.store.put(tombstone, current.version)) === "conflict") throw new AdminError(412, "precondition_failed");
     this.#d.log({ event: "admin_audit", admin, action: "delete", idp: id, version: current.version, old_fingerprints: this.#fingerprints(current) });
     await this.reload();
   }
@@ -182,7 +189,7 @@ export class IdpManager {
    */
   async refresh(id: string, actor = "scheduler"): Promise<IdpRecord> {
     const current = await this.#d.store.get(id);
-    if (!current) throw new AdminError(404, "not_found");
+    if (!current || current.retiredAt !== undefined) throw new AdminError(404, "not_found");
     if (current.source !== "url" || !current.metadataUrl) throw new AdminError(409, "not_url_metadata");
     const at = new Date(this.#d.now()).toISOString();
     let record: IdpRecord;
@@ -331,6 +338,23 @@ export class IdpManager {
   #precondition(current: IdpRecord | undefined, ifMatch: number | undefined): void {
     if (current && ifMatch === undefined) throw new AdminError(428, "precondition_required");
     if (ifMatch !== undefined && current?.version !== ifMatch) throw new AdminError(412, "precondition_failed");
+  }
+
+  /** The tombstone of a deleted IdP with the entityID this metadata names, if any. */
+  #retiredFor(xml: string, entityId: string | undefined): IdpRecord | undefined {
+    let named: string;
+    try {
+      named = parseIdpMetadata(xml, entityId).entityId;
+    } catch {
+      return undefined; // #check reports why the metadata is unusable
+    }
+    return this.#retired.find((r) => {
+      try {
+        return parseIdpMetadata(r.metadataXml, r.settings.entityId).entityId === named;
+      } catch {
+        return false;
+      }
+    });
   }
 
   #notConfigManaged(id: string): void {

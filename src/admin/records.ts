@@ -19,6 +19,11 @@ export interface IdpRecord {
   updatedBy: string;
   lastRefreshAt?: string;
   lastRefreshError?: string;
+  /**
+   * Set when the IdP was deleted: the record stays as a tombstone so that re-creating the IdP (under
+   * this id or its entityID) still passes the rollover guard against its last keys.
+   */
+  retiredAt?: string;
 }
 
 export const etagOf = (version: number): string => `"${version}"`;

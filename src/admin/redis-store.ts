@@ -22,15 +22,6 @@ redis.call('INCR', KEYS[3])
 redis.call('PUBLISH', KEYS[4], ARGV[3])
 return 1`;
 
-const DEL = `
-local cur = redis.call('GET', KEYS[1])
-if not cur or tostring(cjson.decode(cur)['version']) ~= ARGV[1] then return 0 end
-redis.call('DEL', KEYS[1])
-redis.call('SREM', KEYS[2], ARGV[2])
-redis.call('INCR', KEYS[3])
-redis.call('PUBLISH', KEYS[4], ARGV[2])
-return 1`;
-
 export class RedisIdpStore implements IdpRecordStore {
   readonly #client;
   readonly #subscriber;
@@ -98,14 +89,6 @@ export class RedisIdpStore implements IdpRecordStore {
     const ok = await this.#call(() => this.#client.eval(PUT, {
       keys: [this.#key(record.id), this.#ids, this.#counter, this.#channel],
       arguments: [expectedVersion === null ? "" : String(expectedVersion), JSON.stringify(record), record.id],
-    }));
-    return ok === 1 ? "ok" : "conflict";
-  }
-
-  async remove(id: string, expectedVersion: number): Promise<"ok" | "conflict"> {
-    const ok = await this.#call(() => this.#client.eval(DEL, {
-      keys: [this.#key(id), this.#ids, this.#counter, this.#channel],
-      arguments: [String(expectedVersion), id],
     }));
     return ok === 1 ? "ok" : "conflict";
   }

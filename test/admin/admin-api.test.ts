@@ -280,3 +280,24 @@ describe("pinned metadata-signing certificates", () => {
     expect((await exchange(b, { xml: assertionFrom(b) })).body.error_description).toBe("issuer_unknown");
   });
 });
+
+describe("deleting is no way around the rollover guard", () => {
+  it("re-creating a deleted IdP needs a key shared with its last metadata, or force (audited)", async () => {
+    const b = await adminBridge();
+    await put(b, "dyn", { metadata: metadataFor(ENTITY, [IDP1_CERT]) });
+    expect((await b.http.delete("/admin/idps/dyn").set({ ...auth, "If-Match": '"1"' })).status).toBe(204);
+    expect((await b.http.get("/admin/idps/dyn").set(auth)).status).toBe(404);
+    // Same id, no shared key: refused; under another id with the same entityID: refused too.
+    const swap = await put(b, "dyn", { metadata: metadataFor(ENTITY, [IDP2_CERT]) });
+    expect(swap.body).toEqual({ error: "invalid_metadata", reasons: ["rollover_no_shared_key"] });
+    const renamed = await put(b, "dyn2", { metadata: metadataFor(ENTITY, [IDP2_CERT]) });
+    expect(renamed.body).toEqual({ error: "invalid_metadata", reasons: ["rollover_no_shared_key"] });
+    expect((await exchange(b, { xml: assertionFrom(b, KEYS.idp2) })).body.error_description).toBe("issuer_unknown");
+    // With an overlap it is a normal re-creation; forced, it is accepted and audited as forced.
+    expect((await put(b, "dyn", { metadata: metadataFor(ENTITY, [IDP1_CERT, IDP2_CERT]) })).status).toBe(201);
+    expect((await b.http.delete("/admin/idps/dyn").set({ ...auth, "If-Match": '"3"' })).status).toBe(204);
+    expect((await put(b, "dyn", { metadata: metadataFor(ENTITY, [ATTACKER_CERT]), force: true })).status).toBe(201);
+    const audit = b.logs.filter((l) => l.event === "admin_audit" && l.action !== "explain");
+    expect(audit.map((a) => `${a.action}:${a.forced}`)).toEqual(["create:false", "delete:undefined", "create:false", "delete:undefined", "create:true"]);
+  });
+});

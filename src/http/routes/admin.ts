@@ -48,8 +48,8 @@ export function adminRoutes(options: AdminRouteOptions): Router {
       if (e instanceof ConfigError) throw new AdminError(400, "invalid_request", e.issues.map((i) => `${i.path}: ${i.message}`));
       throw e;
     }
-    const record = await manager.put(idParam(req), input, ifMatch(req), req.admin!);
-    sendRecord(res, record, record.version === 1 ? 201 : 200, manager);
+    const { record, created } = await manager.put(idParam(req), input, ifMatch(req), req.admin!);
+    sendRecord(res, record, created ? 201 : 200, manager);
   }));
 
   router.put(
