@@ -7,7 +7,9 @@
  * nobody here wrote (oauth4webapi) performs an exchange, and PyJWT verifies the issued token.
  */
 import { execFileSync } from "node:child_process";
-import { createHash } from "node:crypto";
+import { createHash, createPrivateKey } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { SignJWT } from "jose";
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
 import { resolve } from "node:path";
@@ -16,7 +18,7 @@ import * as oauth from "oauth4webapi";
 import {
   ACCESS_TOKEN_TYPE, GRANT, SAML2, decodeJwt, exchange, expectError, signedAssertion, startBridge, type TestBridge,
 } from "../support/harness.js";
-import { BRIDGE_ISSUER } from "../support/constants.js";
+import { BRIDGE_ISSUER, BRIDGE_SIGNING_KEY } from "../support/constants.js";
 import { toBase64Url } from "../support/independent-signers.js";
 
 const A = "https://a.example.com";
@@ -208,6 +210,24 @@ describe("refusals at each hop", () => {
     ["an id_token-typed JWT", () => { const [h, p, s] = t1.split("."); return [Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(h!, "base64url").toString()), typ: "JWT" })).toString("base64url"), p, s].join("."); }],
   ])("refuses a %s subject access token", async (_n, make) => {
     expectError(await reexchange(bridge, make(), { client: SVC_A, audience: B }), 400, "invalid_request", "token_invalid");
+  });
+
+  describe("the bridge's tokens must be typed at+jwt (RFC 9068 §2.1), even when its key signed them", () => {
+    const resign = async (token: string, typ: string | undefined): Promise<string> => {
+      const key = createPrivateKey(readFileSync(BRIDGE_SIGNING_KEY, "utf8"));
+      return new SignJWT(decodeJwt(token).payload).setProtectedHeader({ alg: "RS256", kid: "test-rs", ...(typ ? { typ } : {}) }).sign(key);
+    };
+
+    it("control: the same payload re-signed with typ at+jwt is accepted", async () => {
+      expect((await reexchange(bridge, await resign(t1, "at+jwt"), { client: SVC_A, audience: B })).status).toBe(200);
+    });
+
+    it.each(["JWT", undefined])("refuses typ %s as a subject token, and introspection calls it inactive", async (typ) => {
+      const token = await resign(t1, typ);
+      expectError(await reexchange(bridge, token, { client: SVC_A, audience: B }), 400, "invalid_request", "token_invalid");
+      const res = await bridge.http.post("/introspect").auth(RS.id, RS.secret).type("form").send(new URLSearchParams({ token: await resign(t3, typ) }).toString());
+      expect(res.body).toEqual({ active: false });
+    });
   });
 
   it("refuses an expired subject access token", async () => {
