@@ -2,7 +2,7 @@ import { refuse } from "../oauth/errors.js";
 import { NS, attr, childElements, children, is, onlyChild, text } from "../xml/dom.js";
 import { signatureOf } from "../xml/signature.js";
 import { parseOptionalInstant, parseSamlInstant } from "./time.js";
-import { decodeSamlToken, trustedIdpFor, verifySignedElement, type SamlVerifyContext } from "./signed-token.js";
+import { decodeSamlToken, trustedAssertion, trustedIdpFor, verifySignedElement, type SamlVerifyContext } from "./signed-token.js";
 import {
   attributeValues, bearerReplayMark, checkAudienceRestriction, checkIssueInstant, checkValidityWindow, subjectIdentifier,
 } from "./rules.js";
@@ -53,23 +53,17 @@ export function verifySaml1Token(value: string, ctx: Saml1Context): VerifiedSubj
   // The IdP must declare SAML 1.1 in its metadata (as OpenSAML's metadata trust engine requires).
   if (!idp.metadata.protocols.includes(SAML11_PROTOCOL)) throw refuse("protocol_not_supported");
 
-  let trustedResponse: Element | undefined;
-  let trustedAssertion: Element | undefined;
-  let keyFingerprint = "";
-  if (response && signatureOf(response)) {
-    ({ element: trustedResponse, keyFingerprint } = verifySignedElement(xml, response, "ResponseID", idp, ctx.limits));
-  }
-  if (signatureOf(assertion)) {
-    ({ element: trustedAssertion, keyFingerprint } = verifySignedElement(xml, assertion, "AssertionID", idp, ctx.limits));
-  } else if (trustedResponse && !idp.policy.requireSignedAssertion) {
-    trustedAssertion = soleAssertion(trustedResponse);
-  } else {
-    throw refuse("signature_missing");
-  }
-  if (!is(trustedAssertion, NS.saml1, "Assertion")) throw refuse("saml_shape_invalid");
+  const trustedResponse = response && signatureOf(response)
+    ? verifySignedElement(xml, response, "ResponseID", idp, ctx.limits)
+    : undefined;
+  const trusted = trustedAssertion({
+    documentText: xml, assertion, idAttribute: "AssertionID", response: trustedResponse,
+    fromSignedResponse: soleAssertion, idp, limits: ctx.limits,
+  });
+  if (!is(trusted.element, NS.saml1, "Assertion")) throw refuse("saml_shape_invalid");
 
-  if (response) checkResponse(trustedResponse ?? response, idp);
-  return checkAssertion(trustedAssertion, idp, ctx, keyFingerprint);
+  if (response) checkResponse(trustedResponse?.element ?? response, idp);
+  return checkAssertion(trusted.element, idp, ctx, trusted.keyFingerprint);
 }
 
 /** Exactly one SAML 1.1 saml:Assertion and nothing else called Assertion (catalogue A3–A7, A11, E10). */

@@ -3,7 +3,7 @@ import { NS, attr, childElements, children, is, onlyChild, text } from "../xml/d
 import type { XmlLimits } from "../xml/safe-parse.js";
 import { signatureOf } from "../xml/signature.js";
 import { parseOptionalInstant, parseSamlInstant } from "./time.js";
-import { decodeSamlToken, trustedIdpFor, verifySignedElement } from "./signed-token.js";
+import { decodeSamlToken, trustedAssertion, trustedIdpFor, verifySignedElement } from "./signed-token.js";
 import {
   attributeValues, bearerReplayMark, checkAudienceRestriction, checkIssueInstant, checkValidityWindow, subjectIdentifier,
 } from "./rules.js";
@@ -71,28 +71,21 @@ export function verifySaml2Token(value: string, ctx: Saml2Context): VerifiedSubj
   // The IdP must declare SAML 2.0 in its metadata, as it must declare SAML 1.1 for saml1 tokens.
   if (!idp.metadata.protocols.includes(SAML2_PROTOCOL)) throw refuse("protocol_not_supported");
 
-  let trustedResponse: Element | undefined;
-  let trustedAssertion: Element | undefined;
-  let keyFingerprint = "";
-
-  if (response && signatureOf(response)) {
-    ({ element: trustedResponse, keyFingerprint } = verifySignedElement(xml, response, "ID", idp, ctx.limits));
-  }
+  const trustedResponse = response && signatureOf(response)
+    ? verifySignedElement(xml, response, "ID", idp, ctx.limits)
+    : undefined;
   // The Response signature, when verified, covers the ciphertext (its reference is the Response).
   if (encrypted && response) ({ assertion, xml: assertionXml } = decrypt(assertion, trustedResponse !== undefined));
-  if (signatureOf(assertion)) {
-    ({ element: trustedAssertion, keyFingerprint } = verifySignedElement(assertionXml, assertion, "ID", idp, ctx.limits));
-  } else if (trustedResponse && !idp.policy.requireSignedAssertion) {
-    // Only the Response signature vouches for the assertion: read it from the signed bytes (for an
-    // encrypted one: decrypt the ciphertext, in the namespace context, that the signature covers).
-    trustedAssertion = encrypted ? decrypt(soleAssertion(trustedResponse), true).assertion : soleAssertion(trustedResponse);
-  } else {
-    throw refuse("signature_missing");
-  }
-  if (!is(trustedAssertion, NS.saml2, "Assertion")) throw refuse("saml_shape_invalid");
+  const trusted = trustedAssertion({
+    documentText: assertionXml, assertion, idAttribute: "ID", response: trustedResponse, idp, limits: ctx.limits,
+    // From the Response's signed bytes; an encrypted assertion is decrypted from the ciphertext, in
+    // the namespace context, that the Response signature covers.
+    fromSignedResponse: (signed) => (encrypted ? decrypt(soleAssertion(signed), true).assertion : soleAssertion(signed)),
+  });
+  if (!is(trusted.element, NS.saml2, "Assertion")) throw refuse("saml_shape_invalid");
 
-  if (response) checkResponse(trustedResponse ?? response, idp);
-  return checkAssertion(trustedAssertion, idp, ctx, keyFingerprint);
+  if (response) checkResponse(trustedResponse?.element ?? response, idp);
+  return checkAssertion(trusted.element, idp, ctx, trusted.keyFingerprint);
 }
 
 /**

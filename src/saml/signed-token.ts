@@ -1,7 +1,7 @@
 import { refuse } from "../oauth/errors.js";
 import { parseUntrustedXml, type XmlLimits } from "../xml/safe-parse.js";
 import { bytesToXmlText, decodeBase64Token } from "../xml/token-encoding.js";
-import { verifyEnvelopedSignature } from "../xml/signature.js";
+import { signatureOf, verifyEnvelopedSignature } from "../xml/signature.js";
 import type { IdpRegistry, TrustedIdp } from "./idp-registry.js";
 
 /**
@@ -63,4 +63,26 @@ export function verifySignedElement(
     allowSha1: idp.policy.allowSha1,
   });
   return { element: parseUntrustedXml(verified.signedXml, limits).documentElement!, keyFingerprint: verified.keyFingerprint };
+}
+
+/**
+ * Which signature vouches for the assertion, the same rule for SAML 2.0 and 1.1: its own when it
+ * has one (RFC 7522 §3: the assertion MUST be signed); otherwise the Response's, only when that one
+ * was verified and the IdP's policy accepts a signed Response around an unsigned assertion, and then
+ * the assertion is read from the Response's signed bytes (`fromSignedResponse`).
+ */
+export function trustedAssertion(o: {
+  documentText: string;
+  assertion: Element;
+  idAttribute: string;
+  response: TrustedElement | undefined;
+  fromSignedResponse: (signedResponse: Element) => Element;
+  idp: TrustedIdp;
+  limits: XmlLimits;
+}): TrustedElement {
+  if (signatureOf(o.assertion)) return verifySignedElement(o.documentText, o.assertion, o.idAttribute, o.idp, o.limits);
+  if (o.response && !o.idp.policy.requireSignedAssertion) {
+    return { element: o.fromSignedResponse(o.response.element), keyFingerprint: o.response.keyFingerprint };
+  }
+  throw refuse("signature_missing");
 }
