@@ -152,14 +152,18 @@ export function signWithXmlsec1(xml: string, id: string, o: SignOptions): string
  * For the self-test; the bridge must not rely on this.
  */
 export function verifyWithXmlsec1(xml: string, id: string, cert: string): boolean {
-  if (!referencesOnly(xml, id)) return false;
+  return referencesOnly(xml, id) && xmlsec1Verifies(xml, cert, ID_ATTRS, signatureXPath(id));
+}
+
+/** xmlsec1 --verify of the signature at `signatureXPath`, with `cert` as the only key (never one from KeyInfo). */
+function xmlsec1Verifies(xml: string, cert: string, idAttrs: readonly string[], signaturePath: string): boolean {
   return withTempDir((dir) => {
     const input = path.join(dir, "in.xml");
     writeFileSync(input, xml);
     try {
       execFileSync(
         XMLSEC1,
-        ["--verify", "--enabled-key-data", "key-name", "--pubkey-cert-pem", cert, ...ID_ATTRS, "--node-xpath", signatureXPath(id), input],
+        ["--verify", "--enabled-key-data", "key-name", "--pubkey-cert-pem", cert, ...idAttrs, "--node-xpath", signaturePath, input],
         { stdio: ["ignore", "pipe", "pipe"] },
       );
       return true;
@@ -440,20 +444,7 @@ export function signSaml11WithXmlsec1(xml: string, id: string, o: SignOptions): 
 
 /** Verifies the direct ds:Signature of the SAML 1.1 element with this ID with xmlsec1 against `cert` only (self-test). */
 export function verifySaml11WithXmlsec1(xml: string, id: string, cert: string): boolean {
-  return withTempDir((dir) => {
-    const input = path.join(dir, "in.xml");
-    writeFileSync(input, xml);
-    try {
-      execFileSync(
-        XMLSEC1,
-        ["--verify", "--enabled-key-data", "key-name", "--pubkey-cert-pem", cert, ...SAML11_ID_ATTRS, "--node-xpath", saml11SignatureXPath(id), input],
-        { stdio: ["ignore", "pipe", "pipe"] },
-      );
-      return true;
-    } catch {
-      return false;
-    }
-  });
+  return xmlsec1Verifies(xml, cert, SAML11_ID_ATTRS, saml11SignatureXPath(id));
 }
 
 /**
