@@ -22,5 +22,7 @@ RUN mkdir -p certs && chown -R node:node certs metadata
 USER node
 EXPOSE 8080
 # Development keys are created on first start if the config points at missing ones; mount real
-# keys and your own config (FEDBRIDGE_CONFIG) in production.
-CMD ["sh", "-c", "node dist/scripts/dev-keys.js && exec node dist/src/main.js"]
+# keys and your own config (FEDBRIDGE_CONFIG) in production. Production mode: one worker per CPU
+# (FEDBRIDGE_WORKERS=N to choose), which needs the Redis replay store (README "Production mode");
+# a config with the memory store runs with FEDBRIDGE_WORKERS=1.
+CMD ["sh", "-c", "node dist/scripts/dev-keys.js && exec node dist/src/cluster.js"]

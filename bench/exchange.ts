@@ -1,552 +1,541 @@
 /**
- * Benchmark of POST /token (SAML 2.0 assertion → JWT) over real HTTP, with the crypto and XML
- * floors measured in the same run so the figures can be compared on this machine.
+ * Benchmark of POST /token over real HTTP against the bridge in production mode (dist/src/cluster.js,
+ * one worker per core unless --workers says otherwise), driven from a SEPARATE load-generator
+ * process (bench/load.ts), with the cryptographic floor of the same work measured in the same run
+ * on all cores (bench/floor.ts) and the ratio.
  *
- *   npm run bench -- [--requests 2000] [--concurrency 16] [--warmup 200] [--memory]
- *                    [--redis-url redis://127.0.0.1:6379]
+ *   npm run bench -- [--scenario response,idtoken | all] [--workers N] [--idps N] [--size 2k|20k|200k]
+ *                    [--concurrency 32] [--duration 10] [--requests N] [--warmup N] [--half]
+ *                    [--alg RS256|PS256|ES256|ES384|EdDSA] [--redis-url redis://…] [--profile]
  *
- * Everything is throwaway: a fresh IdP key + certificate + metadata and a fresh token signing key
- * in a temp dir (removed at the end), Redis keys under `fedbridge:bench:<random>:` (deleted at the
- * end). The bridge (createBridge) runs in a worker thread listening on an ephemeral 127.0.0.1 port,
- * so the load generator (node:http, keep-alive) does not share its event loop. All assertions are
- * signed with xml-crypto BEFORE timing starts. Exchange logging is off (silent logger).
- * Exits 1 if any exchange was not a 200 with an access token. No target is enforced.
+ * Scenarios: response (an enterprise-shaped samlp:Response: one signed assertion, ten attributes,
+ * the certificate in KeyInfo, ≈5 KB), assertion (the same assertion bare), saml11 (a SAML 1.1
+ * assertion), idtoken (an OIDC ID token, RS256, one-time use through Redis). Every request carries a
+ * fresh token, all signed before timing. --half adds a rate-limited run at 50 % of the measured
+ * maximum and reports its latency (open loop, measured from when each request was due).
+ *
+ * Everything is throwaway: keys, certificate, metadata, JWKS and config in a temp dir (removed at
+ * the end), and a redis-server of its own on a free port (stopped by PID) unless --redis-url names
+ * one (then keys live under a random prefix, deleted at the end). Exit 1 if any exchange failed.
  */
-import { createHash, createPublicKey, generateKeyPairSync, randomBytes, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from "node:crypto";
-import { Agent, request } from "node:http";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { createHash, generateKeyPairSync, randomBytes, type KeyObject } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { get as httpGet } from "node:http";
+import { createServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { performance, type EventLoopUtilization } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
-import { DOMParser } from "@xmldom/xmldom";
-import { SignJWT } from "jose";
 import { createClient } from "redis";
-import { createBridge } from "../src/bootstrap.js";
-import { parseConfig } from "../src/config/load.js";
-import { silentLogger } from "../src/log/logger.js";
+import { exportJWK } from "jose";
 import { selfSignedCertificate } from "../scripts/lib/self-signed-cert.js";
-import { buildExampleAssertion, signAssertion } from "../scripts/lib/example-idp.js";
+import { allCoreFloor, exchangeCost, formatCost, ofFloor, percentile, perSecond, round } from "./arithmetic.js";
+import { measureFloor } from "./floor.js";
+import type { LoadJob, LoadResult } from "./load.js";
+import { presign } from "./presign.js";
+import { breakdown, formatBreakdown, profileFiles, workerProfiles } from "./profile.js";
+import { BENCH, SCENARIOS, type Scenario, type Signer } from "./tokens.js";
 
-const IDP_ENTITY_ID = "https://idp.bench.invalid/saml";
-const SP_ENTITY_ID = "https://bridge.bench.invalid/saml";
-const ISSUER = "https://bridge.bench.invalid";
-const TOKEN_ENDPOINT = `${ISSUER}/token`;
-const API = "https://api.bench.invalid";
-const CLIENT_ID = "bench-client";
-const SAML2 = "urn:ietf:params:oauth:token-type:saml2";
-const GRANT = "urn:ietf:params:oauth:grant-type:token-exchange";
-
-// ---------------------------------------------------------------------------------------------------
-// worker thread: the bridge under test
-
-interface WorkerInput {
-  raw: unknown;
-  baseDir: string;
-}
-type ToWorker = { type: "elu" } | { type: "close" };
-type FromWorker =
-  | { type: "listening"; port: number }
-  | { type: "elu"; elu: EventLoopUtilization }
-  | { type: "closed" }
-  | { type: "log"; line: string };
-
-async function workerMain(): Promise<void> {
-  const { raw, baseDir } = workerData as WorkerInput;
-  const port = parentPort!;
-  const post = (m: FromWorker): void => port.postMessage(m);
-  const bridge = await createBridge(
-    { config: parseConfig(raw), baseDir },
-    {
-      now: () => Date.now(),
-      // Exchange lines are dropped; store events (Redis errors) are passed on.
-      log: (e) => (e.event === "token_exchange" ? silentLogger(e) : post({ type: "log", line: JSON.stringify(e) })),
-    },
-  );
-  const server = bridge.app.listen(0, "127.0.0.1", () => {
-    post({ type: "listening", port: (server.address() as { port: number }).port });
-  });
-  server.keepAliveTimeout = 30_000;
-  port.on("message", (m: ToWorker) => {
-    if (m.type === "elu") post({ type: "elu", elu: performance.eventLoopUtilization() });
-    if (m.type === "close") {
-      server.closeAllConnections();
-      server.close(() => {
-        void bridge.close().finally(() => {
-          post({ type: "closed" });
-          port.close();
-        });
-      });
-    }
-  });
-}
-
-// ---------------------------------------------------------------------------------------------------
-// main thread
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, "..", "..");
+const CLUSTER = path.join(ROOT, "dist", "src", "cluster.js");
+const LOAD = path.join(HERE, "load.js");
+const REOPEN = path.join(ROOT, "dist", "scripts", "replay-reopen.js");
+const SIGNING_ALGS = ["RS256", "PS256", "ES256", "ES384", "EdDSA"] as const;
+type Alg = (typeof SIGNING_ALGS)[number];
 
 interface Options {
-  requests: number;
+  scenarios: Scenario[];
+  workers: number;
+  idps: number;
+  size: number;
   concurrency: number;
-  warmup: number;
-  memory: boolean;
-  redisUrl: string;
+  durationS: number;
+  requests: number | undefined;
+  warmup: number | undefined;
+  half: boolean;
+  alg: Alg;
+  redisUrl: string | undefined;
+  profile: boolean;
+  floorMs: number;
 }
 
 function options(): Options {
   const { values } = parseArgs({
     options: {
-      requests: { type: "string", default: "2000" },
-      concurrency: { type: "string", default: "16" },
-      warmup: { type: "string", default: "200" },
-      memory: { type: "boolean", default: false },
-      "redis-url": { type: "string", default: "redis://127.0.0.1:6379" },
+      scenario: { type: "string", default: "response,idtoken" },
+      workers: { type: "string", default: String(os.availableParallelism()) },
+      idps: { type: "string", default: "1" },
+      size: { type: "string", default: "0" },
+      concurrency: { type: "string", default: "32" },
+      duration: { type: "string", default: "10" },
+      requests: { type: "string" },
+      warmup: { type: "string" },
+      half: { type: "boolean", default: false },
+      alg: { type: "string", default: "RS256" },
+      "redis-url": { type: "string" },
+      profile: { type: "boolean", default: false },
+      "floor-ms": { type: "string", default: "300" },
     },
   });
-  const int = (name: string, v: string, min: number): number => {
+  const fail = (m: string): never => {
+    process.stderr.write(`bench: ${m}\n`);
+    process.exit(2);
+  };
+  const int = (name: string, v: string, min: number, max = Number.MAX_SAFE_INTEGER): number => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n < min) {
-      process.stderr.write(`bench: --${name} must be an integer >= ${min}\n`);
-      process.exit(2);
-    }
+    if (!Number.isInteger(n) || n < min || n > max) fail(`--${name} must be an integer ${min}-${max}`);
     return n;
   };
+  const sizeOf = (v: string): number => {
+    const m = /^(\d+)(k|kb)?$/i.exec(v.trim());
+    if (!m) return fail("--size: bytes, or e.g. 2k, 20k, 200k");
+    return Number(m[1]) * (m[2] ? 1024 : 1);
+  };
+  const scenarios = values.scenario === "all" ? [...SCENARIOS] : values.scenario.split(",").map((s) => s.trim());
+  for (const s of scenarios) if (!(SCENARIOS as readonly string[]).includes(s)) fail(`--scenario: one or more of ${SCENARIOS.join(", ")}, or all`);
+  if (!(SIGNING_ALGS as readonly string[]).includes(values.alg)) fail(`--alg: one of ${SIGNING_ALGS.join(", ")}`);
+  const size = sizeOf(values.size);
+  if (size > 400 * 1024) fail("--size: at most 400k (the bridge's token limit is 1 MiB of base64)");
   return {
-    requests: int("requests", values.requests, 1),
-    concurrency: int("concurrency", values.concurrency, 1),
-    warmup: int("warmup", values.warmup, 0),
-    memory: values.memory,
+    scenarios: scenarios as Scenario[],
+    workers: int("workers", values.workers, 1, 256),
+    idps: int("idps", values.idps, 1, 20_000),
+    size,
+    concurrency: int("concurrency", values.concurrency, 1, 10_000),
+    durationS: int("duration", values.duration, 1, 3600),
+    requests: values.requests === undefined ? undefined : int("requests", values.requests, 1),
+    warmup: values.warmup === undefined ? undefined : int("warmup", values.warmup, 0),
+    half: values.half,
+    alg: values.alg as Alg,
     redisUrl: values["redis-url"],
+    profile: values.profile,
+    floorMs: int("floor-ms", values["floor-ms"], 50, 60_000),
   };
 }
+
+// ---------------------------------------------------------------------------------------------------
+// material and config
 
 interface Material {
   dir: string;
-  idpKey: KeyObject;
-  bridgeKey: KeyObject;
-  secret: string;
+  signer: Signer;
+  bridgeKeyPem: string;
+  secrets: { saml: string; oidc: string };
 }
 
-/** Throwaway keys, certificate and metadata in a fresh temp dir. */
-function makeMaterial(): Material {
-  const dir = mkdtempSync(path.join(os.tmpdir(), "fedbridge-bench-"));
-  const idp = generateKeyPairSync("rsa", { modulusLength: 2048 });
-  const cert = selfSignedCertificate(idp.privateKey, idp.publicKey, "fedbridge bench IdP (throwaway)", 1);
-  const b64 = cert.replace(/-----[^-]+-----/g, "").replace(/\s+/g, "");
-  writeFileSync(
-    path.join(dir, "idp-metadata.xml"),
-    `<?xml version="1.0" encoding="UTF-8"?>
-<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="${IDP_ENTITY_ID}">
-  <md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
+function privatePem(k: KeyObject): string {
+  return k.export({ type: "pkcs8", format: "pem" }) as string;
+}
+
+function metadataXml(entityId: string, certPem: string): string {
+  const b64 = certPem.replace(/-----[^-]+-----/g, "").replace(/\s+/g, "");
+  return `<?xml version="1.0" encoding="UTF-8"?>
+<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="${entityId}">
+  <md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol urn:oasis:names:tc:SAML:1.1:protocol">
     <md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>${b64}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>
     <md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://idp.bench.invalid/sso"/>
   </md:IDPSSODescriptor>
 </md:EntityDescriptor>
-`,
-  );
-  writeFileSync(path.join(dir, "idp.crt"), cert);
-  const bridge = generateKeyPairSync("rsa", { modulusLength: 2048 });
-  writeFileSync(path.join(dir, "bridge-signing.key"), bridge.privateKey.export({ type: "pkcs8", format: "pem" }) as string, { mode: 0o600 });
-  return { dir, idpKey: idp.privateKey, bridgeKey: bridge.privateKey, secret: randomBytes(32).toString("base64url") };
+`;
 }
 
-function rawConfig(o: Options, m: Material, keyPrefix: string, total: number): Record<string, unknown> {
+function bridgeKey(alg: Alg): KeyObject {
+  switch (alg) {
+    case "RS256": case "PS256": return generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey;
+    case "ES256": return generateKeyPairSync("ec", { namedCurve: "prime256v1" }).privateKey;
+    case "ES384": return generateKeyPairSync("ec", { namedCurve: "secp384r1" }).privateKey;
+    case "EdDSA": return generateKeyPairSync("ed25519").privateKey;
+  }
+}
+
+async function makeMaterial(o: Options): Promise<Material> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "fedbridge-bench-"));
+  const idp = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const cert = selfSignedCertificate(idp.privateKey, idp.publicKey, "fedbridge bench IdP (throwaway)", 2);
+  writeFileSync(path.join(dir, "idp-metadata.xml"), metadataXml(BENCH.idpEntityId, cert));
+  if (o.idps > 1) {
+    // Further IdPs the clients do not use: what a bridge serving a federation holds. One throwaway
+    // key for all of them (their certificates are never used).
+    mkdirSync(path.join(dir, "idps"));
+    const other = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    const otherCert = selfSignedCertificate(other.privateKey, other.publicKey, "fedbridge bench other IdP (throwaway)", 2);
+    for (let i = 1; i < o.idps; i++) writeFileSync(path.join(dir, "idps", `idp-${i}.xml`), metadataXml(`https://idp-${i}.bench.invalid/saml`, otherCert));
+  }
+  const oidc = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const jwk = { ...(await exportJWK(oidc.publicKey)), kid: "bench-oidc-1", alg: "RS256", use: "sig" };
+  writeFileSync(path.join(dir, "oidc.jwks.json"), JSON.stringify({ keys: [jwk] }));
+  const bridgeKeyPem = privatePem(bridgeKey(o.alg));
+  writeFileSync(path.join(dir, "bridge-signing.key"), bridgeKeyPem, { mode: 0o600 });
   return {
-    issuer: ISSUER,
-    tokenEndpoint: TOKEN_ENDPOINT,
-    saml: { entityId: SP_ENTITY_ID },
+    dir,
+    signer: { idpKeyPem: privatePem(idp.privateKey), idpCertPem: cert, oidcKeyPem: privatePem(oidc.privateKey), oidcKid: "bench-oidc-1" },
+    bridgeKeyPem,
+    secrets: { saml: randomBytes(24).toString("base64url"), oidc: randomBytes(24).toString("base64url") },
+  };
+}
+
+function rawConfig(o: Options, m: Material, redisUrl: string, keyPrefix: string): Record<string, unknown> {
+  const secretHash = (s: string): string => `sha256:${createHash("sha256").update(s).digest("base64url")}`;
+  const claimsFrom = (name: string) => ({ from: { name } });
+  const fillers = Array.from({ length: o.idps - 1 }, (_, k) => ({
+    id: `idp-${k + 1}`, metadataFile: `idps/idp-${k + 1}.xml`, recipients: [BENCH.tokenEndpoint],
+    mapping: { subject: { nameId: true }, claims: {}, scopes: [{ grant: ["read"] }] },
+  }));
+  return {
+    issuer: BENCH.issuer,
+    tokenEndpoint: BENCH.tokenEndpoint,
+    saml: { entityId: BENCH.spEntityId },
     tokens: { ttlSeconds: 300, clockSkewSeconds: 60 },
-    signing: { keys: [{ kid: "bench-rs", alg: "RS256", privateKeyFile: "bridge-signing.key" }] },
+    signing: { keys: [{ kid: "bench-1", alg: o.alg, privateKeyFile: "bridge-signing.key" }] },
+    // Room for --size 200k (base64url in a form) and its elements; defaults otherwise.
+    limits: { maxBodyBytes: 4 * 1024 * 1024, maxTokenBytes: 1024 * 1024, maxXmlElements: 20_000 },
     clients: [
       {
-        id: CLIENT_ID,
-        secretHash: `sha256:${createHash("sha256").update(m.secret).digest("base64url")}`,
-        audiences: [API], defaultAudience: API, scopes: ["read", "write"], idps: ["bench-idp"], mode: "delegation",
+        id: "bench-saml", secretHash: secretHash(m.secrets.saml), audiences: [BENCH.apiSaml], defaultAudience: BENCH.apiSaml,
+        scopes: ["read", "write"], idps: ["bench-idp"], mode: "delegation",
+        subjectTokenTypes: ["urn:ietf:params:oauth:token-type:saml2", "urn:ietf:params:oauth:token-type:saml1"],
+      },
+      {
+        id: "bench-oidc", secretHash: secretHash(m.secrets.oidc), audiences: [BENCH.apiOidc], defaultAudience: BENCH.apiOidc,
+        scopes: ["read", "write"], idps: ["bench-oidc"], mode: "delegation", subjectTokenTypes: ["urn:ietf:params:oauth:token-type:id_token"],
       },
     ],
-    audiences: [{ id: API, scopes: ["read", "write"], defaultScopes: ["read"] }],
+    audiences: [
+      { id: BENCH.apiSaml, scopes: ["read", "write"], defaultScopes: ["read"] },
+      { id: BENCH.apiOidc, scopes: ["read", "write"], defaultScopes: ["read"] },
+    ],
     samlIdps: [
       {
-        id: "bench-idp", metadataFile: "idp-metadata.xml", recipients: [TOKEN_ENDPOINT],
-        // Long enough that pre-signed assertions stay valid however long signing + the run take.
+        id: "bench-idp", metadataFile: "idp-metadata.xml", recipients: [BENCH.tokenEndpoint],
+        // Long enough that pre-signed tokens stay valid however long signing and the run take.
         maxAssertionAgeSeconds: 3600,
         mapping: {
           subject: { nameId: true },
           claims: {
-            email: { from: { friendlyName: "mail" }, required: true, transform: "lowercase" },
-            groups: { from: { name: "groups" }, multi: true, default: [] },
+            email: { ...claimsFrom("http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress"), required: true, transform: "lowercase" },
+            name: claimsFrom("http://schemas.microsoft.com/identity/claims/displayname"),
+            given_name: claimsFrom("http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname"),
+            family_name: claimsFrom("http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname"),
+            oid: claimsFrom("http://schemas.microsoft.com/identity/claims/objectidentifier"),
+            tid: claimsFrom("http://schemas.microsoft.com/identity/claims/tenantid"),
+            groups: { ...claimsFrom("http://schemas.microsoft.com/ws/2008/06/identity/claims/groups"), multi: true, default: [] },
           },
           scopes: [
-            { when: { name: "groups" }, anyOf: ["staff"], grant: ["read"] },
-            { when: { name: "groups" }, anyOf: ["editors"], grant: ["read", "write"] },
+            { when: { name: "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups" }, anyOf: ["staff"], grant: ["read"] },
+            { when: { name: "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups" }, anyOf: ["editors"], grant: ["read", "write"] },
           ],
         },
       },
+      ...fillers,
     ],
-    replay: o.memory
-      ? { store: "memory", memoryMaxEntries: Math.max(100_000, 2 * total) }
-      : { store: "redis", redisUrl: o.redisUrl, keyPrefix },
+    jwtIssuers: [
+      {
+        id: "bench-oidc", issuer: BENCH.oidcIssuer, jwksFile: "oidc.jwks.json", algorithms: ["RS256"], audiences: [BENCH.oidcAudience],
+        tokenTypes: ["urn:ietf:params:oauth:token-type:id_token"], maxTokenAgeSeconds: 3600, maxLifetimeSeconds: 7200,
+        // Every ID token is used once, through the same Redis replay store as the assertions.
+        oneTimeUse: true,
+        mapping: {
+          subject: { nameId: true },
+          claims: { email: { ...claimsFrom("email"), required: true, transform: "lowercase" }, name: claimsFrom("name"), groups: { ...claimsFrom("groups"), multi: true, default: [] } },
+          scopes: [{ when: { name: "groups" }, anyOf: ["staff"], grant: ["read"] }],
+        },
+      },
+    ],
+    replay: { store: "redis", redisUrl, keyPrefix },
   };
 }
 
+// ---------------------------------------------------------------------------------------------------
+// processes
 
-/** One distinct, signed SAML 2.0 assertion (xml-crypto, signature after the Issuer, exc-c14n, rsa-sha256). */
-function signedAssertion(idpKey: string, i: number, now: number): string {
-  const xml = buildExampleAssertion({
-    issuer: IDP_ENTITY_ID, audience: SP_ENTITY_ID, recipient: TOKEN_ENDPOINT,
-    nameId: `user${i}@bench.invalid`, groups: ["staff", "editors"], lifetime: 3600, now,
-  });
-  return signAssertion(xml, idpKey);
+async function freePort(): Promise<number> {
+  const srv = createServer().listen(0, "127.0.0.1");
+  await new Promise((r) => srv.once("listening", r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise((r) => srv.close(r));
+  return port;
 }
 
-function formBody(signedXml: string): string {
-  const form = new URLSearchParams();
-  form.append("grant_type", GRANT);
-  form.append("subject_token", Buffer.from(signedXml, "utf8").toString("base64url"));
-  form.append("subject_token_type", SAML2);
-  form.append("scope", "read");
-  return form.toString();
-}
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-interface Reply {
-  status: number;
-  body: string;
-}
-
-function post(agent: Agent, port: number, auth: string, body: string): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        agent, host: "127.0.0.1", port, method: "POST", path: "/token",
-        headers: {
-          "content-type": "application/x-www-form-urlencoded",
-          "content-length": Buffer.byteLength(body),
-          authorization: auth,
-        },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
-        res.on("error", reject);
-      },
-    );
-    req.on("error", reject);
-    req.end(body);
-  });
-}
-
-function get(agent: Agent, port: number, p: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request({ agent, host: "127.0.0.1", port, method: "GET", path: p }, (res) => {
+function status(port: number, p: string): Promise<number> {
+  return new Promise((resolve) => {
+    const req = httpGet({ host: "127.0.0.1", port, path: p, agent: false }, (res) => {
       res.resume();
       res.on("end", () => resolve(res.statusCode ?? 0));
     });
-    req.on("error", reject);
-    req.end();
+    req.on("error", () => resolve(0));
   });
 }
 
-interface RunResult {
-  wallMs: number;
-  latenciesMs: number[];
-  ok: number;
-  failures: Map<string, number>;
-}
-
-/** Sends every body once, `concurrency` at a time; a result is OK only if 200 with an access_token. */
-async function drive(agent: Agent, port: number, auth: string, bodies: readonly string[], concurrency: number): Promise<RunResult> {
-  const latenciesMs: number[] = new Array(bodies.length);
-  const failures = new Map<string, number>();
-  let ok = 0;
-  let next = 0;
-  const start = performance.now();
-  const lane = async (): Promise<void> => {
-    for (let i = next++; i < bodies.length; i = next++) {
-      const t0 = performance.now();
-      let outcome: string;
-      try {
-        const res = await post(agent, port, auth, bodies[i]!);
-        if (res.status === 200 && typeof (JSON.parse(res.body) as { access_token?: unknown }).access_token === "string") {
-          outcome = "ok";
-        } else {
-          const b = JSON.parse(res.body) as { error?: string; error_description?: string };
-          outcome = `${res.status} ${b.error ?? "?"}/${b.error_description ?? "?"}`;
-        }
-      } catch (e) {
-        outcome = `transport ${(e as Error).message}`;
-      }
-      latenciesMs[i] = performance.now() - t0;
-      if (outcome === "ok") ok++;
-      else failures.set(outcome, (failures.get(outcome) ?? 0) + 1);
+async function startRedis(): Promise<{ url: string; child: ChildProcess }> {
+  const port = await freePort();
+  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
+  const url = `redis://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    const c = createClient({ url, socket: { connectTimeout: 500, reconnectStrategy: false } });
+    c.on("error", () => undefined);
+    const ok = await c.connect().then(() => true, () => false);
+    if (ok) {
+      await c.close();
+      return { url, child };
     }
+    await sleep(50);
+  }
+  child.kill("SIGKILL");
+  throw new Error("redis-server did not start");
+}
+
+interface Bridge {
+  child: ChildProcess;
+  port: number;
+  workerPids: number[];
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+async function startBridge(configFile: string, workers: number, profileDir: string | undefined): Promise<Bridge> {
+  const port = await freePort();
+  const nodeArgs = profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [];
+  const child = spawn(process.execPath, [...nodeArgs, CLUSTER, "--workers", String(workers)], {
+    env: { ...process.env, FEDBRIDGE_CONFIG: configFile, PORT: String(port), HOST: "127.0.0.1" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  const pids: number[] = [];
+  child.stdout!.on("data", (d: Buffer) => {
+    out += d.toString();
+    let nl: number;
+    while ((nl = out.indexOf("\n")) >= 0) {
+      const line = out.slice(0, nl);
+      out = out.slice(nl + 1);
+      if (line.includes('"worker_listening"')) pids.push((JSON.parse(line) as { pid: number }).pid);
+      // Exchange lines are the bridge's business; store and worker events are worth seeing.
+      else if (/"event":"(worker_died|redis_|replay_store)/.test(line)) process.stderr.write(`bridge: ${line}\n`);
+    }
+  });
+  child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+  const deadline = Date.now() + 120_000;
+  try {
+    while (pids.length < workers) {
+      if (child.exitCode !== null) throw new Error(`bridge exited ${child.exitCode}:\n${err}`);
+      if (Date.now() > deadline) throw new Error(`bridge did not start:\n${err}`);
+      await sleep(50);
+    }
+    while ((await status(port, "/readyz")) !== 200) {
+      if (Date.now() > deadline) throw new Error(`bridge /readyz never 200:\n${err}`);
+      await sleep(100);
+    }
+  } catch (e) {
+    if (child.exitCode === null) child.kill("SIGKILL");
+    throw e;
+  }
+  return { child, port, workerPids: pids, stderr: () => err, exited };
+}
+
+/** utime + stime of these processes, µs (Linux /proc; 0 elsewhere). */
+function cpuUs(pids: readonly number[]): number {
+  const hz = 100; // USER_HZ, fixed at 100 on Linux for /proc
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch { /* gone */ }
+  }
+  return (ticks * 1e6) / hz;
+}
+
+function runLoad(job: LoadJob, dir: string, name: string): Promise<LoadResult> {
+  const file = path.join(dir, `${name}.job.json`);
+  writeFileSync(file, JSON.stringify(job));
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [LOAD, file], { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+    child.once("exit", (code) => {
+      if (code !== 0) return reject(new Error(`load generator exited ${code}`));
+      resolve(JSON.parse(out) as LoadResult);
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------
+// one scenario
+
+const DESCRIPTION: Record<Scenario, string> = {
+  response: "SAML 2.0 samlp:Response, one signed assertion, 10 attributes",
+  assertion: "bare SAML 2.0 assertion, 10 attributes",
+  saml11: "SAML 1.1 assertion, 10 attributes",
+  idtoken: "OIDC ID token, RS256, one-time use",
+};
+
+interface ScenarioResult {
+  text: string[];
+  json: Record<string, unknown>;
+  failed: boolean;
+  exchanges: number;
+}
+
+async function runScenario(o: Options, m: Material, bridge: Bridge, scenario: Scenario, basePerSec: number): Promise<ScenarioResult> {
+  const natural = scenario === "idtoken" ? 1 : 5 * 1024;
+  const requests = o.requests ?? Math.max(300, Math.round((basePerSec * o.durationS * natural) / Math.max(natural, o.size || natural)));
+  const warmup = o.warmup ?? Math.max(100, Math.round(requests / 10));
+  const halfCount = o.half ? Math.ceil(requests / 2) : 0;
+  const total = warmup + requests + halfCount;
+  process.stderr.write(`bench: ${scenario}: signing ${total} tokens on ${os.availableParallelism()} threads...\n`);
+  const { bodies, sample } = await presign(total, { scenario, size: scenario === "idtoken" ? 0 : o.size, now: Date.now(), lifetime: 3600 }, m.signer);
+  const bodiesFile = path.join(m.dir, `${scenario}.bodies`);
+  writeFileSync(bodiesFile, bodies.slice(0, warmup + requests).join("\n"));
+  const auth = `Basic ${Buffer.from(scenario === "idtoken" ? `bench-oidc:${m.secrets.oidc}` : `bench-saml:${m.secrets.saml}`).toString("base64")}`;
+
+  process.stderr.write(`bench: ${scenario}: warm-up ${warmup}, then up to ${requests} exchanges for at most ${o.durationS} s at concurrency ${o.concurrency}...\n`);
+  const base: Omit<LoadJob, "bodiesFile" | "mode" | "warmup"> = { port: bridge.port, authorization: auth, concurrency: o.concurrency, maxMs: o.durationS * 1000 };
+  const cpu0 = cpuUs(bridge.workerPids);
+  const max = await runLoad({ ...base, bodiesFile, mode: "closed", warmup }, m.dir, `${scenario}-max`);
+  // The warm-up's CPU is not separable from the run's here: the cost is over both.
+  const bridgeCpuPerExchange = (cpuUs(bridge.workerPids) - cpu0) / Math.max(1, warmup + max.sent);
+  const throughput = perSecond(max.ok, max.wallMs);
+
+  let half: LoadResult | undefined;
+  let halfRate = 0;
+  if (o.half) {
+    halfRate = Math.max(1, Math.floor(throughput / 2));
+    const halfFile = path.join(m.dir, `${scenario}-half.bodies`);
+    writeFileSync(halfFile, bodies.slice(warmup + requests).join("\n"));
+    process.stderr.write(`bench: ${scenario}: rate-limited run at ${halfRate}/s (half the maximum)...\n`);
+    half = await runLoad({ ...base, bodiesFile: halfFile, mode: "rate", rate: halfRate, warmup: 0, concurrency: Math.max(o.concurrency, 256) }, m.dir, `${scenario}-half`);
+  }
+
+  process.stderr.write(`bench: ${scenario}: measuring the floor on ${os.availableParallelism()} threads...\n`);
+  const measured = await measureFloor({
+    kind: scenario === "idtoken" ? "idtoken" : "saml", token: sample,
+    idpKeyPem: scenario === "idtoken" ? m.signer.oidcKeyPem : m.signer.idpKeyPem,
+    bridgeKeyPem: m.bridgeKeyPem, bridgeAlg: o.alg, msPerOp: o.floorMs,
+  });
+  // The floor from CPU cost (what the hardware allows, however busy the machine is now) ...
+  const cost = exchangeCost(measured.cpuUs);
+  const floor = allCoreFloor(Array.from({ length: measured.threads }, () => cost.totalUs));
+  // ... and from wall time per thread, as the machine ran it during this run.
+  const wallFloor = allCoreFloor(measured.wallUs.map((t) => exchangeCost(t).totalUs));
+  const threads = measured.wallUs;
+
+  const lat = max.latenciesMs;
+  const failedCount = max.sent - max.ok;
+  const r = (x: number, d = 1): number => round(x, d);
+  const json = {
+    scenario, description: DESCRIPTION[scenario], token_bytes: Buffer.byteLength(sample), workers: o.workers, idps: o.idps, alg: o.alg,
+    concurrency: o.concurrency, warmup, sent: max.sent, ok: max.ok, failed: failedCount, failures: max.failures,
+    warmup_failed: warmup - max.warmupOk, wall_ms: r(max.wallMs, 0), throughput_per_s: r(throughput),
+    latency_ms: { p50: r(percentile(lat, 50), 2), p95: r(percentile(lat, 95), 2), p99: r(percentile(lat, 99), 2), max: r(lat.at(-1) ?? NaN, 2) },
+    bridge_cpu_us_per_exchange: r(bridgeCpuPerExchange),
+    floor: { cpu_us: Object.fromEntries(cost.terms), exchange_cpu_us: cost.totalUs, per_core_per_s: r(cost.perCorePerS), threads: threads.length, all_cores_per_s: r(floor), all_cores_wall_now_per_s: r(wallFloor) },
+    throughput_of_floor: r(ofFloor(throughput, floor), 3),
+    bridge_cpu_vs_floor_cost: r(bridgeCpuPerExchange / cost.totalUs, 2),
+    ...(half ? {
+      half: {
+        rate_per_s: halfRate, sent: half.sent, ok: half.ok, failed: half.sent - half.ok, failures: half.failures, late_starts: half.lateStarts,
+        latency_ms: { p50: r(percentile(half.latenciesMs, 50), 2), p95: r(percentile(half.latenciesMs, 95), 2), p99: r(percentile(half.latenciesMs, 99), 2), max: r(half.latenciesMs.at(-1) ?? NaN, 2) },
+      },
+    } : {}),
   };
-  await Promise.all(Array.from({ length: Math.min(concurrency, bodies.length) }, lane));
-  return { wallMs: performance.now() - start, latenciesMs, ok, failures };
+  const rows: [string, string][] = [
+    ["token", `${DESCRIPTION[scenario]}, ${json.token_bytes} B`],
+    ["result", `${max.ok} ok, ${failedCount} failed${failedCount ? ` ${JSON.stringify(max.failures)}` : ""} (+${max.warmupOk}/${warmup} warm-up ok)`],
+    ["throughput", `${json.throughput_per_s} exchanges/s (${json.wall_ms} ms)`],
+    ["latency ms", `p50 ${json.latency_ms.p50}  p95 ${json.latency_ms.p95}  p99 ${json.latency_ms.p99}  max ${json.latency_ms.max}`],
+    ["bridge CPU", `${json.bridge_cpu_us_per_exchange} µs/exchange (all workers, user+system)`],
+    ["floor (CPU)", formatCost(cost)],
+    ["", `× ${threads.length} cores = ${json.floor.all_cores_per_s} exchanges/s (measured on ${threads.length} threads at once; by wall time just now: ${json.floor.all_cores_wall_now_per_s}/s)`],
+    ["of floor", `throughput ${(100 * json.throughput_of_floor).toFixed(1)} % of the all-core floor; bridge CPU ${json.bridge_cpu_vs_floor_cost}× the floor's cost per exchange`],
+  ];
+  if (half && json.half) {
+    rows.push(["at half load", `${halfRate}/s for ${r(half.wallMs / 1000)} s: ${half.ok} ok, ${half.sent - half.ok} failed; p50 ${json.half.latency_ms.p50}  p95 ${json.half.latency_ms.p95}  p99 ${json.half.latency_ms.p99}  max ${json.half.latency_ms.max} ms${half.lateStarts ? ` (${half.lateStarts} late starts)` : ""}`]);
+  }
+  const w = Math.max(...rows.map(([k]) => k.length));
+  return {
+    text: [`${scenario}`, ...rows.map(([k, v]) => `  ${k.padEnd(w)}  ${v}`)],
+    json,
+    failed: failedCount > 0 || max.warmupOk !== warmup || (half !== undefined && half.ok !== half.sent),
+    exchanges: warmup + max.sent + (half?.sent ?? 0),
+  };
 }
 
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  const rank = Math.ceil((p / 100) * sorted.length) - 1;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, rank))]!;
-}
-
-/** µs per op of `fn`, one at a time on this thread: a short warm-up, then at least `minMs` and `minOps`. */
-async function microsPerOp(fn: () => unknown, minMs = 1_000, minOps = 300): Promise<{ usPerOp: number; ops: number }> {
-  for (let i = 0; i < 50; i++) await fn();
-  let ops = 0;
-  const start = performance.now();
-  let elapsed = 0;
-  while (elapsed < minMs || ops < minOps) {
-    await fn();
-    ops++;
-    elapsed = performance.now() - start;
-  }
-  return { usPerOp: (elapsed * 1000) / ops, ops };
-}
-
-class BridgeWorker {
-  readonly #worker: Worker;
-  readonly #waiting = new Map<string, (m: FromWorker) => void>();
-  #failed: Error | undefined;
-
-  constructor(input: WorkerInput) {
-    this.#worker = new Worker(new URL(import.meta.url), { workerData: input });
-    this.#worker.on("message", (m: FromWorker) => {
-      if (m.type === "log") {
-        process.stderr.write(`bridge: ${m.line}\n`);
-        return;
-      }
-      const w = this.#waiting.get(m.type);
-      this.#waiting.delete(m.type);
-      w?.(m);
-    });
-    const fail = (e: Error): void => {
-      this.#failed ??= e;
-      for (const w of this.#waiting.values()) w({ type: "closed" });
-      this.#waiting.clear();
-    };
-    this.#worker.on("error", fail);
-    this.#worker.on("exit", (code) => fail(new Error(`bridge worker exited (code ${code})`)));
-  }
-
-  #await<T extends FromWorker["type"]>(type: T, timeoutMs: number): Promise<Extract<FromWorker, { type: T }>> {
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`bridge worker: no "${type}" within ${timeoutMs} ms`)), timeoutMs);
-      this.#waiting.set(type, (m) => {
-        clearTimeout(t);
-        if (this.#failed && type !== "closed") reject(this.#failed);
-        else resolve(m as Extract<FromWorker, { type: T }>);
-      });
-    });
-  }
-
-  listening(): Promise<number> {
-    return this.#await("listening", 15_000).then((m) => m.port);
-  }
-
-  elu(): Promise<EventLoopUtilization> {
-    const p = this.#await("elu", 5_000).then((m) => m.elu);
-    this.#worker.postMessage({ type: "elu" } satisfies ToWorker);
-    return p;
-  }
-
-  async close(): Promise<void> {
-    const p = this.#await("closed", 5_000).catch(() => undefined);
-    this.#worker.postMessage({ type: "close" } satisfies ToWorker);
-    await p;
-    await this.#worker.terminate();
-  }
-}
+// ---------------------------------------------------------------------------------------------------
 
 async function main(): Promise<number> {
   const o = options();
-  const keyPrefix = `fedbridge:bench:${randomBytes(8).toString("hex")}:`;
-  const total = o.warmup + o.requests;
-  const m = makeMaterial();
-  let worker: BridgeWorker | undefined;
-  const agent = new Agent({ keepAlive: true, maxSockets: o.concurrency });
+  if (!existsSync(CLUSTER)) throw new Error(`${CLUSTER} is missing: run npm run build`);
+  const m = await makeMaterial(o);
+  const keyPrefix = `fedbridge:bench:${randomBytes(6).toString("hex")}:`;
+  let redis: { url: string; child: ChildProcess | undefined } | undefined;
+  let bridge: Bridge | undefined;
   try {
-    const raw = rawConfig(o, m, keyPrefix, total);
-    parseConfig(raw); // fail here, not in the worker, on a bad config
-
-    // ---- pre-sign every assertion before any timing ----
-    process.stderr.write(`bench: signing ${total} assertions with xml-crypto...\n`);
-    const idpPem = m.idpKey.export({ type: "pkcs8", format: "pem" }) as string;
-    const now = Date.now();
-    const t0 = performance.now();
-    const signed = Array.from({ length: total }, (_, i) => signedAssertion(idpPem, i, now));
-    const signMs = performance.now() - t0;
-    const bodies = signed.map(formBody);
-    const auth = `Basic ${Buffer.from(`${CLIENT_ID}:${m.secret}`).toString("base64")}`;
-
-    // ---- the bridge ----
-    worker = new BridgeWorker({ raw, baseDir: m.dir });
-    const port = await worker.listening();
-    const readyStart = performance.now();
-    while ((await get(agent, port, "/readyz")) !== 200) {
-      if (performance.now() - readyStart > 5_000) {
-        throw new Error(o.memory ? "bridge /readyz never 200" : `bridge /readyz never 200: is Redis up at ${o.redisUrl}?`);
-      }
-      await new Promise((r) => setTimeout(r, 50));
+    redis = o.redisUrl ? { url: o.redisUrl, child: undefined } : await startRedis();
+    const configFile = path.join(m.dir, "fedbridge.bench.json");
+    writeFileSync(configFile, JSON.stringify(rawConfig(o, m, redis.url, keyPrefix), null, 1));
+    // A brand-new replay store is opened by the operator's command where the tree has one (the
+    // bridge cannot tell a first start from a lost store).
+    if (existsSync(REOPEN)) {
+      const r = spawnSync(process.execPath, [REOPEN, "--operator", "bench", "--reason", "brand-new benchmark store", "--config", configFile], { encoding: "utf8" });
+      if (r.status !== 0) throw new Error(`replay-reopen failed: ${r.stderr}`);
     }
+    // Kept after the run (path printed) for `npm run bench:profile -- <dir>` or Chrome DevTools.
+    const profileDir = o.profile ? mkdtempSync(path.join(os.tmpdir(), "fedbridge-bench-profile-")) : undefined;
+    process.stderr.write(`bench: starting the bridge: ${o.workers} worker(s), ${o.idps} IdP(s), ${o.alg} access tokens, Redis ${o.redisUrl ? o.redisUrl : "(own redis-server)"}...\n`);
+    bridge = await startBridge(configFile, o.workers, profileDir);
 
-    // ---- warm-up, then the timed run ----
-    process.stderr.write(`bench: warm-up ${o.warmup}, then ${o.requests} exchanges at concurrency ${o.concurrency} (${o.memory ? "memory" : "redis"} replay store)...\n`);
-    const warm = await drive(agent, port, auth, bodies.slice(0, o.warmup), o.concurrency);
-    const elu0 = await worker.elu();
-    const cpu0 = process.cpuUsage();
-    const run = await drive(agent, port, auth, bodies.slice(o.warmup), o.concurrency);
-    const cpu = process.cpuUsage(cpu0);
-    const elu1 = await worker.elu();
-    await worker.close();
-    worker = undefined;
-    agent.destroy();
+    const results: ScenarioResult[] = [];
+    for (const s of o.scenarios) results.push(await runScenario(o, m, bridge, s, s === "idtoken" ? 3000 : 1500));
 
-    let redisKeys: number | undefined;
-    if (!o.memory) redisKeys = await cleanRedis(o.redisUrl, keyPrefix);
+    bridge.child.kill("SIGTERM");
+    const code = await bridge.exited;
+    bridge = undefined;
+    if (code !== 0) process.stderr.write(`bench: the bridge exited ${code} on SIGTERM\n`);
 
-    // ---- floors, single-threaded, one op at a time ----
-    process.stderr.write("bench: measuring the crypto and XML floors...\n");
-    const sample = signed[0]!;
-    const signedInfo = /<(?:[\w.-]+:)?SignedInfo[\s>][\s\S]*?<\/(?:[\w.-]+:)?SignedInfo>/.exec(sample)?.[0];
-    if (!signedInfo) throw new Error("no ds:SignedInfo in the sample assertion");
-    const message = Buffer.from(signedInfo, "utf8");
-    const idpPublic = createPublicKey(m.idpKey);
-    const rsaSig = cryptoSign("sha256", message, m.idpKey);
-    const verifyOnce = (): void => {
-      if (!cryptoVerify("sha256", message, idpPublic, rsaSig)) throw new Error("verify failed");
-    };
-    const jwtOnce = (): Promise<string> =>
-      new SignJWT({ client_id: CLIENT_ID, idp: IDP_ENTITY_ID, scope: "read write", email: "user0@bench.invalid", groups: ["staff", "editors"], act: { sub: CLIENT_ID } })
-        .setProtectedHeader({ alg: "RS256", typ: "at+jwt", kid: "bench-rs" })
-        .setIssuer(ISSUER)
-        .setSubject("user0@bench.invalid")
-        .setAudience(API)
-        .setIssuedAt()
-        .setExpirationTime("5m")
-        .setJti(randomBytes(16).toString("hex"))
-        .sign(m.bridgeKey);
-    const parser = new DOMParser({ locator: {}, errorHandler: { warning: () => undefined, error: () => undefined, fatalError: () => undefined } });
-    const parseOnce = (): void => {
-      if (!parser.parseFromString(sample, "text/xml").documentElement) throw new Error("parse failed");
-    };
-    const verify = await microsPerOp(verifyOnce);
-    const jwt = await microsPerOp(jwtOnce);
-    const crypto = await microsPerOp(async () => {
-      verifyOnce();
-      await jwtOnce();
-    });
-    const parse = await microsPerOp(parseOnce);
-
-    // ---- figures ----
-    const n = o.requests;
-    const sorted = [...run.latenciesMs].sort((a, b) => a - b);
-    const throughput = (n / run.wallMs) * 1000;
-    const wallUs = 1e6 / throughput;
-    const eluActiveMs = elu1.active - elu0.active;
-    const eluIdleMs = elu1.idle - elu0.idle;
-    const bridgeLoopUs = (eluActiveMs * 1000) / n;
-    const processCpuUs = (cpu.user + cpu.system) / n;
-    const floorCrypto = crypto.usPerOp;
-    const floorCryptoParse = crypto.usPerOp + parse.usPerOp;
-    const r = (x: number, d = 1): number => Number(x.toFixed(d));
-    const figures = {
-      bench: "fedbridge-exchange",
-      store: o.memory ? "memory" : "redis",
-      requests: n,
-      concurrency: o.concurrency,
-      warmup: o.warmup,
-      cpus: os.availableParallelism(),
-      node: process.version,
-      ok: run.ok,
-      failed: n - run.ok,
-      warmup_failed: o.warmup - warm.ok,
-      failures: Object.fromEntries(run.failures),
-      presign_ms: r(signMs, 0),
-      wall_ms: r(run.wallMs, 0),
-      throughput_per_s: r(throughput),
-      latency_ms: { p50: r(percentile(sorted, 50), 2), p95: r(percentile(sorted, 95), 2), p99: r(percentile(sorted, 99), 2), max: r(sorted.at(-1) ?? NaN, 2) },
-      per_exchange_us: {
-        wall: r(wallUs),
-        bridge_event_loop: r(bridgeLoopUs),
-        bridge_event_loop_utilization: r(eluActiveMs / (eluActiveMs + eluIdleMs), 3),
-        process_cpu: r(processCpuUs),
-      },
-      floor_us: {
-        rsa2048_verify: r(verify.usPerOp, 2),
-        jwt_rs256_sign: r(jwt.usPerOp, 2),
-        crypto: r(floorCrypto, 2),
-        xml_parse: r(parse.usPerOp, 2),
-        crypto_plus_parse: r(floorCryptoParse, 2),
-      },
-      floor_ops_per_s: { crypto: r(1e6 / floorCrypto), crypto_plus_parse: r(1e6 / floorCryptoParse), xml_parse: r(1e6 / parse.usPerOp) },
-      ratio: {
-        wall_vs_crypto: r(wallUs / floorCrypto, 2),
-        wall_vs_crypto_plus_parse: r(wallUs / floorCryptoParse, 2),
-        process_cpu_vs_crypto: r(processCpuUs / floorCrypto, 2),
-        process_cpu_vs_crypto_plus_parse: r(processCpuUs / floorCryptoParse, 2),
-      },
-      ...(redisKeys === undefined ? {} : { redis_keys_written: redisKeys }),
-      assertion_bytes: Buffer.byteLength(sample),
-      signed_info_bytes: message.length,
-    };
-
-    const rows: [string, string][] = [
-      ["replay store", `${figures.store}${redisKeys === undefined ? "" : ` (${redisKeys} keys written, expected ${total})`}`],
-      ["exchanges", `${n} at concurrency ${o.concurrency} (+${o.warmup} warm-up), ${figures.cpus} CPUs, node ${process.version}`],
-      ["result", `${run.ok} ok, ${n - run.ok} failed${run.failures.size ? ` ${JSON.stringify(figures.failures)}` : ""}`],
-      ["throughput", `${figures.throughput_per_s} exchanges/s (${figures.wall_ms} ms wall)`],
-      ["latency ms", `p50 ${figures.latency_ms.p50}  p95 ${figures.latency_ms.p95}  p99 ${figures.latency_ms.p99}  max ${figures.latency_ms.max}`],
-      ["per exchange µs", `wall ${figures.per_exchange_us.wall}  bridge loop busy ${figures.per_exchange_us.bridge_event_loop} (ELU ${figures.per_exchange_us.bridge_event_loop_utilization})  process CPU ${figures.per_exchange_us.process_cpu}`],
-      ["floor µs/op", `RSA-2048 verify ${figures.floor_us.rsa2048_verify} + JWT RS256 sign ${figures.floor_us.jwt_rs256_sign} = crypto ${figures.floor_us.crypto} (${figures.floor_ops_per_s.crypto}/s)`],
-      ["", `xmldom parse ${figures.floor_us.xml_parse} (${figures.assertion_bytes} B)  crypto+parse ${figures.floor_us.crypto_plus_parse} (${figures.floor_ops_per_s.crypto_plus_parse}/s)`],
-      ["wall / floor", `${figures.ratio.wall_vs_crypto}x crypto, ${figures.ratio.wall_vs_crypto_plus_parse}x crypto+parse`],
-      ["CPU / floor", `${figures.ratio.process_cpu_vs_crypto}x crypto, ${figures.ratio.process_cpu_vs_crypto_plus_parse}x crypto+parse (process CPU incl. load generator)`],
-    ];
-    const w = Math.max(...rows.map(([k]) => k.length));
-    process.stdout.write(`\nfedbridge POST /token benchmark\n${rows.map(([k, v]) => `  ${k.padEnd(w)}  ${v}`).join("\n")}\n\n`);
-    process.stdout.write(`${JSON.stringify(figures)}\n`);
-
-    if (warm.ok !== o.warmup) process.stderr.write(`bench: ${o.warmup - warm.ok} warm-up exchanges failed: ${JSON.stringify(Object.fromEntries(warm.failures))}\n`);
-    if (redisKeys !== undefined && redisKeys !== total) process.stderr.write(`bench: expected ${total} replay keys in Redis, found ${redisKeys}\n`);
-    const failed = run.ok !== n || warm.ok !== o.warmup || (redisKeys !== undefined && redisKeys !== total);
-    return failed ? 1 : 0;
+    const head = `fedbridge POST /token benchmark: ${o.workers} worker(s) on ${os.availableParallelism()} CPUs (${os.cpus()[0]?.model ?? "?"}), node ${process.version}, `
+      + `${o.idps} IdP(s), ${o.alg} access tokens, Redis replay store, concurrency ${o.concurrency}, load generator in its own process`;
+    process.stdout.write(`\n${head}\n\n${results.map((x) => x.text.join("\n")).join("\n\n")}\n`);
+    if (profileDir) {
+      const exchanges = results.reduce((a, x) => a + x.exchanges, 0);
+      const cpu = results.reduce((a, x) => a + x.exchanges * (x.json.bridge_cpu_us_per_exchange as number), 0) / exchanges;
+      const b = breakdown(workerProfiles(profileFiles([profileDir])));
+      process.stdout.write(`\nprofile of the workers' main threads (${o.scenarios.join(", ")}: ${exchanges} exchanges incl. warm-up, start-up included), share of busy time by step, and that share of the bridge CPU per exchange (profiles kept in ${profileDir}):\n${formatBreakdown(b, cpu).join("\n")}\n`);
+    }
+    process.stdout.write("\n");
+    for (const x of results) process.stdout.write(`${JSON.stringify({ bench: "fedbridge-exchange", node: process.version, cpus: os.availableParallelism(), ...x.json })}\n`);
+    return results.some((x) => x.failed) ? 1 : 0;
   } finally {
-    agent.destroy();
-    await worker?.close().catch(() => undefined);
+    if (bridge) {
+      bridge.child.kill("SIGKILL");
+    }
+    if (redis?.child) redis.child.kill("SIGKILL");
+    else if (redis) await cleanRedis(redis.url, keyPrefix).catch(() => undefined);
     rmSync(m.dir, { recursive: true, force: true });
   }
 }
 
-/** Counts, then deletes, this run's replay keys. */
-async function cleanRedis(url: string, keyPrefix: string): Promise<number> {
+/** Deletes this run's keys from a Redis the benchmark did not start. */
+async function cleanRedis(url: string, keyPrefix: string): Promise<void> {
   const client = createClient({ url, socket: { connectTimeout: 2_000, reconnectStrategy: false } });
   client.on("error", () => undefined);
   await client.connect();
   try {
-    let count = 0;
-    for await (const keys of client.scanIterator({ MATCH: `${keyPrefix}*`, COUNT: 1000 })) {
-      count += keys.length;
-      if (keys.length > 0) await client.del(keys);
-    }
-    return count;
+    for await (const keys of client.scanIterator({ MATCH: `${keyPrefix}*`, COUNT: 1000 })) if (keys.length > 0) await client.del(keys);
   } finally {
     await client.close();
   }
 }
 
-if (isMainThread) {
-  main().then(
-    (code) => process.exit(code),
-    (e: unknown) => {
-      process.stderr.write(`bench: failed: ${(e as Error)?.stack ?? String(e)}\n`);
-      process.exit(1);
-    },
-  );
-} else {
-  workerMain().catch((e: unknown) => {
-    process.stderr.write(`bench worker: failed: ${(e as Error)?.stack ?? String(e)}\n`);
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stderr.write(`bench: failed: ${(e as Error)?.stack ?? String(e)}\n`);
     process.exit(1);
-  });
-}
+  },
+);

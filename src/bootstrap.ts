@@ -9,6 +9,7 @@ import { KeyError, loadSigningKeys } from "./tokens/signing-keys.js";
 import { MemoryReplayStore } from "./replay/memory.js";
 import { RedisReplayStore } from "./replay/redis.js";
 import type { ReplayStore } from "./replay/store.js";
+import { lostStoreWindowMs } from "./replay/window.js";
 import { buildTokenVerifiers } from "./subject/verifiers.js";
 import { loadJwtIssuers } from "./jwt/registry.js";
 import type { FetchFn } from "./jwt/keys.js";
@@ -24,6 +25,7 @@ import { buildSpMetadata } from "./saml/sp-metadata.js";
 import { TOKEN_TYPES } from "./oauth/constants.js";
 import type { ExchangeServices } from "./exchange/services.js";
 import type { Logger } from "./log/logger.js";
+import { onboardingNamespaceProblem } from "./policy/subject-namespace.js";
 
 /**
  * Composition root: turns a validated config into a running app. Every file the config names is
@@ -80,17 +82,20 @@ export function loadIdps(config: Pick<Config, "samlIdps" | "issuer" | "tokenEndp
 }
 
 
-function createReplayStore(config: Config["replay"], options: BridgeOptions): ReplayStore {
+/** The replay store, not yet started (a Redis store connects once every IdP is known: replay/window.ts). */
+function createReplayStore(config: Config["replay"], options: BridgeOptions, lostWindowMs: () => number): ReplayStore & { start?(): void } {
   if (options.replay) return options.replay;
   if (config.store === "redis") {
-    const store = new RedisReplayStore({
+    return new RedisReplayStore({
       url: config.redisUrl!,
       keyPrefix: config.keyPrefix,
       timeoutMs: config.timeoutMs,
-      onEvent: (event, detail) => options.log({ event, detail: detail?.slice(0, 200) }),
+      now: options.now,
+      lostWindowMs,
+      quarantineOnServerChange: config.quarantineOnServerChange,
+      initializeEmptyStore: config.initializeEmptyStore,
+      log: options.log,
     });
-    store.start();
-    return store;
   }
   return new MemoryReplayStore({ maxEntries: config.memoryMaxEntries, now: options.now });
 }
@@ -113,7 +118,13 @@ export async function createBridge(loaded: LoadedConfig, options: BridgeOptions)
   const ownTokens = ownTokenVerifier({
     issuer: config.issuer, keys, skewMs: config.tokens.clockSkewSeconds * 1000, maxTokenBytes: config.limits.maxTokenBytes,
   });
-  const replay = createReplayStore(config.replay, options);
+  // A lost replay store stays closed while any token it forgot could still pass its time checks:
+  // computed when the loss is noticed, over every IdP then known (admin-managed ones included).
+  const replay = createReplayStore(config.replay, options, () => lostStoreWindowMs({
+    skewMs: config.tokens.clockSkewSeconds * 1000,
+    samlMaxAgesMs: idps.all().map((i) => i.policy.maxAssertionAgeMs),
+    jwtLifetimesMs: config.jwtIssuers.filter((j) => j.oneTimeUse).map((j) => j.maxLifetimeSeconds * 1000),
+  }));
   const services: ExchangeServices = {
     issuer: config.issuer,
     tokens: config.tokens,
@@ -133,15 +144,17 @@ export async function createBridge(loaded: LoadedConfig, options: BridgeOptions)
       baseDir, configIdps, reservedIds: config.jwtIssuers.map((j) => j.id), bridgeIssuer: config.issuer, registry: idps, tokenEndpoint, log: options.log, now: options.now,
       ...(options.adminTickMs !== undefined ? { tickMs: options.adminTickMs } : {}),
       ...(options.metadataFetch ? { fetch: options.metadataFetch } : {}),
+      subjectNamespace: (candidate, adminIdps) => onboardingNamespaceProblem(config, candidate, adminIdps),
       extendRoutes: (router) => explainRoute(router, {
-        services, clients: config.clients, now: options.now, log: options.log, knows: (id) => idps.all().some((i) => i.id === id),
+        services, clients: config.clients, now: options.now, log: options.log, userDirectory: config.userDirectory, knows: (id) => idps.all().some((i) => i.id === id),
       }),
     })
     : undefined;
+  replay.start?.();
   const app = createApp({
     ...(admin ? { extraRoutes: [admin.routes], readinessDetail: () => ({ idp_refresh_failures: admin.manager.refreshFailures() }) } : {}),
     services,
-    clients: new ClientRegistry(config.clients),
+    clients: new ClientRegistry(config.clients, config.clientAuth),
     grants: [tokenExchangeGrant, saml2BearerGrant],
     tokenEndpoint,
     samlMetadata: buildSpMetadata({

@@ -14,6 +14,7 @@ import type { ExchangeServices } from "../exchange/services.js";
 import type { Form } from "../oauth/params.js";
 import type { Logger } from "../log/logger.js";
 import { AdminError } from "./errors.js";
+import { namespaceOf } from "../policy/subject-namespace.js";
 
 /**
  * POST /admin/idps/{id}/explain: a dry run answering the support question "why was this user
@@ -30,6 +31,9 @@ const explainInput = z.strictObject({
   audience: z.array(z.string()).max(32).default([]),
   resource: z.array(z.string()).max(32).default([]),
   scope: z.string().optional(),
+  // RFC 8693 §2.1: an actor token and its type go together (read_request checks that, as at /token).
+  actor_token: z.string().min(1).optional(),
+  actor_token_type: z.enum([TOKEN_TYPES.jwt, TOKEN_TYPES.idToken, TOKEN_TYPES.accessToken]).optional(),
 });
 
 /**
@@ -45,7 +49,7 @@ const TOKEN_ONLY: readonly Step[] = [readRequest, verifySubjectToken, mapSubject
 /** A client that may do nothing: it only carries the token-only steps, which read no client. */
 const NO_CLIENT: ClientConfig = {
   id: "(explain)", secretHash: "", grantTypes: [], audiences: [], scopes: [], subjectTokenTypes: [], actorTokenTypes: [],
-  idps: [], mode: "delegation", impersonateChains: false, introspect: false,
+  idps: [], issuerParties: {}, mode: "delegation", impersonateChains: false, introspect: false,
 };
 
 interface StepReport {
@@ -62,6 +66,8 @@ export function explainRoute(router: Router, deps: {
   /** Whether an IdP with this id exists (config file or admin-managed). */
   knows: (id: string) => boolean;
   log: Logger;
+  /** The top-level userDirectory (the default of sources that declare none). */
+  userDirectory?: string | undefined;
 }): void {
   router.post("/admin/idps/:id/explain", express.json({ limit: deps.services.limits.maxBodyBytes }), (req: Request, res: Response, next: NextFunction) => {
     const id = String(req.params.id);
@@ -75,7 +81,7 @@ export function explainRoute(router: Router, deps: {
 async function explain(
   idpId: string,
   body: unknown,
-  deps: { services: ExchangeServices; clients: readonly ClientConfig[]; now: () => number },
+  deps: { services: ExchangeServices; clients: readonly ClientConfig[]; now: () => number; userDirectory?: string | undefined },
 ): Promise<{ ok: boolean; steps: StepReport[]; claims?: Record<string, unknown> }> {
   const parsed = explainInput.safeParse(body);
   if (!parsed.success) throw new AdminError(400, "invalid_request", parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
@@ -90,6 +96,8 @@ async function explain(
     audience: input.audience,
     resource: input.resource,
     ...(input.scope !== undefined ? { scope: input.scope } : {}),
+    ...(input.actor_token !== undefined ? { actor_token: input.actor_token } : {}),
+    ...(input.actor_token_type !== undefined ? { actor_token_type: input.actor_token_type } : {}),
   };
   const ctx: ExchangeContext = { now: deps.now(), form, client: client ?? NO_CLIENT };
   const steps: StepReport[] = [];
@@ -101,7 +109,7 @@ async function explain(
       steps.push({ step: s.name, ok: false, reason: e.reason });
       return { ok: false, steps };
     }
-    const detail = detailOf(s.name, ctx, deps.services);
+    const detail = detailOf(s.name, ctx, deps.services, deps.userDirectory);
     if (s.name === "verify_subject_token" && ctx.subject!.source.id !== idpId) {
       // The token is fine but belongs to another IdP: the wrong record is being explained.
       steps.push({ step: s.name, ok: false, reason: "issuer_mismatch", detail: { token_idp: ctx.subject!.source.id } });
@@ -113,7 +121,7 @@ async function explain(
 }
 
 /** What each step established, as an operator wants to read it. */
-function detailOf(step: string, ctx: ExchangeContext, services: ExchangeServices): Record<string, unknown> | undefined {
+function detailOf(step: string, ctx: ExchangeContext, services: ExchangeServices, userDirectory: string | undefined): Record<string, unknown> | undefined {
   const iso = (ms: number | undefined): string | undefined => (ms === undefined ? undefined : new Date(ms).toISOString());
   switch (step) {
     case "verify_subject_token": {
@@ -126,8 +134,16 @@ function detailOf(step: string, ctx: ExchangeContext, services: ExchangeServices
         attributes: s.attributes.map((a) => ({ name: a.name, friendly_name: a.friendlyName, name_format: a.nameFormat, values: a.values })),
       };
     }
-    case "map_subject":
-      return { sub: ctx.mapped!.sub, claims: ctx.mapped!.claims, granted_scopes: [...ctx.mapped!.grantedScopes], may_act: ctx.mapped!.mayAct };
+    case "map_subject": {
+      // The subject namespace applied (src/policy/subject-namespace.ts): the prefix that made `sub`
+      // and the user directory the source is declared to share, if any.
+      const mapping = ctx.subject!.source.mapping;
+      const namespace = namespaceOf({ subjectPrefix: mapping?.subjectPrefix, userDirectory: mapping?.userDirectory ?? userDirectory });
+      return {
+        sub: ctx.mapped!.sub, claims: ctx.mapped!.claims, granted_scopes: [...ctx.mapped!.grantedScopes], may_act: ctx.mapped!.mayAct,
+        subject_namespace: { subject_prefix: namespace.subjectPrefix, user_directory: namespace.userDirectory ?? null },
+      };
+    }
     case "resolve_targets":
       return { targets: ctx.targets!.map((t) => t.id) };
     case "decide_scope":

@@ -7,16 +7,21 @@ import type { TrustedKey } from "../xml/signature.js";
 import { checkMetadata } from "./metadata-checks.js";
 import type { IdpRecord, IdpSettings } from "./records.js";
 import type { IdpRecordStore } from "./store.js";
-import { AdminError } from "./errors.js";
+import { AdminError, IdpStoreUnavailable } from "./errors.js";
+import { entityChange, keyChange, legacyKeys, type EntityState, type KeyHistoryEntry } from "./key-history.js";
+import { settingsDiff, type AuditEntry } from "./audit.js";
+import { fetchMetadata } from "./metadata-fetch.js";
 
 /**
  * Run-time IdP management: admin-managed records (in a file directory or Redis) beside the
  * config-file IdPs, applied to the live IdP registry.
  *
  * Precedence: config-file IdPs are read-only here; an admin record can neither reuse their id nor
- * their entityID. Every change is validated before it replaces anything, written with
- * compare-and-set on the record version, applied by rebuilding the whole registry off to the side
- * and swapping it in one assignment (an exchange never sees a half-applied record), and audited.
+ * their entityID. Every change (create, replace, rotate, refresh, delete) goes through `#commit`:
+ * validated, checked against the entity's key history (admin/key-history.ts: keys change only by
+ * overlap or force; an entityID changes only by force), written with its audit entry in one atomic
+ * store step, then applied by rebuilding the whole registry off to the side and swapping it in one
+ * assignment (an exchange never sees a half-applied record).
  */
 
 export interface IdpManagerDeps {
@@ -34,6 +39,8 @@ export interface IdpManagerDeps {
   log: Logger;
   now: () => number;
   fetch: typeof globalThis.fetch;
+  /** The subject-namespace rule (src/policy/subject-namespace.ts): a problem message, or undefined. */
+  subjectNamespace?: (candidate: { id: string; mapping: IdpSettings["mapping"] }, adminIdps: readonly TrustedIdp[]) => string | undefined;
 }
 
 export interface IdpView {
@@ -50,6 +57,31 @@ export interface IdpView {
   lastRefreshError: string | undefined;
   updatedAt: string | undefined;
   updatedBy: string | undefined;
+  settings?: IdpSettings;
+}
+
+export interface TombstoneView {
+  id: string;
+  entityId: string | undefined;
+  retiredAt: string;
+  retiredBy: string;
+  fingerprints: string[];
+  /** Why it still matters: re-creating the entity needs one of these keys, or force. */
+  blocks: string;
+}
+
+/** One change, as every path describes it to `#commit`. */
+interface Proposal {
+  id: string;
+  action: "create" | "replace" | "rotate" | "refresh";
+  actor: string;
+  /** The stored record (live or tombstone) and its version, or undefined. */
+  stored: IdpRecord | undefined;
+  xml: string;
+  settings: IdpSettings;
+  source: "upload" | "url";
+  metadataUrl: string | undefined;
+  force: boolean;
 }
 
 export class IdpManager {
@@ -95,9 +127,8 @@ export class IdpManager {
         this.#d.log({ event: "idp_record_unusable", idp: r.id });
         continue;
       }
-      // Two instances may each accept a different id for one entityID at the same moment (each
-      // checked before seeing the other's record): the first by id wins everywhere, the other is
-      // left out rather than making every reload (and so every later change) fail.
+      // The store claims entityIDs atomically, so two records naming one entity only come from
+      // data written before that: the first by id wins everywhere, the other is left out.
       if (taken.has(idp.metadata.entityId)) {
         this.#d.log({ event: "idp_record_conflict", idp: r.id, entity_id: idp.metadata.entityId });
         continue;
@@ -125,7 +156,24 @@ export class IdpManager {
     if (fromConfig) return { view: this.#view(fromConfig, undefined), record: undefined };
     const r = this.#records.get(id);
     const idp = this.#applied.get(id);
-    return r && idp ? { view: this.#view(idp, r), record: r } : undefined;
+    return r && idp ? { view: { ...this.#view(idp, r), settings: r.settings }, record: r } : undefined;
+  }
+
+  /** Deleted IdPs, with the keys a re-creation of their entity must overlap. */
+  tombstones(): TombstoneView[] {
+    return this.#retired.map((r) => {
+      const { entityId, keys } = identityOf(r);
+      const live = entityId !== undefined && this.list().some((v) => v.entityId === entityId);
+      return {
+        id: r.id, entityId, retiredAt: r.retiredAt!, retiredBy: r.updatedBy, fingerprints: keys,
+        blocks: live ? "its entityID is held by another record now" : "re-creating this entityID (under any id) needs a signing key shared with these, or force",
+      };
+    }).sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  /** The key history of an entity (for the console's rollover view). */
+  async entity(entityId: string): Promise<EntityState | undefined> {
+    return this.#d.store.entity(entityId);
   }
 
   /** Create or replace an IdP (PUT /admin/idps/{id}). `ifMatch`: undefined only for a create. */
@@ -136,22 +184,13 @@ export class IdpManager {
     this.#precondition(current, ifMatch);
     const { metadata: inline, metadataUrl, force, ...settings } = input;
     if (metadataUrl !== undefined) this.#checkUrl(metadataUrl);
-    const xml = inline ?? (await this.#fetchMetadata(metadataUrl!));
-    // Deleting and re-creating is no way around the rollover guard: a re-created IdP (same id, or
-    // same entityID) must share a key with the last metadata it had, unless forced.
-    const checked = this.#check(xml, settings.entityId, current ?? stored ?? this.#retiredFor(xml, settings.entityId), force);
-    this.#noCollision(id, checked.entityId);
-    const record: IdpRecord = {
-      id,
-      version: (stored?.version ?? 0) + 1,
-      source: metadataUrl ? "url" : "upload",
-      ...(metadataUrl ? { metadataUrl, lastRefreshAt: new Date(this.#d.now()).toISOString() } : {}),
-      metadataXml: xml,
-      settings,
-      updatedAt: new Date(this.#d.now()).toISOString(),
-      updatedBy: admin,
-    };
-    await this.#write(record, stored?.version ?? null, () => this.#audit(admin, current ? "replace" : "create", record, current ?? stored, checked, force));
+    const namespaceProblem = this.#d.subjectNamespace?.({ id, mapping: settings.mapping }, [...this.#applied.values()]);
+    if (namespaceProblem !== undefined) throw new AdminError(409, "subject_namespace_collision", [namespaceProblem]);
+    const xml = inline ?? (await this.#fetch(metadataUrl!));
+    const record = await this.#commit({
+      id, action: current ? "replace" : "create", actor: admin, stored, xml, settings,
+      source: metadataUrl ? "url" : "upload", metadataUrl, force,
+    });
     return { record, created: current === undefined };
   }
 
@@ -161,62 +200,74 @@ export class IdpManager {
     const current = await this.#d.store.get(id);
     if (!current || current.retiredAt !== undefined) throw new AdminError(404, "not_found");
     this.#precondition(current, ifMatch);
-    const checked = this.#check(xml, current.settings.entityId, current, force);
-    this.#noCollision(id, checked.entityId);
-    const record: IdpRecord = {
-      ...current, version: current.version + 1, source: "upload", metadataXml: xml,
-      updatedAt: new Date(this.#d.now()).toISOString(), updatedBy: admin,
-    };
-    delete record.metadataUrl;
-    await this.#write(record, current.version, () => this.#audit(admin, "rotate", record, current, checked, force));
-    return record;
+    return this.#commit({
+      id, action: "rotate", actor: admin, stored: current, xml, settings: current.settings,
+      source: "upload", metadataUrl: undefined, force,
+    });
   }
 
-  async remove(id: string, ifMatch: number | undefined, admin: string): Promise<void> {
+  /** Delete: the record becomes a tombstone; the entity is released, its keys kept in its history. */
+  async remove(id: string, ifMatch: number | undefined, admin: string, force = false): Promise<void> {
     this.#notConfigManaged(id);
     const current = await this.#d.store.get(id);
     if (!current || current.retiredAt !== undefined) throw new AdminError(404, "not_found");
     this.#precondition(current, ifMatch);
-    const tombstone: IdpRecord = { ...current, version: current.version + 1, retiredAt: new Date(this.#d.now()).toISOString(), updatedBy: admin };
-    if ((await this.#d.store.put(tombstone, current.version)) === "conflict") throw new AdminError(412, "precondition_failed");
-    this.#d.log({ event: "admin_audit", admin, action: "delete", idp: id, version: current.version, old_fingerprints: this.#fingerprints(current) });
-    await this.reload();
+    const { entityId, keys } = identityOf(current);
+    const at = new Date(this.#d.now()).toISOString();
+    const tombstone: IdpRecord = { ...current, version: current.version + 1, retiredAt: at, updatedAt: at, updatedBy: admin };
+    delete tombstone.lastRefreshError;
+    if (entityId === undefined) throw new AdminError(409, "record_unreadable", ["current_metadata_unreadable"]);
+    const state = await this.#d.store.entity(entityId);
+    const history: KeyHistoryEntry = { at, idp: id, action: "delete", by: admin, keys: state?.keys ?? keys, forced: force };
+    const audit: AuditEntry = {
+      at, actor: admin, action: "delete", idp: id, outcome: "applied", version: tombstone.version, entityId,
+      oldFingerprints: keys, removedFingerprints: keys, forced: force,
+    };
+    await this.#write({
+      record: tombstone, expectedVersion: current.version, audit,
+      // The entity is released only by its holder (old data may hold a record that does not).
+      entity: { entityId, expectedVersion: state?.version ?? 0, owner: state?.owner && state.owner !== id ? state.owner : null, keys: state?.keys ?? keys, history },
+    });
   }
 
   /**
-   * Fetch URL metadata again. A failure (network, validation, rollover guard) keeps the last good
-   * metadata, is logged, and shows in the listing and in /readyz detail.
+   * Fetch URL metadata again. Unchanged metadata, or a failure (network, validation, rollover
+   * guard), only updates the refresh status: the version (ETag) moves only when what the record
+   * says changes. A failure keeps the last good metadata and shows in the listing and /readyz.
    */
   async refresh(id: string, actor = "scheduler"): Promise<IdpRecord> {
     const current = await this.#d.store.get(id);
     if (!current || current.retiredAt !== undefined) throw new AdminError(404, "not_found");
     if (current.source !== "url" || !current.metadataUrl) throw new AdminError(409, "not_url_metadata");
     const at = new Date(this.#d.now()).toISOString();
-    let record: IdpRecord;
     try {
-      const xml = await this.#fetchMetadata(current.metadataUrl);
-      const checked = this.#check(xml, current.settings.entityId, current, false);
-      // The URL speaks for one entity: a document naming another is refused (an admin re-creates).
-      const was = this.#applied.get(id)?.metadata.entityId;
-      if (was !== undefined && checked.entityId !== was) throw new AdminError(409, "entity_id_changed");
-      this.#noCollision(id, checked.entityId);
-      record = { ...current, version: current.version + 1, metadataXml: xml, lastRefreshAt: at };
-      delete record.lastRefreshError;
-      const before = this.#fingerprints(current);
-      const after = checked.signingKeys.map((k) => k.fingerprint);
-      // A refresh that changes keys is a key change like any other: audited with both sets.
-      if (actor !== "scheduler" || before.join() !== after.join()) {
-        this.#d.log({ event: "admin_audit", admin: actor, action: "refresh", idp: id, version: record.version, old_fingerprints: before, new_fingerprints: after, forced: false });
+      const xml = await this.#fetch(current.metadataUrl);
+      if (xml === current.metadataXml) {
+        await this.#d.store.setStatus(id, { lastRefreshAt: at });
+        this.#d.log({ event: "idp_refreshed", idp: id, by: actor, changed: false });
+        await this.#reloadQuietly();
+        const fresh: IdpRecord = { ...current, lastRefreshAt: at };
+        delete fresh.lastRefreshError;
+        return fresh;
       }
-      this.#d.log({ event: "idp_refreshed", idp: id, by: actor });
+      const record = await this.#commit({
+        id, action: "refresh", actor, stored: current, xml, settings: current.settings,
+        source: "url", metadataUrl: current.metadataUrl, force: false,
+      });
+      this.#d.log({ event: "idp_refreshed", idp: id, by: actor, changed: true });
+      return record;
     } catch (e) {
+      if (e instanceof IdpStoreUnavailable) throw e;
       const reason = e instanceof AdminError ? [e.code, ...e.reasons].join(": ") : `refresh_failed: ${(e as Error | undefined)?.name ?? "unknown"}`;
-      record = { ...current, version: current.version + 1, lastRefreshAt: at, lastRefreshError: reason };
       this.#d.log({ event: "idp_refresh_failed", idp: id, reason, by: actor });
+      if (current.lastRefreshError !== reason) {
+        // A refused refresh is audited once per distinct reason, not at every tick.
+        await this.#d.store.appendAudit({ at, actor, action: "refresh", idp: id, outcome: "refused", error: "refresh_failed", reasons: [reason] }).catch(() => undefined);
+      }
+      await this.#d.store.setStatus(id, { lastRefreshAt: at, lastRefreshError: reason });
+      await this.#reloadQuietly();
+      return { ...current, lastRefreshAt: at, lastRefreshError: reason };
     }
-    // Another instance may have refreshed first: then its result stands.
-    if ((await this.#d.store.put(record, current.version)) === "ok") await this.reload();
-    return record;
   }
 
   /** Refresh every URL record that is due; log expiring certificates once a day. */
@@ -246,6 +297,137 @@ export class IdpManager {
     return [...this.#records.values()].filter((r) => r.lastRefreshError).map((r) => r.id);
   }
 
+  /** Records a refused admin request (the route's error handler). Never throws. */
+  async auditRefused(entry: Omit<AuditEntry, "at" | "outcome">): Promise<void> {
+    const full: AuditEntry = { ...entry, at: new Date(this.#d.now()).toISOString(), outcome: "refused" };
+    this.#d.log({ event: "admin_refused", admin: full.actor, action: full.action, idp: full.idp, status: full.status, error: full.error, reasons: full.reasons });
+    await this.#d.store.appendAudit(full).catch(() => this.#d.log({ event: "admin_audit_write_failed", action: full.action }));
+  }
+
+  async auditLog(): Promise<AuditEntry[]> {
+    return this.#d.store.auditLog();
+  }
+
+  /** Metadata by URL, for the console's preview (same bounds and checks as a real onboarding). */
+  async fetchForPreview(url: string): Promise<string> {
+    this.#checkUrl(url);
+    return this.#fetch(url);
+  }
+
+  /** What saving this metadata as `id` would do: every check, without writing anything. */
+  async dryRun(id: string | undefined, xml: string, entityId: string | undefined, force: boolean): Promise<{ checks: { name: string; ok: boolean; reasons: string[] }[]; keys?: { kept: string[]; added: string[]; removed: string[] } }> {
+    const checks: { name: string; ok: boolean; reasons: string[] }[] = [];
+    const result = checkMetadata({ xml, entityId, now: this.#d.now(), maxBytes: this.#d.config.maxMetadataBytes, pinned: this.#d.pinned });
+    checks.push({ name: "metadata", ok: result.ok, reasons: result.ok ? [] : result.reasons });
+    if (!result.ok) return { checks };
+    const stored = id === undefined ? undefined : await this.#d.store.get(id);
+    const current = stored?.retiredAt === undefined ? stored : undefined;
+    const from = current ? identityOf(current).entityId : undefined;
+    const moved = entityChange({ from, to: result.metadata.entityId, force });
+    checks.push({ name: "entity_id", ok: moved.ok, reasons: moved.ok ? [] : moved.reasons });
+    const inUse = this.#collision(id ?? "", result.metadata.entityId);
+    checks.push({ name: "entity_id_free", ok: !inUse, reasons: inUse ? ["entity_id_in_use"] : [] });
+    const state = await this.#d.store.entity(result.metadata.entityId);
+    const decision = keyChange({ previous: this.#previousKeys(state, result.metadata.entityId), next: fingerprints(result.metadata), validNow: validNow(result.metadata, this.#d.now()), force });
+    checks.push({ name: "rollover", ok: decision.ok, reasons: decision.ok ? (decision.forced ? ["forced"] : []) : decision.reasons });
+    return { checks, ...(decision.ok ? { keys: { kept: decision.kept, added: decision.added, removed: decision.removed } } : {}) };
+  }
+
+  /**
+   * The one path of every change that writes metadata: checks (metadata rules, entityID move,
+   * entity uniqueness, key history), then one atomic commit with its audit entry.
+   */
+  async #commit(p: Proposal): Promise<IdpRecord> {
+    const now = this.#d.now();
+    const at = new Date(now).toISOString();
+    const checked = checkMetadata({
+      xml: p.xml, entityId: p.settings.entityId, now, maxBytes: this.#d.config.maxMetadataBytes,
+      pinned: this.#d.pinned,
+    });
+    const reasons = checked.ok ? [] : checked.reasons;
+    // Metadata that parses but breaks a rule is still compared with the key history, so the
+    // admin learns every reason at once.
+    const metadata = checked.ok ? checked.metadata : parsedOrUndefined(p.xml, p.settings.entityId);
+    if (!metadata) throw new AdminError(400, "invalid_metadata", reasons);
+    const current = p.stored?.retiredAt === undefined ? p.stored : undefined;
+    const from = current ? identityOf(current).entityId : undefined;
+    const to = metadata.entityId;
+    // No readable current metadata: nothing to compare with, so the change must be forced.
+    if (current && from === undefined && !p.force) reasons.push("current_metadata_unreadable: force required");
+    // The URL speaks for one entity: a refresh naming another is refused (an admin re-creates).
+    if (p.action === "refresh" && from !== undefined && from !== to) throw new AdminError(409, "entity_id_changed");
+    const moved = entityChange({ from, to, force: p.force });
+    if (!moved.ok) throw new AdminError(409, "entity_id_changed", moved.reasons);
+    this.#noCollision(p.id, to);
+    const state = await this.#d.store.entity(to);
+    if (state?.owner && state.owner !== p.id) throw new AdminError(409, "entity_id_in_use");
+    const next = fingerprints(metadata);
+    const decision = keyChange({ previous: this.#previousKeys(state, to), next, validNow: validNow(metadata, now), force: p.force });
+    if (!decision.ok) reasons.push(...decision.reasons);
+    if (reasons.length > 0 || !decision.ok) throw new AdminError(400, "invalid_metadata", reasons);
+    const forced = decision.forced || moved.forced;
+    const record: IdpRecord = {
+      id: p.id,
+      version: (p.stored?.version ?? 0) + 1,
+      source: p.source,
+      ...(p.metadataUrl ? { metadataUrl: p.metadataUrl, lastRefreshAt: at } : {}),
+      metadataXml: p.xml,
+      entityId: to,
+      fingerprints: next,
+      settings: p.settings,
+      updatedAt: at,
+      updatedBy: p.actor,
+    };
+    const old = current ? identityOf(current) : undefined;
+    const changes = settingsDiff(current?.settings ?? {}, p.settings);
+    if (current && current.source !== p.source) changes.push({ field: "source", from: current.source, to: p.source });
+    if (current && current.metadataUrl !== p.metadataUrl) changes.push({ field: "metadataUrl", from: current.metadataUrl ?? null, to: p.metadataUrl ?? null });
+    const audit: AuditEntry = {
+      at, actor: p.actor, action: p.action, idp: p.id, outcome: "applied", version: record.version, entityId: to,
+      ...(moved.moved && from !== undefined ? { previousEntityId: from } : {}),
+      oldFingerprints: old?.keys ?? [], newFingerprints: next, removedFingerprints: decision.removed, forced, changes,
+    };
+    const history = (action: string): KeyHistoryEntry => ({ at, idp: p.id, action, by: p.actor, keys: next, forced });
+    let release: { entityId: string; expectedVersion: number; history: KeyHistoryEntry } | undefined;
+    if (moved.moved && from !== undefined) {
+      const fromState = await this.#d.store.entity(from);
+      release = { entityId: from, expectedVersion: fromState?.version ?? 0, history: { at, idp: p.id, action: "entity_id_moved_away", by: p.actor, keys: fromState?.keys ?? old?.keys ?? [], forced: true } };
+    }
+    await this.#write({
+      record, expectedVersion: p.stored?.version ?? null, audit,
+      entity: { entityId: to, expectedVersion: state?.version ?? 0, owner: p.id, keys: next, history: history(p.action) },
+      ...(release ? { release } : {}),
+    });
+    return record;
+  }
+
+  /** Atomic commit, the log line, then apply. A lost race or an expired deadline changes nothing. */
+  async #write(change: Parameters<IdpRecordStore["commit"]>[0]): Promise<void> {
+    const result = await this.#d.store.commit(change, Date.now() + this.#d.config.storeTimeoutMs);
+    if (result === "conflict") throw new AdminError(412, "precondition_failed");
+    if (result === "entity_in_use") throw new AdminError(409, "entity_id_in_use");
+    if (result === "entity_conflict") throw new AdminError(409, "concurrent_change");
+    if (result === "expired") throw new IdpStoreUnavailable("the change reached the store after its deadline and was not applied");
+    const a = change.audit;
+    this.#d.log({
+      event: "admin_audit", admin: a.actor, action: a.action, idp: a.idp, version: a.version, entity_id: a.entityId,
+      old_fingerprints: a.oldFingerprints ?? [], new_fingerprints: a.newFingerprints ?? [], forced: a.forced ?? false,
+      ...(a.changes?.length ? { changed_fields: a.changes.map((c) => c.field) } : {}),
+    });
+    await this.#reloadQuietly();
+  }
+
+  /** After a committed change: applied here now, or within a second by the watch. */
+  async #reloadQuietly(): Promise<void> {
+    await this.reload().catch((e: unknown) => this.#d.log({ event: "idp_reload_failed", error: (e as Error | undefined)?.name ?? "unknown" }));
+  }
+
+  /** The entity's last trusted keys: its history, or (data from before histories) its newest record. */
+  #previousKeys(state: EntityState | undefined, entityId: string): string[] | undefined {
+    if (state) return state.keys;
+    return legacyKeys([...this.#records.values(), ...this.#retired].map((r) => ({ ...identityOf(r), updatedAt: r.updatedAt })), entityId);
+  }
+
   #nextRefresh(r: IdpRecord): number {
     const last = r.lastRefreshAt ? Date.parse(r.lastRefreshAt) : 0;
     const idp = this.#applied.get(r.id);
@@ -256,70 +438,8 @@ export class IdpManager {
     return last + Math.max(interval, this.#d.config.minRefreshSeconds * 1000);
   }
 
-  #check(xml: string, entityId: string | undefined, current: IdpRecord | undefined, force: boolean): IdpMetadata {
-    let currentMetadata: IdpMetadata | undefined;
-    if (current) {
-      try {
-        currentMetadata = parseIdpMetadata(current.metadataXml, current.settings.entityId);
-      } catch {
-        // No readable current keys to compare with: the rollover guard cannot vouch for the new
-        // ones, so the change must be forced (and is audited as such).
-        if (!force) throw new AdminError(400, "invalid_metadata", ["current_metadata_unreadable: force required"]);
-      }
-    }
-    const result = checkMetadata({
-      xml, entityId, now: this.#d.now(), maxBytes: this.#d.config.maxMetadataBytes,
-      pinned: this.#d.pinned, current: currentMetadata, force,
-    });
-    if (!result.ok) throw new AdminError(400, "invalid_metadata", result.reasons);
-    return result.metadata;
-  }
-
-  async #fetchMetadata(url: string): Promise<string> {
-    const max = this.#d.config.maxMetadataBytes;
-    const signal = AbortSignal.timeout(this.#d.config.fetchTimeoutMs);
-    let res: Response;
-    try {
-      res = await this.#d.fetch(url, { signal, redirect: "error" });
-    } catch {
-      throw new AdminError(502, "metadata_fetch_failed");
-    }
-    if (!res.ok || !res.body) {
-      await res.body?.cancel().catch(() => undefined);
-      throw new AdminError(502, "metadata_fetch_failed", [`http_${res.status}`]);
-    }
-    if (Number(res.headers.get("content-length") ?? 0) > max) {
-      await res.body.cancel().catch(() => undefined);
-      throw new AdminError(400, "invalid_metadata", ["metadata_too_large"]);
-    }
-    // Count bytes as they arrive: a chunked body has no length to check up front.
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    const reader = res.body.getReader();
-    try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        size += value.byteLength;
-        if (size > max) {
-          await reader.cancel().catch(() => undefined);
-          throw new AdminError(400, "invalid_metadata", ["metadata_too_large"]);
-        }
-        chunks.push(value);
-      }
-    } catch (e) {
-      if (e instanceof AdminError) throw e;
-      throw new AdminError(502, "metadata_fetch_failed");
-    }
-    return Buffer.concat(chunks).toString("utf8");
-  }
-
-
-  /** Compare-and-set, then the audit line (before anything else can fail), then apply. */
-  async #write(record: IdpRecord, expected: number | null, audit: () => void): Promise<void> {
-    if ((await this.#d.store.put(record, expected)) === "conflict") throw new AdminError(412, "precondition_failed");
-    audit();
-    await this.reload();
+  #fetch(url: string): Promise<string> {
+    return fetchMetadata(url, { fetch: this.#d.fetch, timeoutMs: this.#d.config.fetchTimeoutMs, maxBytes: this.#d.config.maxMetadataBytes });
   }
 
   /**
@@ -340,51 +460,22 @@ export class IdpManager {
     if (ifMatch !== undefined && current?.version !== ifMatch) throw new AdminError(412, "precondition_failed");
   }
 
-  /** The tombstone of a deleted IdP with the entityID this metadata names, if any. */
-  #retiredFor(xml: string, entityId: string | undefined): IdpRecord | undefined {
-    let named: string;
-    try {
-      named = parseIdpMetadata(xml, entityId).entityId;
-    } catch {
-      return undefined; // #check reports why the metadata is unusable
-    }
-    return this.#retired.find((r) => {
-      try {
-        return parseIdpMetadata(r.metadataXml, r.settings.entityId).entityId === named;
-      } catch {
-        return false;
-      }
-    });
-  }
-
   #notConfigManaged(id: string): void {
     if (this.#d.configIdps.some((i) => i.id === id) || this.#d.reservedIds.includes(id)) throw new AdminError(409, "config_managed");
   }
 
+  #collision(id: string, entityId: string): boolean {
+    if (entityId === this.#d.bridgeIssuer) return true;
+    return [...this.#d.configIdps, ...this.#applied.values()].some((i) => i.id !== id && i.metadata.entityId === entityId);
+  }
+
   #noCollision(id: string, entityId: string): void {
-    if (entityId === this.#d.bridgeIssuer) throw new AdminError(409, "entity_id_in_use");
-    const clash = [...this.#d.configIdps, ...this.#applied.values()].find((i) => i.id !== id && i.metadata.entityId === entityId);
-    if (clash) throw new AdminError(409, "entity_id_in_use");
+    if (this.#collision(id, entityId)) throw new AdminError(409, "entity_id_in_use");
   }
 
   #trusted(r: IdpRecord, metadata: IdpMetadata): TrustedIdp {
     const s: IdpSettings = r.settings;
     return trustedIdp(r.id, metadata, s, this.#d.tokenEndpoint);
-  }
-
-  #fingerprints(r: IdpRecord): string[] {
-    try {
-      return parseIdpMetadata(r.metadataXml, r.settings.entityId).signingKeys.map((k) => k.fingerprint);
-    } catch {
-      return [];
-    }
-  }
-
-  #audit(admin: string, action: string, record: IdpRecord, old: IdpRecord | undefined, metadata: IdpMetadata, forced: boolean): void {
-    this.#d.log({
-      event: "admin_audit", admin, action, idp: record.id, version: record.version, entity_id: metadata.entityId,
-      old_fingerprints: old ? this.#fingerprints(old) : [], new_fingerprints: metadata.signingKeys.map((k) => k.fingerprint), forced,
-    });
   }
 
   #view(idp: TrustedIdp, r: IdpRecord | undefined): IdpView {
@@ -409,5 +500,29 @@ export class IdpManager {
       updatedAt: r?.updatedAt,
       updatedBy: r?.updatedBy,
     };
+  }
+}
+
+const fingerprints = (m: IdpMetadata): string[] => m.signingKeys.map((k) => k.fingerprint);
+
+const validNow = (m: IdpMetadata, now: number): string[] =>
+  m.certificates.filter((c) => Date.parse(c.notBefore) <= now && now < Date.parse(c.notAfter)).map((c) => c.fingerprint);
+
+function parsedOrUndefined(xml: string, entityId: string | undefined): IdpMetadata | undefined {
+  try {
+    return parseIdpMetadata(xml, entityId);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The entityID and keys a record names (stored since key histories exist; parsed for older records). */
+function identityOf(r: IdpRecord): { entityId: string | undefined; keys: string[] } {
+  if (r.entityId !== undefined && r.fingerprints !== undefined) return { entityId: r.entityId, keys: r.fingerprints };
+  try {
+    const m = parseIdpMetadata(r.metadataXml, r.settings.entityId);
+    return { entityId: m.entityId, keys: fingerprints(m) };
+  } catch {
+    return { entityId: r.entityId, keys: [] };
   }
 }

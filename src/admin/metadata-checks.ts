@@ -11,10 +11,8 @@ import { OAuthError } from "../oauth/errors.js";
  *  - at least one signing certificate that is valid now;
  *  - when metadata-signing certificates are pinned, an enveloped signature by one of them on the
  *    root element;
- *  - rollover guard: replacing an IdP's metadata, at least one currently valid signing key must be
- *    shared with the current metadata, unless the admin forces the change. This blocks both an
- *    accidental lock-out (all users refused) and a quiet key swap.
- * Every failed rule is reported, each as a stable code.
+ * The rollover guard is not here: it compares with the entity's key history, not with one
+ * document (admin/key-history.ts). Every failed rule is reported, each as a stable code.
  */
 export interface MetadataCheckInput {
   xml: string;
@@ -22,8 +20,6 @@ export interface MetadataCheckInput {
   now: number;
   maxBytes: number;
   pinned: readonly TrustedKey[];
-  current: IdpMetadata | undefined;
-  force: boolean;
 }
 
 export type MetadataCheck = { ok: true; metadata: IdpMetadata } | { ok: false; reasons: string[] };
@@ -45,10 +41,6 @@ export function checkMetadata(input: MetadataCheckInput): MetadataCheck {
       .map((c) => c.fingerprint),
   );
   if (validNow.size === 0) reasons.push("no_valid_signing_certificate");
-  if (input.current && !input.force) {
-    const currentKeys = new Set(input.current.signingKeys.map((k) => k.fingerprint));
-    if (![...validNow].some((f) => currentKeys.has(f))) reasons.push("rollover_no_shared_key");
-  }
   return reasons.length > 0 ? { ok: false, reasons } : { ok: true, metadata };
 }
 

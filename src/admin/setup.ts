@@ -8,7 +8,7 @@ import { MetadataError, trustedKeyFromCertificate } from "../saml/metadata.js";
 import type { TrustedKey } from "../xml/signature.js";
 import { adminRoutes } from "../http/routes/admin.js";
 import { adminPageRoutes } from "../http/routes/admin-page.js";
-import { IdpManager } from "./idp-manager.js";
+import { IdpManager, type IdpManagerDeps } from "./idp-manager.js";
 import { FileIdpStore } from "./file-store.js";
 import { RedisIdpStore } from "./redis-store.js";
 import type { IdpRecordStore } from "./store.js";
@@ -36,6 +36,8 @@ export async function setupAdmin(
     /** Tick period of refreshes and certificate warnings (default 5 s; 0 = no timer, tests tick). */
     tickMs?: number;
     extendRoutes?: (router: Router) => void;
+    /** The subject-namespace rule for onboarding (IdpManagerDeps.subjectNamespace). */
+    subjectNamespace?: IdpManagerDeps["subjectNamespace"];
   },
 ): Promise<AdminSetup> {
   const pinned: TrustedKey[] = config.metadataSigningCertFiles.map((file, i) => {
@@ -47,10 +49,11 @@ export async function setupAdmin(
     }
   });
   let store: IdpRecordStore;
+  const limits = { timeoutMs: config.storeTimeoutMs, auditMaxEntries: config.auditMaxEntries };
   if (config.store.kind === "file") {
-    store = new FileIdpStore(resolvePath(deps.baseDir, config.store.directory));
+    store = new FileIdpStore(resolvePath(deps.baseDir, config.store.directory), limits);
   } else {
-    const redis = new RedisIdpStore({ url: config.store.redisUrl, keyPrefix: config.store.keyPrefix });
+    const redis = new RedisIdpStore({ url: config.store.redisUrl, keyPrefix: config.store.keyPrefix, ...limits });
     // Start-up needs the records: an unreachable Redis stops it with a clear message, not a hang.
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
@@ -69,6 +72,7 @@ export async function setupAdmin(
   const manager = new IdpManager({
     config, configIdps: deps.configIdps, reservedIds: deps.reservedIds, bridgeIssuer: deps.bridgeIssuer, store, registry: deps.registry, pinned,
     tokenEndpoint: deps.tokenEndpoint, log: deps.log, now: deps.now, fetch: deps.fetch ?? globalThis.fetch,
+    ...(deps.subjectNamespace ? { subjectNamespace: deps.subjectNamespace } : {}),
   });
   await manager.start();
   const tickMs = deps.tickMs ?? 5_000;

@@ -1,27 +1,63 @@
-import type { ClientConfig } from "../config/schema.js";
+import type { ClientConfig, Config } from "../config/schema.js";
+import { OAuthError } from "../oauth/errors.js";
+import { HashQueue, HashQueueFull } from "./hash-queue.js";
+import { scryptParamsOf } from "./scrypt-params.js";
 import { dummyScryptHash, hashSecretSha256, verifySecret } from "./secret-hash.js";
 
 /**
- * The configured OAuth clients. `authenticate` costs the same whether or not the client exists
- * (an unknown id is checked against a dummy hash), so response timing does not reveal client ids.
+ * The configured OAuth clients and what authenticating one costs.
+ *
+ * Every failed authentication costs the same: one scrypt of the configured cost (the schema makes
+ * all scrypt clients share one N:r:p) whether the id is unknown, names a scrypt client, or names a
+ * sha256 client (whose fast check is followed, on failure, by the same dummy scrypt). So neither the
+ * existence of an id nor the kind of its hash shows in the response time. A success costs what the
+ * client's own hash costs: the caller knew the secret, timing tells them nothing new. With no scrypt
+ * client configured, every check is one SHA-256 and nothing needs bounding.
+ *
+ * All scrypt work (real or dummy) goes through one HashQueue (config `clientAuth`): a burst of
+ * made-up ids is refused with 503 `client_auth_overloaded` past the queue bound instead of holding
+ * the thread pool that also signs tokens. Rate-limiting failures is a separate, later layer.
  */
 export class ClientRegistry {
   readonly #byId: ReadonlyMap<string, ClientConfig>;
+  /** The hash every failure is checked against: scrypt at the configured cost, or sha256. */
   readonly #dummyHash: string;
+  readonly #slow: boolean;
+  readonly #queue: HashQueue;
 
-  constructor(clients: readonly ClientConfig[]) {
+  constructor(clients: readonly ClientConfig[], limits: Config["clientAuth"] = { maxConcurrentHashes: 2, maxQueuedHashes: 16 }) {
     this.#byId = new Map(clients.map((c) => [c.id, c]));
-    // The dummy costs what the most expensive real check costs: with scrypt clients configured,
-    // an unknown id must not answer in microseconds where a known one takes milliseconds.
-    const scrypt = clients.map((c) => c.secretHash).filter((h) => h.startsWith("scrypt:"))
-      .map((h) => h.split(":").slice(1, 4).map(Number) as [number, number, number])
-      .sort((a, b) => b[0] * b[1] * b[2] - a[0] * a[1] * a[2])[0];
-    this.#dummyHash = scrypt ? dummyScryptHash(...scrypt) : hashSecretSha256("fedbridge-no-such-client");
+    const scrypt = clients.map((c) => scryptParamsOf(c.secretHash)).find((p) => p !== undefined);
+    this.#slow = scrypt !== undefined;
+    this.#dummyHash = scrypt ? dummyScryptHash(scrypt.N, scrypt.r, scrypt.p) : hashSecretSha256("fedbridge-no-such-client");
+    this.#queue = new HashQueue({ maxConcurrent: limits.maxConcurrentHashes, maxQueued: limits.maxQueuedHashes });
   }
 
   async authenticate(clientId: string, secret: string): Promise<ClientConfig | undefined> {
     const client = this.#byId.get(clientId);
-    const ok = await verifySecret(secret, client?.secretHash ?? this.#dummyHash);
-    return client && ok ? client : undefined;
+    const stored = client?.secretHash;
+    if (stored !== undefined && !stored.startsWith("scrypt:")) {
+      if (await verifySecret(secret, stored)) return client;
+      await this.#failure(secret);
+      return undefined;
+    }
+    if (stored !== undefined) return (await this.#hash(() => verifySecret(secret, stored))) ? client : undefined;
+    await this.#failure(secret);
+    return undefined;
+  }
+
+  /** The work of a failure: one check against the dummy hash (bounded by the queue when slow). */
+  async #failure(secret: string): Promise<void> {
+    if (this.#slow) await this.#hash(() => verifySecret(secret, this.#dummyHash));
+    else await verifySecret(secret, this.#dummyHash);
+  }
+
+  async #hash(work: () => Promise<boolean>): Promise<boolean> {
+    try {
+      return await this.#queue.run(work);
+    } catch (e) {
+      if (e instanceof HashQueueFull) throw new OAuthError("client_auth_overloaded", { cause: e, retryAfterSeconds: 1 });
+      throw e;
+    }
   }
 }

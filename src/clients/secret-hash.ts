@@ -1,4 +1,5 @@
 import { createHash, randomBytes, scrypt as scryptCb, scryptSync, timingSafeEqual, type ScryptOptions } from "node:crypto";
+import { scryptMaxmem, scryptParamsOf, scryptParamsProblem } from "./scrypt-params.js";
 
 /**
  * Client secrets are stored only as hashes. Two formats:
@@ -20,13 +21,12 @@ export async function verifySecret(secret: string, stored: string): Promise<bool
     const actual = createHash("sha256").update(secret, "utf8").digest();
     return expected.length === actual.length && timingSafeEqual(actual, expected);
   }
-  if (parts[0] === "scrypt" && parts.length === 6) {
-    const [, n, r, p, salt, hash] = parts as [string, string, string, string, string, string];
+  const params = scryptParamsOf(stored);
+  // Out-of-bounds parameters are refused by the schema; checked again so no path hashes with them.
+  if (params && !scryptParamsProblem(params)) {
+    const [, , , , salt, hash] = parts as [string, string, string, string, string, string];
     const expected = Buffer.from(hash, "base64url");
-    const N = Number(n);
-    const actual = await scrypt(secret, Buffer.from(salt, "base64url"), expected.length, {
-      N, r: Number(r), p: Number(p), maxmem: 256 * N * Number(r) + 1024 * 1024,
-    });
+    const actual = await scrypt(secret, Buffer.from(salt, "base64url"), expected.length, { ...params, maxmem: scryptMaxmem(params) });
     return timingSafeEqual(actual, expected);
   }
   return false;
@@ -38,14 +38,14 @@ export function hashSecretSha256(secret: string): string {
 
 export async function hashSecretScrypt(secret: string, N = 16384, r = 8, p = 1): Promise<string> {
   const salt = randomBytes(16);
-  const hash = await scrypt(secret, salt, 32, { N, r, p, maxmem: 256 * N * r + 1024 * 1024 });
+  const hash = await scrypt(secret, salt, 32, { N, r, p, maxmem: scryptMaxmem({ N, r, p }) });
   return `scrypt:${N}:${r}:${p}:${salt.toString("base64url")}:${hash.toString("base64url")}`;
 }
 
 /** An scrypt hash of a random secret with these parameters, to compare unknown client ids against. */
 export function dummyScryptHash(N: number, r: number, p: number): string {
   const salt = randomBytes(16);
-  const hash = scryptSync(randomBytes(16).toString("hex"), salt, 32, { N, r, p, maxmem: 256 * N * r + 1024 * 1024 });
+  const hash = scryptSync(randomBytes(16).toString("hex"), salt, 32, { N, r, p, maxmem: scryptMaxmem({ N, r, p }) });
   return `scrypt:${N}:${r}:${p}:${salt.toString("base64url")}:${hash.toString("base64url")}`;
 }
 

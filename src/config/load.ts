@@ -43,15 +43,33 @@ const POISON_KEYS = new Set(["__proto__", "constructor", "prototype"]);
  * Keys that address Object.prototype machinery are refused anywhere in the document, with their
  * path. zod would drop some of them silently, and a silently ignored config entry is a bug.
  */
-function poisonKeyIssues(value: unknown, path: PropertyKey[] = []): { path: string; message: string }[] {
-  if (value === null || typeof value !== "object") return [];
+function poisonKeyIssues(root: unknown): { path: string; message: string }[] {
+  // An explicit stack, not recursion: an admin request's JSON (or a config file) may nest deeper
+  // than the call stack allows, and a check must not overflow on attacker-controlled depth. Paths
+  // are parent links, spelled out only for an issue (copying them per node would be quadratic).
+  type Step = { parent: Step | undefined; key: PropertyKey };
+  const spell = (s: Step): PropertyKey[] => {
+    const keys: PropertyKey[] = [];
+    for (let at: Step | undefined = s; at; at = at.parent) keys.push(at.key);
+    return keys.reverse();
+  };
   const out: { path: string; message: string }[] = [];
-  for (const key of Object.getOwnPropertyNames(value)) {
-    if (Array.isArray(value) && key === "length") continue;
-    const child = (value as Record<string, unknown>)[key];
-    const at = [...path, Array.isArray(value) ? Number(key) : key];
-    if (POISON_KEYS.has(key)) out.push({ path: formatPath(at), message: "reserved key name" });
-    else out.push(...poisonKeyIssues(child, at));
+  // Issues come out in document order (a pre-order walk): children are pushed in reverse.
+  const stack: ({ issue: Step } | { value: unknown; at: Step | undefined })[] = [{ value: root, at: undefined }];
+  while (stack.length > 0) {
+    const item = stack.pop()!;
+    if ("issue" in item) {
+      out.push({ path: formatPath(spell(item.issue)), message: "reserved key name" });
+      continue;
+    }
+    const { value, at } = item;
+    if (value === null || typeof value !== "object") continue;
+    const keys = Object.getOwnPropertyNames(value).filter((k) => !(Array.isArray(value) && k === "length"));
+    for (let i = keys.length - 1; i >= 0; i--) {
+      const key = keys[i]!;
+      const step: Step = { parent: at, key: Array.isArray(value) ? Number(key) : key };
+      stack.push(POISON_KEYS.has(key) ? { issue: step } : { value: (value as Record<string, unknown>)[key], at: step });
+    }
   }
   return out;
 }

@@ -1,5 +1,7 @@
 import { z } from "zod";
 import { GRANT_SAML2_BEARER, GRANT_TOKEN_EXCHANGE, JWT_ALGORITHMS, RESERVED_CLAIMS, SCOPE_TOKEN, TOKEN_TYPES } from "../oauth/constants.js";
+import { subjectNamespaceProblems } from "../policy/subject-namespace.js";
+import { SCRYPT_LIMITS, scryptParamsOf, scryptParamsProblem } from "../clients/scrypt-params.js";
 
 /**
  * The configuration schema: the single source of truth for what a config file may say. Strict
@@ -18,6 +20,7 @@ const scopeToken = z.string().regex(SCOPE_TOKEN, "a scope token (RFC 6749 §3.3)
 /** Ids of SAML IdPs and JWT issuers (clients' `idps` name them; admin records use them too). */
 export const SOURCE_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 const seconds = z.number().int().positive();
+const userDirectory = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, "a directory name");
 
 const attributeSelector = z
   .strictObject({
@@ -68,7 +71,8 @@ const mapping = z.strictObject({
   scopes: z.array(scopeRule).default([]).describe("Scopes the subject may have (the mapping's grant); nothing listed grants nothing."),
   require: z.array(requireRule).default([]).describe("Conditions that must all hold, or the exchange is refused (policy_condition_failed)."),
   mayAct: attributeSelector.optional().describe("Attribute naming the only party that may act for the subject (RFC 8693 §4.4 may_act: an actor's `sub`, or a client id)."),
-  subjectPrefix: z.string().regex(/^[\x21-\x7E]{1,64}$/, "printable ASCII, no spaces").optional().describe("Prepended to `sub`, so two IdPs' users can never share a subject within the bridge's issuer (RFC 7519 §4.1.2); without it, resource servers must key users on (idp, sub)."),
+  subjectPrefix: z.string().regex(/^[\x21-\x7E]{1,64}$/, "printable ASCII, no spaces").optional().describe("Prepended to `sub`: the source's subject namespace (RFC 7519 §4.1.2). Sources whose subjects can reach one audience need prefixes of which neither is a prefix of the other (or one userDirectory); otherwise start-up is refused."),
+  userDirectory: userDirectory.optional().describe("Declares the user directory this source's identifiers come from (overrides the top-level userDirectory). Sources of one directory with the same subjectPrefix are one subject namespace and may serve one audience together."),
 });
 
 const samlIdp = z.strictObject({
@@ -79,6 +83,7 @@ const samlIdp = z.strictObject({
   requireSignedAssertion: z.boolean().default(true).describe("Require the Assertion itself to be signed (RFC 7522 §3); false also accepts a signed Response around an unsigned assertion."),
   recipients: z.array(httpsOrHttpUrl).min(1).optional().describe("Accepted SubjectConfirmationData Recipient / Response Destination values (RFC 7522 §3); default: the token endpoint."),
   maxAssertionAgeSeconds: seconds.default(300).describe("Refuse assertions whose IssueInstant is older than this."),
+  allowTripleDesCbc: z.boolean().default(false).describe("Decrypt EncryptedAssertions from this IdP whose content is tripledes-cbc (XML Encryption 1.1 §5.2.1; pysaml2 sends nothing else). Still CBC: only under a Response signed by this IdP, unless saml.allowUnsignedCbc. Otherwise refused: encryption_algorithm_not_allowed."),
   mapping: mapping.default({ subject: { nameId: true }, claims: {}, scopes: [], require: [] }).describe("How attributes become claims and scopes."),
 });
 
@@ -117,6 +122,8 @@ const admin = z.strictObject({
   refreshIntervalSeconds: seconds.min(60).default(3600).describe("Longest time between two fetches of URL metadata (cacheDuration and validUntil can make it shorter)."),
   minRefreshSeconds: seconds.min(5).default(60).describe("Shortest time between two fetches of URL metadata."),
   fetchTimeoutMs: z.number().int().min(100).max(60_000).default(5_000).describe("Timeout of one metadata fetch."),
+  storeTimeoutMs: z.number().int().min(500).max(30_000).default(2_000).describe("Bound of one record-store call: past it the admin gets 503 and the write can no longer be applied."),
+  auditMaxEntries: z.number().int().min(100).max(1_000_000).default(10_000).describe("Audit entries kept in the record store for GET /admin/audit (the oldest are dropped first; the log line is kept regardless)."),
 }).describe("Run-time IdP management (/admin): admin credentials and the record store.");
 
 const jwtIssuer = z
@@ -135,6 +142,8 @@ const jwtIssuer = z
     jwksCacheSeconds: seconds.default(600).describe("How long fetched keys are cached."),
     jwksCooldownSeconds: seconds.default(30).describe("Least time between two fetches (an unknown `kid` cannot make the bridge hammer the issuer)."),
     mapping: mapping.default({ subject: { nameId: true }, claims: {}, scopes: [], require: [] }).describe("Claims → token claims and scopes (`name` is the claim name; `nameId` is `sub`)."),
+    actorBinding: z.enum(["azp", "sub", "none"]).default("azp").describe("How its tokens bind to the presenting client as actor_token: azp (default) = the token must name its party in azp/client_id and the client must list it in issuerParties (missing: actor_client_missing; another: actor_client_mismatch); sub = the party is azp/client_id when present, else `sub` (workload tokens that name no client); none = any holder may present it (explicit permissive opt-in)."),
+    bindSubjectTokens: z.boolean().default(false).describe("Apply the same binding to subject tokens: one that names a party in azp/client_id must name one the presenting client lists in issuerParties (subject_client_mismatch)."),
   })
   .refine((i) => [i.jwksFile, i.jwksUri, i.discoveryUrl].filter((x) => x !== undefined).length === 1, {
     message: "give exactly one of jwksFile, jwksUri or discoveryUrl",
@@ -145,7 +154,12 @@ const client = z.strictObject({
   secretHash: z
     .string()
     .regex(/^(sha256:[A-Za-z0-9_-]{43}|scrypt:\d+:\d+:\d+:[A-Za-z0-9_-]{22,}:[A-Za-z0-9_-]{43,})$/, "sha256:<b64url> or scrypt:N:r:p:<salt>:<hash> (npm run hash-secret)")
-    .describe("Hash of the client secret, made by `npm run hash-secret`."),
+    .superRefine((h, ctx) => {
+      const params = scryptParamsOf(h);
+      const problem = params && scryptParamsProblem(params);
+      if (problem) ctx.addIssue({ code: "custom", message: `scrypt parameters out of bounds: ${problem}` });
+    })
+    .describe(`Hash of the client secret, made by \`npm run hash-secret\`. scrypt: N a power of two ${SCRYPT_LIMITS.minN}–${SCRYPT_LIMITS.maxN}, r ≤ ${SCRYPT_LIMITS.maxR}, p ≤ ${SCRYPT_LIMITS.maxP}, 128·N·r ≤ ${SCRYPT_LIMITS.maxMemoryBytes / 1024 / 1024} MiB, N·r·p ≤ ${SCRYPT_LIMITS.maxWork}; every scrypt client uses the same N, r, p.`),
   grantTypes: z.array(z.enum([GRANT_TOKEN_EXCHANGE, GRANT_SAML2_BEARER])).default([GRANT_TOKEN_EXCHANGE]).describe("Grants this client may use; an empty list authenticates but grants nothing."),
   audiences: z.array(z.string().min(1)).min(1).describe("Audience ids (from `audiences`) this client may request."),
   defaultAudience: z.string().min(1).optional().describe("Audience used when the request names none."),
@@ -153,6 +167,10 @@ const client = z.strictObject({
   subjectTokenTypes: z.array(tokenType).default([TOKEN_TYPES.saml2]).describe("subject_token_type values this client may present (access_token: the bridge's own tokens, for the next hop of a chain)."),
   actorTokenTypes: z.array(actorTokenType).default([]).describe("actor_token_type values this client may present (RFC 8693 §2.1)."),
   idps: z.array(z.string()).default([]).describe("Ids of the SAML IdPs and JWT issuers whose tokens this client may exchange."),
+  issuerParties: z.record(
+    z.string().regex(SOURCE_ID),
+    z.array(z.string().min(1).max(1024)).min(1).max(100),
+  ).default({}).describe("By JWT issuer id: this client's identifiers at that issuer (the azp / client_id its tokens name; for an issuer with actorBinding sub, the workload subjects). Only tokens naming one of them may be presented by this client as actor_token (and as subject_token when the issuer sets bindSubjectTokens)."),
   mode: z.enum(["delegation", "impersonation"]).default("delegation").describe("delegation: the token carries act naming the acting party (RFC 8693 §4.1); impersonation: no act."),
   impersonateChains: z.boolean().default(false).describe("Let an impersonation client drop an existing delegation chain (off: such subject tokens are refused)."),
   introspect: z.boolean().default(false).describe("May call POST /introspect (RFC 7662): for resource servers."),
@@ -190,6 +208,7 @@ export const configSchema = z
       })).default([]).describe("The bridge's SP encryption keys for EncryptedAssertion (several: rollover; the first is advertised first)."),
       allowRsa15KeyTransport: z.boolean().default(false).describe("Accept RSA PKCS#1 v1.5 key transport (a padding oracle: legacy IdPs only)."),
       allowUnsignedCbc: z.boolean().default(false).describe("Decrypt AES-CBC content that no verified Response signature covers (CBC is malleable: a decryption oracle; legacy IdPs that send unsigned Responses only)."),
+      signatureVerifier: z.enum(["native", "xml-crypto"]).default("native").describe("XML signature verifier: `native` (SignedInfo verified first with node:crypto, one key, linear canonicalization) or `xml-crypto` (the previous SignedXml.checkSignature path, kept as a fallback and as the oracle of the differential tests)."),
     }).describe("The bridge as a SAML relying party."),
     tokens: z.strictObject({
       ttlSeconds: seconds.max(86_400).default(300).describe("Lifetime of issued access tokens."),
@@ -203,23 +222,38 @@ export const configSchema = z
       maxTokenBytes: z.number().int().min(1024).max(1024 * 1024).default(131_072).describe("Largest decoded subject token."),
       maxXmlDepth: z.number().int().min(8).max(256).default(48).describe("Deepest XML nesting accepted."),
       maxXmlElements: z.number().int().min(16).max(100_000).default(2_000).describe("Most XML elements accepted (each costs canonicalization and digest time per signature check)."),
+      maxXmlNodes: z.number().int().min(64).max(500_000).default(10_000).describe("Most XML nodes of every kind accepted in one document: elements, attributes and namespace declarations, text runs, CDATA sections, comments, character and entity references (real SAML has two to four per element, a pretty-printed 128 KB assertion about 6,000; each costs parser and canonicalization work)."),
+      maxXmlAttributesPerElement: z.number().int().min(8).max(256).default(32).describe("Most attributes, namespace declarations included, on one XML element (a SAML Assertion carries about ten)."),
       maxTargets: z.number().int().min(1).max(32).default(5).describe("Most audience + resource values in one request."),
-    }).default({ maxBodyBytes: 262_144, maxTokenBytes: 131_072, maxXmlDepth: 48, maxXmlElements: 2_000, maxTargets: 5 }).describe("Input bounds."),
+    }).default({ maxBodyBytes: 262_144, maxTokenBytes: 131_072, maxXmlDepth: 48, maxXmlElements: 2_000, maxXmlNodes: 10_000, maxXmlAttributesPerElement: 32, maxTargets: 5 }).describe("Input bounds."),
     clients: z.array(client).min(1).describe("OAuth clients allowed to call the token endpoint."),
     audiences: z.array(audience).min(1).describe("Resource servers tokens may be issued for."),
     samlIdps: z.array(samlIdp).default([]).describe("Trusted SAML identity providers."),
     jwtIssuers: z.array(jwtIssuer).default([]).describe("Trusted issuers of ID tokens and JWTs (OIDC providers, CI platforms)."),
+    userDirectory: userDirectory.optional().describe("Declares that every source (SAML IdP, JWT issuer, admin-managed IdP) without its own mapping.userDirectory asserts identifiers from this one user directory, so that with equal subjectPrefix values they may serve one audience (a single-directory organisation). Unset (the default): sources reaching one audience need distinct subject namespaces, or start-up is refused."),
     admin: admin.optional(),
     delegation: z.strictObject({
-      maxChainDepth: z.number().int().min(1).max(16).default(4).describe("Most nested actors an issued token may record (RFC 8693 §4.1 act chain)."),
-    }).default({ maxChainDepth: 4 }).describe("Delegation chains."),
+      maxChainDepth: z.number().int().min(1).max(16).default(4).describe("Most nested actors an issued token may record (RFC 8693 §4.1 act chain); an incoming chain that would exceed it is refused (delegation_too_deep)."),
+      maxChainBytes: z.number().int().min(256).max(16_384).default(4096).describe("Largest `act` claim (UTF-8 JSON bytes) an issued token may carry, the new actor included (act_claim_too_large)."),
+    }).default({ maxChainDepth: 4, maxChainBytes: 4096 }).describe("Delegation chains."),
     replay: z.strictObject({
       store: z.enum(["memory", "redis"]).default("memory").describe("memory: one process only; redis: shared by every instance."),
       redisUrl: z.string().regex(/^rediss?:\/\//).optional().describe("Redis URL (required for store: redis)."),
       keyPrefix: z.string().default("fedbridge:replay:").describe("Prefix of replay keys in Redis."),
       timeoutMs: z.number().int().min(50).max(10_000).default(1_000).describe("Per-command timeout; past it the exchange fails with 503."),
       memoryMaxEntries: z.number().int().min(100).default(100_000).describe("Bound of the in-memory store; when full, new assertions are refused (503) rather than old entries forgotten."),
-    }).default({ store: "memory", keyPrefix: "fedbridge:replay:", timeoutMs: 1_000, memoryMaxEntries: 100_000 }).describe("Where used assertion IDs are recorded."),
+      initializeEmptyStore: z.boolean().default(true).describe("On an instance's first connection, a store without an epoch marker is taken as new: the marker is created and exchanges start at once. Off: such a store is treated as lost (closed for the lost-store window or until `npm run replay-reopen`), for operators who would rather initialise every store by hand than risk a store that lost its data while no instance was running. An instance that has seen the marker always notices its loss."),
+      quarantineOnServerChange: z.boolean().default(false).describe("Treat a new Redis server (a restart or a failover: another run_id) like a lost store and refuse exchanges for the lost-store window; for Redis without `appendfsync always` or with asynchronous replicas, where the last writes may be gone."),
+    }).default({ store: "memory", keyPrefix: "fedbridge:replay:", timeoutMs: 1_000, memoryMaxEntries: 100_000, initializeEmptyStore: true, quarantineOnServerChange: false }).describe("Where used assertion IDs are recorded."),
+    server: z.strictObject({
+      headersTimeoutMs: z.number().int().min(1_000).max(120_000).default(5_000).describe("A client must send the complete request headers within this time of its first byte, or the connection is closed (408); a connection silent this long while none of its requests is being answered is closed too. Held to within about a second."),
+      requestTimeoutMs: z.number().int().min(1_000).max(300_000).default(10_000).describe("A client must send the complete request (headers and body) within this time, or the connection is closed (408). Held to within about a second."),
+      keepAliveTimeoutMs: z.number().int().min(0).max(120_000).default(5_000).describe("An idle keep-alive connection is closed after this time."),
+    }).default({ headersTimeoutMs: 5_000, requestTimeoutMs: 10_000, keepAliveTimeoutMs: 5_000 }).describe("HTTP server timeouts (slow clients)."),
+    clientAuth: z.strictObject({
+      maxConcurrentHashes: z.number().int().min(1).max(16).default(2).describe("Most client-secret hashes (scrypt) computed at once, on the libuv thread pool that also signs tokens."),
+      maxQueuedHashes: z.number().int().min(0).max(1_024).default(16).describe("Most authentications waiting for a hash slot; past it a request is refused at once (503 client_auth_overloaded, Retry-After) instead of queueing."),
+    }).default({ maxConcurrentHashes: 2, maxQueuedHashes: 16 }).describe("Bound of the work client authentication may cost."),
   })
   .superRefine((c, ctx) => {
     const dup = (list: readonly { id: string }[], path: string): void => {
@@ -239,6 +273,15 @@ export const configSchema = z
     });
     if (!c.signing.keys.some((k) => k.privateKeyFile)) {
       ctx.addIssue({ code: "custom", path: ["signing", "keys"], message: "at least one key needs a privateKeyFile" });
+    }
+    if (c.server.headersTimeoutMs > c.server.requestTimeoutMs) {
+      ctx.addIssue({ code: "custom", path: ["server", "headersTimeoutMs"], message: "must not exceed server.requestTimeoutMs" });
+    }
+    // One scrypt cost for every client: a failed authentication then costs one hash of that cost
+    // whatever the client id and its hash kind, so timing tells no ids apart (clients/registry.ts).
+    const costs = new Set(c.clients.map((cl) => scryptParamsOf(cl.secretHash)).filter((p) => p !== undefined).map((p) => `${p.N}:${p.r}:${p.p}`));
+    if (costs.size > 1) {
+      ctx.addIssue({ code: "custom", path: ["clients"], message: `every scrypt secretHash must use the same N:r:p (found ${[...costs].join(", ")})` });
     }
     if (c.replay.store === "redis" && !c.replay.redisUrl) {
       ctx.addIssue({ code: "custom", path: ["replay", "redisUrl"], message: "required when store is redis" });
@@ -274,7 +317,21 @@ export const configSchema = z
         // With the admin API on, an id may name an IdP an admin manages at run time.
         if (!idps.has(d) && c.admin === undefined) ctx.addIssue({ code: "custom", path: ["clients", i, "idps", j], message: `unknown SAML IdP or JWT issuer "${d}"` });
       });
+      for (const issuerId of Object.keys(cl.issuerParties)) {
+        if (!c.jwtIssuers.some((j) => j.id === issuerId)) {
+          ctx.addIssue({ code: "custom", path: ["clients", i, "issuerParties", issuerId], message: `unknown JWT issuer "${issuerId}"` });
+        } else if (!cl.idps.includes(issuerId)) {
+          ctx.addIssue({ code: "custom", path: ["clients", i, "issuerParties", issuerId], message: `"${issuerId}" is not in this client's idps` });
+        }
+      }
     });
+    // One `sub`, one person: sources reaching one audience need distinct subject namespaces
+    // (src/policy/subject-namespace.ts; admin-managed IdPs are checked at onboarding).
+    const sources = [
+      ...c.samlIdps.map((s, i) => ({ id: s.id, path: ["samlIdps", i], subjectPrefix: s.mapping.subjectPrefix, userDirectory: s.mapping.userDirectory ?? c.userDirectory })),
+      ...c.jwtIssuers.map((j, i) => ({ id: j.id, path: ["jwtIssuers", i], subjectPrefix: j.mapping.subjectPrefix, userDirectory: j.mapping.userDirectory ?? c.userDirectory })),
+    ];
+    for (const p of subjectNamespaceProblems(c.clients, sources)) ctx.addIssue({ code: "custom", path: p.path, message: p.message });
   });
 
 export type Config = z.infer<typeof configSchema>;

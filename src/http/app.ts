@@ -9,6 +9,7 @@ import { introspectRoute } from "./routes/introspect.js";
 import { samlMetadataRoute } from "./routes/saml-metadata.js";
 import type { OwnTokenVerifier } from "../tokens/self-token.js";
 import { errorHandler } from "./error-response.js";
+import { advertisedTokenTypes } from "../subject/verifiers.js";
 
 export interface AppOptions {
   services: ExchangeServices;
@@ -44,7 +45,7 @@ export function createApp(options: AppOptions): Express {
       tokenEndpoint: options.tokenEndpoint,
       keys: options.services.keys,
       grantTypes: options.grants.map((g) => g.grantType),
-      tokenTypes: [...options.services.tokenVerifiers.keys()],
+      tokenTypes: () => advertisedTokenTypes(options.services.tokenVerifiers),
     }),
   );
   app.use(introspectRoute({

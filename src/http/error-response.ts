@@ -1,29 +1,58 @@
 import type { ErrorRequestHandler, Response } from "express";
-import { OAuthError, isOAuthError } from "../oauth/errors.js";
+import { OAuthError, isOAuthError, type Reason } from "../oauth/errors.js";
 import { StepFailure } from "../exchange/pipeline.js";
 import type { Logger } from "../log/logger.js";
+
+/**
+ * Refusals of the request body whose HTTP status is more precise than 400 (RFC 9110 §15.5.14
+ * Content Too Large, §15.5.16 Unsupported Media Type); the body is the usual OAuth error.
+ */
+const HTTP_STATUS: Partial<Record<Reason, number>> = {
+  body_too_large: 413,
+  content_encoding_unsupported: 415,
+  charset_unsupported: 415,
+};
 
 /**
  * The one place OAuth errors become HTTP (RFC 6749 §5.2): status, JSON `error` and a stable
  * `error_description` that is just the reason code: never the token, XML, a secret or a stack.
  * Anything that is not an OAuthError is a bug and becomes an opaque `server_error`.
  */
-export function sendOAuthError(res: Response, err: OAuthError, status = err.status): void {
+export function sendOAuthError(res: Response, err: OAuthError, status = HTTP_STATUS[err.reason] ?? err.status): void {
   if (err.status === 401 && err.challenge) {
     res.setHeader("WWW-Authenticate", 'Basic realm="fedbridge", charset="UTF-8"');
   }
-  if (err.code === "temporarily_unavailable") res.setHeader("Retry-After", "1");
+  // The refusal knows when a retry can succeed (e.g. a JWT issuer's fetch cooldown); default 1 s.
+  if (err.code === "temporarily_unavailable") res.setHeader("Retry-After", String(Math.max(1, Math.ceil(err.retryAfterSeconds ?? 1))));
   res.status(status).json({ error: err.code, error_description: err.reason });
 }
 
-/** Maps body-parser failures (too large, bad encoding) onto the OAuth error family. */
+/** body-parser's error types (body-parser 2, raw-body 3) and the refusal each one is. */
+const BODY_ERRORS: Readonly<Record<string, Reason>> = {
+  "entity.too.large": "body_too_large",
+  "parameters.too.many": "body_too_large",
+  "encoding.unsupported": "content_encoding_unsupported",
+  "charset.unsupported": "charset_unsupported",
+  "request.aborted": "body_invalid", // the client went away mid-body
+  "request.size.invalid": "body_invalid", // fewer (or more) bytes than Content-Length said
+  "entity.parse.failed": "body_invalid",
+  "entity.verify.failed": "body_invalid",
+  "stream.encoding.set": "body_invalid",
+  "stream.not.readable": "body_invalid",
+};
+
+/**
+ * Maps body-parser failures (too large, bad encoding, aborted, short) onto the OAuth error family.
+ * Any other client error raised with an HTTP 4xx status by the HTTP layer (http-errors, e.g. a
+ * decoding error) is a bad request too, never a 500; anything else is a bug (internal_error).
+ */
 export function toOAuthError(e: unknown): OAuthError {
   if (e instanceof StepFailure) return toOAuthError(e.cause);
   if (isOAuthError(e)) return e;
-  const type = (e as { type?: unknown } | null)?.type;
-  if (type === "entity.too.large" || type === "parameters.too.many") return new OAuthError("body_invalid");
-  if (typeof type === "string" && type.startsWith("entity.") || type === "charset.unsupported" || type === "encoding.unsupported") {
-    return new OAuthError("body_invalid");
+  const { type, status, expose } = (e ?? {}) as { type?: unknown; status?: unknown; expose?: unknown };
+  if (typeof type === "string" && Object.hasOwn(BODY_ERRORS, type)) return new OAuthError(BODY_ERRORS[type]!, { cause: e });
+  if (expose === true && typeof status === "number" && status >= 400 && status < 500) {
+    return new OAuthError(status === 413 ? "body_too_large" : status === 415 ? "content_encoding_unsupported" : "body_invalid", { cause: e });
   }
   return new OAuthError("internal_error", { cause: e });
 }
@@ -34,7 +63,9 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     const err = toOAuthError(e);
     if (err.code === "server_error") {
       // Log the error class only: messages of third-party errors may quote input.
-      log({ event: "internal_error", error: (err.cause as Error | undefined)?.name ?? "unknown" });
+      // The reason tells an internal_error from e.g. signature_verifier_failed (a fault in the XML
+      // signature verifier, never reported as an invalid signature).
+      log({ event: "internal_error", reason: err.reason, error: (err.cause as Error | undefined)?.name ?? "unknown" });
     }
     sendOAuthError(res, err);
   };

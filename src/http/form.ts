@@ -1,17 +1,31 @@
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from "express";
 import { refuse } from "../oauth/errors.js";
 
+/** `charset` parameter of a Content-Type header, lowercased (RFC 9110 §8.3.2: token or quoted-string). */
+function charsetOf(contentType: string): string | undefined {
+  return /;\s*charset\s*=\s*(?:"([^"]*)"|([^;\s]*))/i.exec(contentType)?.slice(1).find((v) => v !== undefined)?.toLowerCase();
+}
+
 /**
  * Body parsing for the OAuth endpoints (RFC 6749 §3.2, RFC 7662 §2.1): only
- * application/x-www-form-urlencoded, parsed flat (no nested objects: `a[b]=c` is just a name),
- * with a size and a parameter-count limit.
+ * application/x-www-form-urlencoded in UTF-8 (RFC 6749 Appendix B), uncompressed, parsed flat (no
+ * nested objects: `a[b]=c` is just a name), with a size and a parameter-count limit.
+ *
+ * OAuth clients send plain form bodies: any Content-Encoding but `identity` is refused (415
+ * content_encoding_unsupported) before a byte is read, so no corrupt, truncated or mislabelled
+ * compressed stream ever reaches a decompressor; a charset other than UTF-8 is 415
+ * charset_unsupported. Every other body-parser failure maps onto its 4xx in error-response.ts.
  */
 export function formBody(options: { limitBytes: number; maxParameters: number }): RequestHandler[] {
   return [
     (req: Request, _res: Response, next: NextFunction) => {
+      const encoding = req.headers["content-encoding"];
+      if (encoding !== undefined && encoding.trim().toLowerCase() !== "identity") return next(refuse("content_encoding_unsupported"));
       if (!req.is("application/x-www-form-urlencoded")) return next(refuse("content_type_unsupported"));
+      const charset = charsetOf(req.headers["content-type"] ?? "");
+      if (charset !== undefined && charset !== "utf-8") return next(refuse("charset_unsupported"));
       next();
     },
-    express.urlencoded({ extended: false, limit: options.limitBytes, parameterLimit: options.maxParameters }),
+    express.urlencoded({ extended: false, limit: options.limitBytes, parameterLimit: options.maxParameters, inflate: false }),
   ];
 }

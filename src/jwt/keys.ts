@@ -3,7 +3,7 @@ import {
   createLocalJWKSet, createRemoteJWKSet, customFetch, errors,
   type CryptoKey, type FlattenedJWSInput, type JSONWebKeySet, type JWSHeaderParameters,
 } from "jose";
-import { refuse } from "../oauth/errors.js";
+import { OAuthError } from "../oauth/errors.js";
 import type { Logger } from "../log/logger.js";
 
 /**
@@ -62,6 +62,15 @@ export class IssuerFetcher {
 
   get timeoutMs(): number {
     return this.o.timeoutMs;
+  }
+
+  /**
+   * How long until this issuer's keys will be fetched again (0: a request may fetch now). What a
+   * 503 issuer_keys_unavailable says in Retry-After: retrying sooner only meets the back-off.
+   */
+  retryAfterMs(): number {
+    if (this.failedAt === undefined) return 0;
+    return Math.max(0, this.failedAt + this.o.cooldownMs - Date.now());
   }
 
   async getJson(url: string, maxBytes: number, signal?: AbortSignal, headers?: Headers): Promise<unknown> {
@@ -202,16 +211,20 @@ export function discoveredKeys(discoveryUrl: URL, expectedIssuer: string, o: Rem
 }
 
 /**
- * The resolver handed to jwtVerify: a key-source failure becomes 503 `issuer_keys_unavailable`;
+ * The resolver handed to jwtVerify: a key-source failure becomes 503 `issuer_keys_unavailable`,
+ * whose Retry-After is the real time left in the issuer's back-off (at least 1 s), not a guess;
  * everything else (no key with that `kid`, wrong key type) stays jose's error, i.e. token_invalid.
  */
-export function guardedKeys(resolve: () => KeyResolver | Promise<KeyResolver>): KeyResolver {
+export function guardedKeys(resolve: () => KeyResolver | Promise<KeyResolver>, fetcher?: IssuerFetcher): KeyResolver {
   return async (header, token) => {
     try {
       const keys = await resolve();
       return await keys(header, token);
     } catch (e) {
-      if (e instanceof KeySourceUnavailable || e instanceof errors.JWKSTimeout) throw refuse("issuer_keys_unavailable", e);
+      if (e instanceof KeySourceUnavailable || e instanceof errors.JWKSTimeout) {
+        const retryAfterSeconds = Math.max(1, Math.ceil((fetcher?.retryAfterMs() ?? 0) / 1000));
+        throw new OAuthError("issuer_keys_unavailable", { cause: e, retryAfterSeconds });
+      }
       throw e;
     }
   };

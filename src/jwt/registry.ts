@@ -4,6 +4,7 @@ import { ConfigError, resolvePath } from "../config/load.js";
 import { type Config, type JwtIssuerConfig, type MappingConfig } from "../config/schema.js";
 import { TOKEN_TYPES } from "../oauth/constants.js";
 import type { Logger } from "../log/logger.js";
+import type { PartyBinding } from "../subject/types.js";
 import {
   IssuerFetcher, checkStaticJwks, discoveredKeys, guardedKeys, localKeys, remoteKeys,
   type FetchFn, type KeyResolver,
@@ -24,6 +25,8 @@ export interface TrustedJwtIssuer {
   maxLifetimeSeconds: number;
   oneTimeUse: boolean;
   mapping: MappingConfig;
+  /** How its tokens' azp / client_id bind to the presenting client (src/policy/client-binding.ts). */
+  binding: PartyBinding;
   /** This issuer's keys only. */
   keys: KeyResolver;
 }
@@ -79,6 +82,7 @@ export function loadJwtIssuers(config: Pick<Config, "jwtIssuers">, baseDir: stri
       maxLifetimeSeconds: cfg.maxLifetimeSeconds,
       oneTimeUse: cfg.oneTimeUse,
       mapping: cfg.mapping,
+      binding: { actor: cfg.actorBinding, subject: cfg.bindSubjectTokens },
       keys: keySource(cfg, path, baseDir, fetchImpl, deps),
     };
   });
@@ -91,22 +95,23 @@ function keySource(cfg: JwtIssuerConfig, path: string, baseDir: string, fetchImp
     const local = localKeys(jwks);
     return guardedKeys(() => local);
   }
+  const fetcher = new IssuerFetcher({
+    issuerId: cfg.id,
+    fetch: fetchImpl,
+    timeoutMs: deps.timeoutMs ?? DEFAULT_KEY_FETCH_TIMEOUT_MS,
+    cooldownMs: cfg.jwksCooldownSeconds * 1000,
+    log: deps.log,
+  });
   const remote = {
-    fetcher: new IssuerFetcher({
-      issuerId: cfg.id,
-      fetch: fetchImpl,
-      timeoutMs: deps.timeoutMs ?? DEFAULT_KEY_FETCH_TIMEOUT_MS,
-      cooldownMs: cfg.jwksCooldownSeconds * 1000,
-      log: deps.log,
-    }),
+    fetcher,
     cacheMaxAgeMs: cfg.jwksCacheSeconds * 1000,
     cooldownMs: cfg.jwksCooldownSeconds * 1000,
   };
   if (cfg.jwksUri !== undefined) {
     const keys = remoteKeys(new URL(cfg.jwksUri), remote);
-    return guardedKeys(() => keys);
+    return guardedKeys(() => keys, fetcher);
   }
-  return guardedKeys(discoveredKeys(new URL(cfg.discoveryUrl!), cfg.issuer, remote));
+  return guardedKeys(discoveredKeys(new URL(cfg.discoveryUrl!), cfg.issuer, remote), fetcher);
 }
 
 function readJwksFile(file: string, cfg: JwtIssuerConfig, path: string): JSONWebKeySet {

@@ -1,10 +1,12 @@
 import { checkSubjectIdentifier } from "../subject/identifier.js";
 import { errors, jwtVerify, type CryptoKey, type JWTPayload, type JWTVerifyOptions } from "jose";
-import { isOAuthError, refuse } from "../oauth/errors.js";
+import { refuse } from "../oauth/errors.js";
 import { TOKEN_TYPES } from "../oauth/constants.js";
-import { parseAct, parseMayAct } from "../oauth/claims.js";
+import { readActClaim, readMayActClaim } from "../policy/act-chain.js";
+import { partyOf } from "../policy/client-binding.js";
 import type { Attribute, VerifiedSubject } from "../subject/types.js";
 import { JWT_MAX_BYTES, decodeUnverified, isPlainJwtTyp } from "./compact.js";
+import { joseRefusal } from "./refusals.js";
 import type { JwtIssuerRegistry, TrustedJwtIssuer } from "./registry.js";
 
 /**
@@ -13,23 +15,29 @@ import type { JwtIssuerRegistry, TrustedJwtIssuer } from "./registry.js";
  * OIDC Core §3.1.3.7, each failure with its reason code:
  *
  * 1. size ≤ min(limits.maxTokenBytes, 16 KiB), before any parsing (token_too_large);
- * 2. compact JWS, three base64url parts, JSON object header and payload (token_invalid);
- * 3. the unverified `iss` chooses the issuer, by exact match: absent → issuer_missing, unknown →
- *    issuer_unknown, and nothing is fetched; the issuer must accept this token type
- *    (token_type_mismatch);
+ * 2. the one strict compact-JWS decoder (compact.ts): three canonical base64url parts, JSON
+ *    object header and payload with no repeated member name at any depth (token_invalid);
+ * 3. the unverified `iss` chooses the issuer, by exact match: absent → issuer_missing, not a
+ *    non-empty string (an array, a number) → issuer_invalid, unknown → issuer_unknown, and nothing
+ *    is fetched; the issuer must accept this token type (token_type_mismatch);
  * 4. header: `typ` absent or `JWT` (never `at+jwt`: token_type_mismatch, RFC 8725 §3.11), no `cty`
  *    (no nested JWT), `alg` one of the issuer's asymmetric algorithms (none and HMAC never:
  *    signature_algorithm_forbidden), `kid` a short string if present; `jku`, `x5u`, `x5c` and `jwk`
  *    are never used: keys come from the issuer's configured JWKS only (catalogue G5, G6);
  * 5. jose's jwtVerify with that issuer's keys: signature (token_invalid; an unknown `kid` after the
- *    one permitted refresh too), `crit` understood, `iss` equal, `aud` one of the issuer's audiences
- *    (audience_mismatch), `exp`/`iat`/`sub`/`aud` required, `exp` not passed (token_expired), `nbf`
- *    reached, `iat` not in the future, not older than maxTokenAgeSeconds (token_expired), all
- *    with tokens.clockSkewSeconds; key-source failures are 503 issuer_keys_unavailable;
- * 6. `exp − iat` ≤ maxLifetimeSeconds (token_invalid); `sub` a non-empty string without control
- *    characters or padding (subject_invalid); an ID token with several audiences must carry an
- *    `azp` that is one of the issuer's audiences (audience_mismatch);
- * 7. one-time use (issuer's oneTimeUse): `jti` required (jti_missing); the replay step marks it.
+ *    one permitted refresh too), `crit` understood, `iss` equal, `aud` present and one of the
+ *    issuer's audiences (audience_mismatch), `sub` present (subject_missing), `exp`/`iat` present
+ *    (timestamp_missing) and numbers (timestamp_invalid), `exp` not passed (token_expired), `nbf`
+ *    reached and `iat` not in the future (assertion_not_yet_valid), `iat` not older than
+ *    maxTokenAgeSeconds (token_expired), all with tokens.clockSkewSeconds; key-source failures
+ *    are 503 issuer_keys_unavailable with the real Retry-After (refusals.ts, keys.ts);
+ * 6. `exp` after `iat` (timestamp_invalid), `exp − iat` ≤ maxLifetimeSeconds
+ *    (token_lifetime_too_long); `sub` a non-empty string without control characters or padding
+ *    (subject_invalid); an ID token with several audiences must carry an `azp` that is one of the
+ *    issuer's audiences (audience_mismatch); `act` / `may_act` by src/policy/act-chain.ts;
+ *    azp / client_id read as the token's party (src/policy/client-binding.ts decides);
+ * 7. one-time use (issuer's oneTimeUse): `jti` required (jti_missing), a non-empty string of at
+ *    most 1024 characters (jti_invalid); the replay step marks it.
  */
 export interface JwtVerifierContext {
   issuers: JwtIssuerRegistry;
@@ -38,6 +46,8 @@ export interface JwtVerifierContext {
 }
 
 const MAX_KID_LENGTH = 256;
+/** A `jti` is a replay key: bounded like any identifier (RFC 7519 §4.1.7 sets no length). */
+const MAX_JTI_LENGTH = 1024;
 /** Keys tried when a token without `kid` matches several keys of its issuer. */
 const MAX_KEY_CANDIDATES = 4;
 /** Claims never turned into mapping attributes: delegation is read from them separately. */
@@ -50,7 +60,8 @@ export function jwtTokenVerifier(tokenType: string, ctx: JwtVerifierContext): (t
     const { header, payload: unverified } = decodeUnverified(token);
 
     const claimedIss = unverified.iss;
-    if (typeof claimedIss !== "string" || claimedIss === "") throw refuse("issuer_missing");
+    if (claimedIss === undefined) throw refuse("issuer_missing");
+    if (typeof claimedIss !== "string" || claimedIss === "") throw refuse("issuer_invalid");
     const issuer = ctx.issuers.byIssuer(claimedIss);
     if (!issuer) throw refuse("issuer_unknown");
     if (!issuer.tokenTypes.includes(tokenType)) throw refuse("token_type_mismatch");
@@ -72,23 +83,25 @@ export function jwtTokenVerifier(tokenType: string, ctx: JwtVerifierContext): (t
 
     const iat = payload.iat!;
     const exp = payload.exp!;
-    if (exp <= iat || exp - iat > issuer.maxLifetimeSeconds) throw refuse("token_invalid");
+    if (exp <= iat) throw refuse("timestamp_invalid");
+    if (exp - iat > issuer.maxLifetimeSeconds) throw refuse("token_lifetime_too_long");
     const sub = checkSubjectIdentifier(payload.sub);
     const aud = payload.aud;
     if (!(typeof aud === "string" || (Array.isArray(aud) && aud.length > 0 && aud.every((a) => typeof a === "string")))) {
-      throw refuse("token_invalid");
+      throw refuse("audience_mismatch");
     }
     if (tokenType === TOKEN_TYPES.idToken) checkAuthorizedParty(payload, issuer);
 
     let oneTimeUse: VerifiedSubject["oneTimeUse"];
     if (issuer.oneTimeUse) {
-      if (typeof payload.jti !== "string" || payload.jti === "") throw refuse("jti_missing");
+      if (payload.jti === undefined) throw refuse("jti_missing");
+      if (typeof payload.jti !== "string" || payload.jti === "" || payload.jti.length > MAX_JTI_LENGTH) throw refuse("jti_invalid");
       oneTimeUse = { id: payload.jti, keepUntil: (exp + ctx.skewSeconds) * 1000 };
     }
 
     return {
       tokenType,
-      source: { id: issuer.id, issuer: issuer.issuer, mapping: issuer.mapping },
+      source: { id: issuer.id, issuer: issuer.issuer, mapping: issuer.mapping, binding: issuer.binding },
       subject: sub,
       nameIdFormat: undefined,
       attributes: attributesOf(payload),
@@ -99,10 +112,11 @@ export function jwtTokenVerifier(tokenType: string, ctx: JwtVerifierContext): (t
       authTime: typeof payload.auth_time === "number" && Number.isFinite(payload.auth_time) ? payload.auth_time * 1000 : undefined,
       acr: typeof payload.acr === "string" ? payload.acr : undefined,
       oneTimeUse,
-      act: parseAct(payload.act),
-      mayAct: parseMayAct(payload.may_act),
+      act: readActClaim(payload.act),
+      mayAct: readMayActClaim(payload.may_act),
       granted: undefined,
       keyId: kid,
+      party: partyOf(payload),
     };
   };
 }
@@ -134,11 +148,8 @@ async function verifySignatureAndClaims(
       throw last;
     }
   } catch (e) {
-    if (isOAuthError(e)) throw e;
-    if (e instanceof errors.JWTExpired) throw refuse("token_expired");
-    if (e instanceof errors.JWTClaimValidationFailed && e.claim === "aud" && e.reason === "check_failed") throw refuse("audience_mismatch");
-    if (e instanceof errors.JOSEAlgNotAllowed) throw refuse("signature_algorithm_forbidden");
-    throw refuse("token_invalid");
+    // Anything that is not a jose verdict stays token_invalid here, as before: never a token.
+    throw joseRefusal(e) ?? refuse("token_invalid");
   }
 }
 

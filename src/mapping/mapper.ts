@@ -67,6 +67,18 @@ export function mapSubject(subject: VerifiedSubject, mapping: MappingConfig): Ma
   return { sub, claims: Object.fromEntries(entries), grantedScopes: granted, ...(mayAct ? { mayAct } : {}) };
 }
 
+/**
+ * SAML Core §2.5.1.6: a token issued on the basis of an assertion with a ProxyRestriction that
+ * lists Audiences may be issued only to those audiences. The bridge's token is that new
+ * assertion, and its `aud` is the resolved targets' identifiers, so each must be listed (exact
+ * string comparison, as for AudienceRestriction). Called once the targets are known.
+ */
+export function checkProxyAudiences(subject: Pick<VerifiedSubject, "proxyAudiences">, targetIds: readonly string[]): void {
+  const allowed = subject.proxyAudiences;
+  if (allowed === undefined) return;
+  if (targetIds.length === 0 || !targetIds.every((t) => allowed.includes(t))) throw refuse("proxy_audience_not_allowed");
+}
+
 /** All values of every attribute matching the selector, or undefined when none matches. */
 function valuesOf(attributes: readonly SamlAttribute[], sel: AttributeSelector): string[] | undefined {
   let found: string[] | undefined;

@@ -23,6 +23,10 @@ export type OAuthErrorCode =
 export const REASONS = {
   // invalid_request: the request itself
   content_type_unsupported: "invalid_request",
+  // (HTTP 415/413 with the invalid_request body: http/error-response.ts HTTP_STATUS)
+  content_encoding_unsupported: "invalid_request",
+  charset_unsupported: "invalid_request",
+  body_too_large: "invalid_request",
   body_invalid: "invalid_request",
   parameter_missing: "invalid_request",
   parameter_duplicated: "invalid_request",
@@ -45,6 +49,7 @@ export const REASONS = {
   saml_version_invalid: "invalid_request",
   encrypted_assertion_unsupported: "invalid_request",
   issuer_missing: "invalid_request",
+  issuer_invalid: "invalid_request",
   issuer_unknown: "invalid_request",
   issuer_mismatch: "invalid_request",
   idp_not_allowed: "invalid_request",
@@ -55,12 +60,16 @@ export const REASONS = {
   signature_algorithm_forbidden: "invalid_request",
   assertion_id_missing: "invalid_request",
   timestamp_invalid: "invalid_request",
+  timestamp_missing: "invalid_request",
   assertion_stale: "invalid_request",
   assertion_not_yet_valid: "invalid_request",
   assertion_expired: "invalid_request",
   assertion_expiry_missing: "invalid_request",
   audience_mismatch: "invalid_request",
   condition_unsupported: "invalid_request",
+  proxy_restriction_forbids: "invalid_request",
+  saml_text_invalid: "invalid_request",
+  attribute_value_invalid: "invalid_request",
   subject_missing: "invalid_request",
   subject_invalid: "invalid_request",
   subject_mismatch: "invalid_request",
@@ -74,15 +83,23 @@ export const REASONS = {
   policy_condition_failed: "invalid_request",
   replayed: "invalid_request",
   decryption_failed: "invalid_request",
+  encryption_algorithm_not_allowed: "invalid_request",
   // invalid_request: JWT subject/actor tokens (RFC 8725, RFC 9068)
   token_invalid: "invalid_request",
   token_expired: "invalid_request",
   jti_missing: "invalid_request",
+  jti_invalid: "invalid_request",
+  token_lifetime_too_long: "invalid_request",
   // invalid_request: delegation (RFC 8693 §1.1, §4.1, §4.4)
   actor_token_type_unsupported: "invalid_request",
   actor_token_type_not_allowed: "invalid_request",
   may_act_mismatch: "invalid_request",
   actor_client_mismatch: "invalid_request",
+  actor_client_missing: "invalid_request",
+  client_claim_invalid: "invalid_request",
+  subject_client_mismatch: "invalid_request",
+  act_claim_invalid: "invalid_request",
+  act_claim_too_large: "invalid_request",
   delegation_too_deep: "invalid_request",
   delegation_chain_present: "invalid_request",
   // invalid_client (RFC 6749 §5.2)
@@ -97,13 +114,18 @@ export const REASONS = {
   target_invalid: "invalid_target",
   target_too_many: "invalid_target",
   target_missing: "invalid_target",
+  proxy_audience_not_allowed: "invalid_target",
   // invalid_scope
   scope_not_allowed: "invalid_scope",
   scope_invalid: "invalid_scope",
+  scope_empty: "invalid_scope",
   // service state
   replay_store_unavailable: "temporarily_unavailable",
+  replay_store_lost: "temporarily_unavailable",
+  client_auth_overloaded: "temporarily_unavailable",
   issuer_keys_unavailable: "temporarily_unavailable",
   internal_error: "server_error",
+  signature_verifier_failed: "server_error",
 } as const satisfies Record<string, OAuthErrorCode>;
 
 export type Reason = keyof typeof REASONS;
@@ -126,19 +148,25 @@ export class OAuthError extends Error {
   readonly status: number;
   /** Set when the client tried HTTP Basic: RFC 6749 §5.2 then requires WWW-Authenticate. */
   challenge: boolean;
+  /** For a 503: seconds until a retry can succeed (RFC 9110 §10.2.3 Retry-After); default 1. */
+  readonly retryAfterSeconds: number | undefined;
 
-  constructor(reason: Reason, options: { cause?: unknown; challenge?: boolean; code?: OAuthErrorCode } = {}) {
+  constructor(reason: Reason, options: { cause?: unknown; challenge?: boolean; code?: OAuthErrorCode; retryAfterSeconds?: number } = {}) {
     super(reason, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "OAuthError";
     this.reason = reason;
     this.code = options.code ?? REASONS[reason];
     this.status = STATUS[this.code];
     this.challenge = options.challenge ?? false;
+    this.retryAfterSeconds = options.retryAfterSeconds;
   }
 
   /** The same refusal under another error code (RFC 7522 §3.1 uses invalid_grant for a bad assertion). */
   withCode(code: OAuthErrorCode): OAuthError {
-    return new OAuthError(this.reason, { cause: this.cause, challenge: this.challenge, code });
+    return new OAuthError(this.reason, {
+      cause: this.cause, challenge: this.challenge, code,
+      ...(this.retryAfterSeconds !== undefined ? { retryAfterSeconds: this.retryAfterSeconds } : {}),
+    });
   }
 }
 

@@ -2,6 +2,7 @@ import { refuse } from "../oauth/errors.js";
 import type { ClientConfig } from "../config/schema.js";
 import type { ActClaim, MayAct } from "../oauth/claims.js";
 import { SELF, type VerifiedSubject } from "../subject/types.js";
+import { actChainBytes } from "./act-chain.js";
 
 /**
  * Delegation and impersonation (RFC 8693 §1.1, §4.1, §4.4).
@@ -25,6 +26,8 @@ export function decideAct(input: {
   /** The bridge's issuer: the namespace of client ids. */
   bridgeIssuer: string;
   maxChainDepth: number;
+  /** Largest `act` claim (UTF-8 JSON bytes) the issued token may carry. */
+  maxChainBytes: number;
 }): ActClaim | undefined {
   const { client, subject, actor, mayAct } = input;
   const current: ActClaim = actor ? { sub: actor.subject, iss: actorIssuer(actor) } : { sub: client.id };
@@ -41,6 +44,7 @@ export function decideAct(input: {
   const earlier = subject.source.id === SELF ? subject.act : qualify(subject.act, subject.source.issuer);
   const act: ActClaim = earlier ? { ...current, act: earlier } : current;
   if (chainDepth(act) > input.maxChainDepth) throw refuse("delegation_too_deep");
+  if (actChainBytes(act) > input.maxChainBytes) throw refuse("act_claim_too_large");
   return act;
 }
 
@@ -55,12 +59,19 @@ function actorIssuer(actor: VerifiedSubject): string {
 
 /**
  * An `act` chain from an external token names actors in that issuer's namespace: entries without
- * an `iss` get it, so they can never read as the bridge's own client ids once nested.
+ * an `iss` get the nearest enclosing one (the token's issuer at the top), so they can never read as
+ * the bridge's own client ids once nested. Iterative: down the chain, then rebuilt from the inside.
  */
 function qualify(act: ActClaim | undefined, iss: string): ActClaim | undefined {
-  if (!act) return undefined;
-  const nested = qualify(act.act, act.iss ?? iss);
-  return { sub: act.sub, iss: act.iss ?? iss, ...(nested ? { act: nested } : {}) };
+  const entries: { sub: string; iss: string }[] = [];
+  let namespace = iss;
+  for (let a = act; a; a = a.act) {
+    namespace = a.iss ?? namespace;
+    entries.push({ sub: a.sub, iss: namespace });
+  }
+  let out: ActClaim | undefined;
+  for (let i = entries.length - 1; i >= 0; i--) out = { ...entries[i]!, ...(out ? { act: out } : {}) };
+  return out;
 }
 
 export function chainDepth(act: ActClaim | undefined): number {

@@ -8,6 +8,10 @@ import type { AudienceConfig } from "../config/schema.js";
  * A requested scope outside that set is refused (`invalid_scope`) rather than silently dropped,
  * so a caller never believes it holds a permission it does not. Without `scope`, the audiences'
  * default scopes go through the same intersection: the minimal default, never "everything".
+ *
+ * An empty result is refused (`scope_empty`, invalid_scope): RFC 9068 §2.2.3 makes `scope` the
+ * carrier of the grant, and many resource servers read a token without `scope` as "no scope
+ * restriction". The bridge never issues a token whose permissions are nothing, spelled as absence.
  */
 
 export function parseScope(raw: string | undefined): string[] | undefined {
@@ -31,5 +35,7 @@ export function decideScope(
     return [...requested];
   }
   const defaults = new Set(targets.flatMap((t) => t.defaultScopes));
-  return [...defaults].filter(allowed);
+  const scope = [...defaults].filter(allowed);
+  if (scope.length === 0) throw refuse("scope_empty");
+  return scope;
 }

@@ -1,4 +1,4 @@
-import { ReplayStoreUnavailable, type ReplayStore } from "./store.js";
+import { ReplayStoreUnavailable, type ReplayStore, type ReplayStoreStatus } from "./store.js";
 
 /**
  * Single-process replay store (the embedded default). Bounded: when full even after dropping
@@ -45,6 +45,11 @@ export class MemoryReplayStore implements ReplayStore {
 
   async ready(): Promise<boolean> {
     return true;
+  }
+
+  /** Never lost: it lives and dies with the process, whose restart is a new store only for itself. */
+  async status(): Promise<ReplayStoreStatus> {
+    return { state: "up" };
   }
 
   async close(): Promise<void> {

@@ -18,12 +18,31 @@ export interface ReplayStore {
   anyUsed(keys: readonly string[]): Promise<boolean>;
   /** Whether the store can answer right now (for /readyz). */
   ready(): Promise<boolean>;
+  /** /readyz detail: up, down (cannot answer) or lost (closed until `reopensAt`, see replay/redis.ts). */
+  status(): Promise<ReplayStoreStatus>;
   close(): Promise<void>;
 }
 
-/** The store cannot answer: the exchange must fail (503), never go ahead unchecked. */
+export interface ReplayStoreStatus {
+  state: "up" | "down" | "lost";
+  /** When state is lost: the instant (ms) exchanges resume. */
+  reopensAt?: number;
+}
+
+/**
+ * The store cannot answer: the exchange must fail (503), never go ahead unchecked. `lost`: the store
+ * forgot what it held and is closed until `retryAfterMs` from now (replay_store_lost).
+ */
 export class ReplayStoreUnavailable extends Error {
   override name = "ReplayStoreUnavailable";
+  readonly lost: boolean;
+  readonly retryAfterMs: number | undefined;
+
+  constructor(message: string, options: { cause?: unknown; lost?: boolean; retryAfterMs?: number } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.lost = options.lost ?? false;
+    this.retryAfterMs = options.retryAfterMs;
+  }
 }
 
 /**

@@ -1,6 +1,6 @@
 import { constants, createDecipheriv, createHash, privateDecrypt, randomBytes, timingSafeEqual, type KeyObject } from "node:crypto";
 import { refuse } from "../oauth/errors.js";
-import { NS, attr, childElements, children, is } from "../xml/dom.js";
+import { NS, attr, childElements, children, is, onlyChild, text } from "../xml/dom.js";
 import { parseUntrustedXml, type XmlLimits } from "../xml/safe-parse.js";
 
 /**
@@ -15,9 +15,14 @@ import { parseUntrustedXml, type XmlLimits } from "../xml/safe-parse.js";
  * URI (silently falling back to SHA-1), cannot do xmlenc11#rsa-oaep, and only *warns* about
  * rsa-1_5 unless told otherwise (attack catalogue D21). Here every element is taken from a fixed
  * position, every algorithm comes from an allow-list checked before any key is touched, and
- * every failure, whatever its kind, is the one reason `decryption_failed`:
+ * every failure after that, whatever its kind, is the one reason `decryption_failed`. An
+ * algorithm the policy does not allow is `encryption_algorithm_not_allowed`: it is decided from
+ * the document (and the signature around it) alone, before any key is used, so naming it tells an
+ * attacker nothing they did not write themselves, and operators can tell it from a wrong key.
  *
- *  - data: aes128-cbc, aes256-cbc (xmlenc), aes128-gcm, aes256-gcm (xmlenc11);
+ *  - data: aes128-gcm, aes256-gcm (xmlenc11); aes128-cbc, aes256-cbc (xmlenc) only under a
+ *    verified Response signature (or `saml.allowUnsignedCbc`); tripledes-cbc (xmlenc, what pysaml2
+ *    always sends) likewise, and only for an IdP that opts in (`samlIdps[].allowTripleDesCbc`);
  *  - key transport: rsa-oaep-mgf1p (MGF1-SHA1; digest SHA-1 by default, or SHA-256/384/512) and
  *    xmlenc11#rsa-oaep (any of those digests with MGF1-SHA1/256/384/512), with an optional
  *    OAEPparams label; rsa-1_5 only with `saml.allowRsa15KeyTransport` (a Bleichenbacher padding
@@ -56,6 +61,31 @@ export interface DecryptionPolicy {
   allowUnsignedCbc: boolean;
 }
 
+/**
+ * What vouches for the ciphertext, established before any key is touched (issue: decryption
+ * bound to the right IdP).
+ */
+export interface CiphertextBinding {
+  /**
+   * The entityID of the IdP whose verified signature (the Response's) covers this ciphertext;
+   * undefined when no verified signature covers it. CBC is decrypted under a signature only when
+   * this signer is `attributedTo`, checked before any key is touched.
+   */
+  signedBy: string | undefined;
+  /**
+   * The IdP the assertion will be attributed to (the one chosen by the Response Issuer, whose
+   * keys then verify it); undefined for a bare EncryptedAssertion, whose IdP is known only from
+   * the plaintext. When set, the decrypted assertion's Issuer must be this IdP, or the answer is
+   * `decryption_failed` like any other failure: an IdP that wraps another IdP's captured
+   * ciphertext (CBC, or relabelled as GCM) in its own signed Response gets the same answer
+   * whether the padding, the parse or only the Issuer failed, and nothing decrypted is ever
+   * processed further as another IdP's assertion.
+   */
+  attributedTo: string | undefined;
+  /** The IdP chosen for this token allows tripledes-cbc (`samlIdps[].allowTripleDesCbc`). */
+  allowTripleDes: boolean;
+}
+
 export interface DecryptedAssertion {
   /** The saml:Assertion, in a document of its own. */
   assertion: Element;
@@ -67,12 +97,26 @@ const XENC = NS.xenc;
 const XENC11 = "http://www.w3.org/2009/xmlenc11#";
 const ELEMENT_TYPE = `${XENC}Element`;
 
+interface DataAlgorithm {
+  cipher: string;
+  keyLength: number;
+  ivLength: number;
+  /** Cipher block size: CBC ciphertext is whole blocks, and the padding octet is at most this. */
+  block: number;
+  gcm: boolean;
+  /** tripledes-cbc: only for an IdP that opts in. */
+  tripleDes: boolean;
+}
+
 /** Data encryption algorithms (XML Encryption 1.1 §5.2). */
-const DATA_ALGORITHMS: Record<string, { cipher: string; keyLength: number; ivLength: number; gcm: boolean }> = {
-  [`${XENC}aes128-cbc`]: { cipher: "aes-128-cbc", keyLength: 16, ivLength: 16, gcm: false },
-  [`${XENC}aes256-cbc`]: { cipher: "aes-256-cbc", keyLength: 32, ivLength: 16, gcm: false },
-  [`${XENC11}aes128-gcm`]: { cipher: "aes-128-gcm", keyLength: 16, ivLength: 12, gcm: true },
-  [`${XENC11}aes256-gcm`]: { cipher: "aes-256-gcm", keyLength: 32, ivLength: 12, gcm: true },
+const DATA_ALGORITHMS: Record<string, DataAlgorithm> = {
+  [`${XENC}aes128-cbc`]: { cipher: "aes-128-cbc", keyLength: 16, ivLength: 16, block: 16, gcm: false, tripleDes: false },
+  [`${XENC}aes256-cbc`]: { cipher: "aes-256-cbc", keyLength: 32, ivLength: 16, block: 16, gcm: false, tripleDes: false },
+  [`${XENC11}aes128-gcm`]: { cipher: "aes-128-gcm", keyLength: 16, ivLength: 12, block: 16, gcm: true, tripleDes: false },
+  [`${XENC11}aes256-gcm`]: { cipher: "aes-256-gcm", keyLength: 32, ivLength: 12, block: 16, gcm: true, tripleDes: false },
+  // XML Encryption 1.1 §5.2.1 (REQUIRED there; pysaml2 offers nothing else). Three-key EDE with
+  // a 64-bit block: CBC's malleability as for AES-CBC, so the same signature gate applies.
+  [`${XENC}tripledes-cbc`]: { cipher: "des-ede3-cbc", keyLength: 24, ivLength: 8, block: 8, gcm: false, tripleDes: true },
 };
 
 const RSA_OAEP_MGF1P = `${XENC}rsa-oaep-mgf1p`;
@@ -97,7 +141,6 @@ const MAX_ENCRYPTED_KEYS = 4;
 const MAX_WRAPPED_KEY_BYTES = 1024;
 const MAX_OAEP_LABEL_BYTES = 256;
 const GCM_TAG_BYTES = 16;
-const BLOCK = 16;
 
 type KeyTransport = { kind: "oaep"; hash: string; mgfHash: string; label: Buffer } | { kind: "rsa15" };
 
@@ -107,7 +150,7 @@ interface EncryptedKeyPlan {
 }
 
 interface Plan {
-  data: (typeof DATA_ALGORITHMS)[string];
+  data: DataAlgorithm;
   cipherText: Buffer;
   keys: EncryptedKeyPlan[];
 }
@@ -118,29 +161,38 @@ function fail(): never {
   throw new Failed();
 }
 
+/** An algorithm the policy does not allow, decided before any key is touched. */
+class NotAllowed extends Error {}
+function notAllowed(): never {
+  throw new NotAllowed();
+}
+
 /**
  * Decrypt `encrypted` (a saml:EncryptedAssertion element) with `policy.keys`. Returns the
- * assertion in its own document; throws `decryption_failed` for every failure.
+ * assertion in its own document; throws `encryption_algorithm_not_allowed` for an algorithm the
+ * policy (and `binding`) does not allow, before any key is touched, and `decryption_failed` for
+ * every other failure.
  */
 export function decryptAssertion(
   encrypted: Element,
   policy: DecryptionPolicy,
   limits: XmlLimits,
-  /** Whether a verified signature (the Response's) covers this ciphertext. */
-  ciphertextSigned: boolean,
+  binding: CiphertextBinding,
 ): DecryptedAssertion {
+  let plan: Plan;
   try {
     if (!is(encrypted, NS.saml2, "EncryptedAssertion") || policy.keys.length === 0) fail();
     // Everything that does not depend on a key is checked first: shape, algorithms, sizes.
-    const plan = planDecryption(encrypted, policy);
-    if (!plan.data.gcm && !ciphertextSigned && !policy.allowUnsignedCbc) fail();
+    plan = planDecryption(encrypted, policy, binding);
+  } catch (e) {
+    throw refuse(e instanceof NotAllowed ? "encryption_algorithm_not_allowed" : "decryption_failed");
+  }
+  try {
     const context = namespaceContext(encrypted);
     for (const ek of plan.keys) {
       for (const key of policy.keys) {
         const contentKey = unwrapKey(ek, key.privateKey, plan.data.keyLength);
-        const plaintext = decryptData(plan, contentKey);
-        if (!plaintext) continue;
-        const result = parsePlaintext(plaintext, context, limits);
+        const result = decryptAndParse(plan, contentKey, context, limits, binding.attributedTo);
         if (result) return result;
       }
     }
@@ -151,9 +203,35 @@ export function decryptAssertion(
   }
 }
 
+/**
+ * Decrypt with one candidate content key and parse; undefined for any failure. Every check on the
+ * plaintext (CBC padding, UTF-8, well-formedness, one saml:Assertion, its Issuer being the IdP
+ * the Response named) is folded into one result, and the padding does not decide whether the parse
+ * runs: see decryptData.
+ */
+function decryptAndParse(plan: Plan, key: Buffer, context: Map<string, string>, limits: XmlLimits, attributedTo: string | undefined): DecryptedAssertion | undefined {
+  const data = decryptData(plan, key);
+  if (!data) return undefined; // GCM tag mismatch (see decryptData)
+  const parsed = parsePlaintext(data.plaintext, context, limits);
+  const issuerOk = parsed !== undefined && (attributedTo === undefined || assertionIssuer(parsed.assertion) === attributedTo);
+  // One combined test, after all the work is done.
+  return data.paddingOk & Number(issuerOk) ? parsed : undefined;
+}
+
+/** The decrypted assertion's Issuer text, or undefined when it has none / several / element content. */
+function assertionIssuer(assertion: Element): string | undefined {
+  const issuer = onlyChild(assertion, NS.saml2, "Issuer");
+  if (!issuer || issuer === "many") return undefined;
+  try {
+    return text(issuer);
+  } catch {
+    return undefined;
+  }
+}
+
 // --- structure and algorithms (before any private-key operation) ----------------------------------
 
-function planDecryption(encrypted: Element, policy: DecryptionPolicy): Plan {
+function planDecryption(encrypted: Element, policy: DecryptionPolicy, binding: CiphertextBinding): Plan {
   // EncryptedElementType (SAML Core §2.2.4): one xenc:EncryptedData, then xenc:EncryptedKey*.
   const kids = childElements(encrypted);
   const encryptedData = kids[0];
@@ -167,7 +245,15 @@ function planDecryption(encrypted: Element, policy: DecryptionPolicy): Plan {
   const methods = children(data, XENC, "EncryptionMethod");
   if (methods.length !== 1) fail();
   const algorithm = DATA_ALGORITHMS[attr(methods[0]!, "Algorithm") ?? ""];
-  if (!algorithm || childElements(methods[0]!).length !== 0) fail();
+  if (!algorithm) notAllowed();
+  // CBC (AES or triple DES) has no integrity: decrypted only when a verified Response signature
+  // covers the ciphertext and its signer is the IdP the assertion is attributed to (see
+  // CiphertextBinding), unless the legacy switch is on. Triple DES also needs the IdP's opt-in.
+  const boundSignature = binding.signedBy !== undefined && binding.signedBy === binding.attributedTo;
+  if (!algorithm.gcm && !boundSignature && !policy.allowUnsignedCbc) notAllowed();
+  if (algorithm.tripleDes && !binding.allowTripleDes) notAllowed();
+  // KeySize (XML Encryption §5.2) is implied by the algorithm; no parameters are expected.
+  if (childElements(methods[0]!).length !== 0) fail();
 
   // EncryptedKeys inside EncryptedData/ds:KeyInfo, and those beside the EncryptedData (referenced
   // by a ds:RetrievalMethod, or not). Nothing else in KeyInfo names a key the bridge could use.
@@ -177,11 +263,11 @@ function planDecryption(encrypted: Element, policy: DecryptionPolicy): Plan {
   if (candidates.length === 0 || candidates.length > MAX_ENCRYPTED_KEYS) fail();
 
   const cipherText = cipherValue(data);
-  const a = algorithm!;
+  const a = algorithm;
   // Sizes the algorithm implies: IV, whole blocks (CBC) or the 128-bit tag (GCM).
   if (a.gcm) {
     if (cipherText.length < a.ivLength + GCM_TAG_BYTES) fail();
-  } else if (cipherText.length < a.ivLength + BLOCK || (cipherText.length - a.ivLength) % BLOCK !== 0) {
+  } else if (cipherText.length < a.ivLength + a.block || (cipherText.length - a.ivLength) % a.block !== 0) {
     fail();
   }
   return { data: a, cipherText, keys: candidates.map((ek) => planKey(ek, policy)) };
@@ -205,9 +291,11 @@ function planKey(ek: Element, policy: DecryptionPolicy): EncryptedKeyPlan {
       const name = `${p.namespaceURI ?? ""} ${p.localName ?? ""}`;
       if (seen.has(name)) fail();
       seen.add(name);
-      if (is(p, NS.ds, "DigestMethod")) hash = DIGESTS[attr(p, "Algorithm") ?? ""] ?? fail();
-      else if (algorithm === RSA_OAEP && is(p, XENC11, "MGF")) mgfHash = MGF1[attr(p, "Algorithm") ?? ""] ?? fail();
-      else if (is(p, XENC, "OAEPparams")) label = base64(p.textContent ?? "");
+      // The OAEP digest and mask function are part of the key transport algorithm: one outside the
+      // allow-list is "not allowed", like an unknown algorithm.
+      if (is(p, NS.ds, "DigestMethod")) hash = DIGESTS[attr(p, "Algorithm") ?? ""] ?? notAllowed();
+      else if (algorithm === RSA_OAEP && is(p, XENC11, "MGF")) mgfHash = MGF1[attr(p, "Algorithm") ?? ""] ?? notAllowed();
+      else if (is(p, XENC, "OAEPparams")) label = base64(text(p));
       else fail(); // KeySize or anything unknown
     }
     if (label.length > MAX_OAEP_LABEL_BYTES) fail();
@@ -217,7 +305,8 @@ function planKey(ek: Element, policy: DecryptionPolicy): EncryptedKeyPlan {
     if (params.length > 1 || (params[0] && !is(params[0], NS.ds, "DigestMethod"))) fail();
     transport = { kind: "rsa15" };
   } else {
-    return fail();
+    // An unknown key transport, or rsa-1_5 without `saml.allowRsa15KeyTransport`.
+    return notAllowed();
   }
   const wrapped = cipherValue(ek);
   if (wrapped.length === 0 || wrapped.length > MAX_WRAPPED_KEY_BYTES) fail();
@@ -230,7 +319,8 @@ function cipherValue(parent: Element): Buffer {
   if (cipherData.length !== 1) fail();
   const values = childElements(cipherData[0]!);
   if (values.length !== 1 || !is(values[0]!, XENC, "CipherValue")) fail();
-  return base64(values[0]!.textContent ?? "");
+  // Text only (dom.ts `text`: element content throws, and so is decryption_failed).
+  return base64(text(values[0]!));
 }
 
 /** xs:base64Binary as XML Encryption writes it (line breaks allowed), strictly. */
@@ -335,27 +425,43 @@ function select(bad: number, value: Buffer, fallback: Buffer): Buffer {
 
 // --- data ---------------------------------------------------------------------------------------------
 
-/** The plaintext octets, or undefined for a bad tag (GCM) or bad padding (CBC). */
-function decryptData(plan: Plan, key: Buffer): Buffer | undefined {
+/**
+ * The plaintext octets and whether the CBC padding was good (1) or not (0); undefined only for a
+ * GCM tag mismatch.
+ *
+ * CBC: the padding is checked without a data-dependent branch, and a bad padding does NOT skip
+ * the plaintext parse: the octets are cut as if the pad were 1 and parsed all the same, and the
+ * padding verdict is combined with the parse result only at the end (decryptAndParse). So the
+ * time taken does not tell a good padding from a bad one (the Vaudenay / Jager & Somorovsky
+ * oracle); what remains is that parsing a well-formed plaintext takes longer than rejecting a
+ * garbled one, which depends on the bytes the attacker chose, not on the padding check, and
+ * which is only reachable under a Response signature bound to the IdP (CiphertextBinding).
+ * GCM: a bad tag ends here; the tag is unforgeable without the content key, so that exit
+ * tells an attacker nothing about a ciphertext they did not make.
+ */
+function decryptData(plan: Plan, key: Buffer): { plaintext: Buffer; paddingOk: number } | undefined {
   const { data, cipherText } = plan;
   const iv = cipherText.subarray(0, data.ivLength);
-  try {
-    if (data.gcm) {
+  if (data.gcm) {
+    try {
       const body = cipherText.subarray(data.ivLength, cipherText.length - GCM_TAG_BYTES);
       const decipher = createDecipheriv(data.cipher as "aes-128-gcm", key, iv, { authTagLength: GCM_TAG_BYTES });
       decipher.setAuthTag(cipherText.subarray(cipherText.length - GCM_TAG_BYTES));
-      return Buffer.concat([decipher.update(body), decipher.final()]);
+      return { plaintext: Buffer.concat([decipher.update(body), decipher.final()]), paddingOk: 1 };
+    } catch {
+      return undefined;
     }
-    const decipher = createDecipheriv(data.cipher, key, iv);
-    // XML Encryption pads ISO 10126-style: only the last octet (the pad length) is defined.
-    decipher.setAutoPadding(false);
-    const padded = Buffer.concat([decipher.update(cipherText.subarray(data.ivLength)), decipher.final()]);
-    const pad = padded[padded.length - 1]!;
-    if (pad < 1 || pad > BLOCK) return undefined;
-    return padded.subarray(0, padded.length - pad);
-  } catch {
-    return undefined;
   }
+  const decipher = createDecipheriv(data.cipher, key, iv);
+  // XML Encryption pads ISO 10126-style: only the last octet (the pad length) is defined.
+  decipher.setAutoPadding(false);
+  const padded = Buffer.concat([decipher.update(cipherText.subarray(data.ivLength)), decipher.final()]);
+  const pad = padded[padded.length - 1]!;
+  // ok = 1 when 1 <= pad <= block, else 0, by sign bits (pad is 0..255, block 8 or 16).
+  const paddingOk = (((pad - 1) >>> 31) | ((data.block - pad) >>> 31)) ^ 1;
+  const mask = -paddingOk; // all ones when ok, else 0
+  const cut = (pad & mask) | (1 & ~mask);
+  return { plaintext: padded.subarray(0, padded.length - cut), paddingOk };
 }
 
 // --- plaintext ----------------------------------------------------------------------------------------
@@ -404,7 +510,16 @@ function parsePlaintext(bytes: Buffer, context: Map<string, string>, limits: Xml
   const xml = `<${prefix}:decrypted xmlns:${prefix}="${WRAPPER_NS}"${decls}>${text}</${prefix}:decrypted>`;
   let doc: Document;
   try {
-    doc = parseUntrustedXml(xml, { maxDepth: limits.maxDepth, maxElements: limits.maxElements });
+    // The token's own limits, every node kind included; only the wrapper element (one element, one
+    // level, and the in-scope declarations it carries) is allowed for on top.
+    const wrapper = context.size + 1;
+    doc = parseUntrustedXml(xml, {
+      ...limits,
+      maxDepth: limits.maxDepth + 1,
+      maxElements: limits.maxElements + 1,
+      ...(limits.maxNodes !== undefined ? { maxNodes: limits.maxNodes + wrapper + 1 } : {}),
+      ...(limits.maxAttributesPerElement !== undefined ? { maxAttributesPerElement: Math.max(limits.maxAttributesPerElement, wrapper) } : {}),
+    });
   } catch {
     return undefined;
   }

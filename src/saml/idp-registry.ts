@@ -7,6 +7,8 @@ export interface SamlIdpPolicy {
   /** A bearer confirmation's Recipient (and a Response's Destination, if any) must be one of these. */
   recipients: readonly string[];
   maxAssertionAgeMs: number;
+  /** Decrypt tripledes-cbc content from this IdP (pysaml2 sends nothing else); off by default. */
+  allowTripleDesCbc: boolean;
 }
 
 /** The IdP fields of the config and of an admin record alike (src/config/schema.ts `samlIdp`). */
@@ -15,6 +17,8 @@ export interface IdpSettings {
   requireSignedAssertion: boolean;
   recipients?: readonly string[] | undefined;
   maxAssertionAgeSeconds: number;
+  /** Absent (an admin record written before the setting existed): false. */
+  allowTripleDesCbc?: boolean | undefined;
   mapping: MappingConfig;
 }
 
@@ -32,6 +36,7 @@ export function trustedIdp(id: string, metadata: IdpMetadata, s: IdpSettings, to
       requireSignedAssertion: s.requireSignedAssertion,
       recipients: s.recipients ?? [tokenEndpoint],
       maxAssertionAgeMs: s.maxAssertionAgeSeconds * 1000,
+      allowTripleDesCbc: s.allowTripleDesCbc ?? false,
     },
     mapping: s.mapping,
   };

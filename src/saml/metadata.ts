@@ -25,7 +25,11 @@ export class MetadataError extends Error {
   override name = "MetadataError";
 }
 
-const METADATA_LIMITS = { maxDepth: 32, maxElements: 50_000 };
+/**
+ * Bounds for metadata documents (files, admin uploads, fetched URLs): larger than a token's, as a
+ * metadata file may aggregate a federation's entities; every node kind counts (issue 9).
+ */
+export const METADATA_LIMITS = { maxDepth: 32, maxElements: 50_000, maxNodes: 400_000, maxAttributesPerElement: 64 };
 const MIN_RSA_BITS = 2048;
 
 export function parseIdpMetadata(xml: string, wantedEntityId?: string): IdpMetadata {
@@ -36,8 +40,16 @@ export function parseIdpMetadata(xml: string, wantedEntityId?: string): IdpMetad
     throw new MetadataError("metadata is not well-formed XML (or has a DOCTYPE)");
   }
   const root = doc.documentElement!;
-  const found: { el: Element; validUntil: number | undefined; cacheMs: number | undefined }[] = [];
-  const visit = (el: Element, inherited: number | undefined, inheritedCache: number | undefined): void => {
+  if (!is(root, NS.md, "EntitiesDescriptor") && !is(root, NS.md, "EntityDescriptor")) {
+    throw new MetadataError("root is neither md:EntityDescriptor nor md:EntitiesDescriptor");
+  }
+  // Nested EntitiesDescriptors, walked with an explicit stack (never recursion: issue 9), in
+  // document order; validUntil and cacheDuration are inherited as the minimum along the path.
+  type Scope = { el: Element; validUntil: number | undefined; cacheMs: number | undefined };
+  const found: Scope[] = [];
+  const stack: Scope[] = [{ el: root, validUntil: undefined, cacheMs: undefined }];
+  while (stack.length > 0) {
+    const { el, validUntil: inherited, cacheMs: inheritedCache } = stack.pop()!;
     const own = attr(el, "validUntil");
     let validUntil = inherited;
     let cacheMs = inheritedCache;
@@ -57,17 +69,12 @@ export function parseIdpMetadata(xml: string, wantedEntityId?: string): IdpMetad
       validUntil = validUntil === undefined ? t : Math.min(validUntil, t);
     }
     if (is(el, NS.md, "EntitiesDescriptor")) {
-      for (const c of childElements(el)) {
-        if (is(c, NS.md, "EntitiesDescriptor") || is(c, NS.md, "EntityDescriptor")) visit(c, validUntil, cacheMs);
-      }
+      const nested = childElements(el).filter((c) => is(c, NS.md, "EntitiesDescriptor") || is(c, NS.md, "EntityDescriptor"));
+      for (let i = nested.length - 1; i >= 0; i--) stack.push({ el: nested[i]!, validUntil, cacheMs });
     } else if (is(el, NS.md, "EntityDescriptor")) {
       if (children(el, NS.md, "IDPSSODescriptor").length > 0) found.push({ el, validUntil, cacheMs });
     }
-  };
-  if (!is(root, NS.md, "EntitiesDescriptor") && !is(root, NS.md, "EntityDescriptor")) {
-    throw new MetadataError("root is neither md:EntityDescriptor nor md:EntitiesDescriptor");
   }
-  visit(root, undefined, undefined);
   const candidates = wantedEntityId === undefined ? found : found.filter((f) => attr(f.el, "entityID") === wantedEntityId);
   if (candidates.length === 0) {
     throw new MetadataError(wantedEntityId ? `no IdP entity "${wantedEntityId}" in metadata` : "no IdP (IDPSSODescriptor) in metadata");
@@ -88,7 +95,7 @@ export function parseIdpMetadata(xml: string, wantedEntityId?: string): IdpMetad
       for (const keyInfo of children(kd, NS.ds, "KeyInfo")) {
         for (const x509Data of children(keyInfo, NS.ds, "X509Data")) {
           for (const certEl of children(x509Data, NS.ds, "X509Certificate")) {
-            const { key, fingerprint, notBefore, notAfter } = loadCertificate(text(certEl));
+            const { key, fingerprint, notBefore, notAfter } = loadCertificate(certificateText(certEl));
             if (!signingKeys.some((k) => k.fingerprint === fingerprint)) {
               signingKeys.push({ key, fingerprint });
               certificates.push({ fingerprint, notBefore, notAfter });
@@ -100,6 +107,15 @@ export function parseIdpMetadata(xml: string, wantedEntityId?: string): IdpMetad
   }
   if (signingKeys.length === 0) throw new MetadataError("IdP has no signing certificate");
   return { entityId, signingKeys, validUntil, protocols: [...protocols], certificates, cacheDurationMs: cacheMs };
+}
+
+/** X509Certificate is base64 text: element content is refused, never flattened (dom.ts `text`). */
+function certificateText(el: Element): string {
+  try {
+    return text(el);
+  } catch {
+    throw new MetadataError("X509Certificate has element content");
+  }
 }
 
 function loadCertificate(b64: string): { key: TrustedKey["key"]; fingerprint: string; notBefore: string; notAfter: string } {

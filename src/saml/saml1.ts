@@ -1,10 +1,10 @@
 import { refuse } from "../oauth/errors.js";
-import { NS, attr, childElements, children, is, onlyChild, text } from "../xml/dom.js";
+import { NS, attr, childElements, children, is, onlyChild } from "../xml/dom.js";
 import { signatureOf } from "../xml/signature.js";
 import { parseOptionalInstant, parseSamlInstant } from "./time.js";
 import { decodeSamlToken, trustedAssertion, trustedIdpFor, verifySignedElement, type SamlVerifyContext } from "./signed-token.js";
 import {
-  attributeValues, bearerReplayMark, checkAudienceRestriction, checkIssueInstant, checkValidityWindow, subjectIdentifier,
+  attributeValues, bearerReplayMark, checkAudienceRestriction, checkIssueInstant, checkValidityWindow, qnameIs, samlText, subjectIdentifier,
 } from "./rules.js";
 import type { TrustedIdp } from "./idp-registry.js";
 import type { Attribute, VerifiedSubject } from "../subject/types.js";
@@ -62,7 +62,9 @@ export function verifySaml1Token(value: string, ctx: Saml1Context): VerifiedSubj
   });
   if (!is(trusted.element, NS.saml1, "Assertion")) throw refuse("saml_shape_invalid");
 
-  if (response) checkResponse(trustedResponse?.element ?? response, idp);
+  // The status QName's value comes from the signed bytes, its prefix may need the received
+  // Response's declarations (rules.ts qnameIs); an unsigned Response is both.
+  if (response) checkResponse(trustedResponse?.element ?? response, trustedResponse?.received ?? response, idp);
   return checkAssertion(trusted.element, idp, ctx, trusted.keyFingerprint);
 }
 
@@ -85,26 +87,34 @@ function checkVersion(el: Element): void {
 
 /**
  * SAML 1.1 samlp:Response (SAML 1.1 Core §3.4, catalogue E10): version 1.1, top-level StatusCode
- * samlp:Success (a QName, resolved against its in-scope namespaces), no InResponseTo (the bridge
- * never sent a request), and a Recipient, when present, among the accepted recipients.
+ * samlp:Success, no InResponseTo (the bridge never sent a request), and a Recipient, when present,
+ * among the accepted recipients. `response` is the Response read from the signed bytes (or the
+ * received one when it is unsigned), `received` the Response as received: the StatusCode Value is
+ * an xs:QName whose prefix exclusive canonicalization may have left unbound in the signed bytes;
+ * it is resolved by rules.ts `qnameIs` (signed declarations first, then the received Response's).
  */
-function checkResponse(response: Element, idp: TrustedIdp): void {
+function checkResponse(response: Element, received: Element, idp: TrustedIdp): void {
   checkVersion(response);
-  const status = onlyChild(response, NS.samlp1, "Status");
-  if (!status || status === "many") throw refuse("status_not_success");
-  const code = onlyChild(status, NS.samlp1, "StatusCode");
-  if (!code || code === "many" || !isQName(code, attr(code, "Value"), NS.samlp1, "Success")) throw refuse("status_not_success");
+  const code = statusCode(response);
+  const receivedCode = statusCode(received);
+  const value = attr(code, "Value");
+  // The received StatusCode is the signed one (the received Response canonicalizes to the signed
+  // bytes); it is compared all the same, since only its declarations are used.
+  if (attr(receivedCode, "Value") !== value || !qnameIs(value, code, receivedCode, received, NS.samlp1, "Success")) {
+    throw refuse("status_not_success");
+  }
   if (attr(response, "InResponseTo") !== undefined) throw refuse("in_response_to_present");
   const recipient = attr(response, "Recipient");
   if (recipient !== undefined && !idp.policy.recipients.includes(recipient)) throw refuse("recipient_mismatch");
 }
 
-/** Whether the xs:QName `value`, read in the scope of `el`, is {ns}local. */
-function isQName(el: Element, value: string | undefined, ns: string, local: string): boolean {
-  if (value === undefined) return false;
-  const m = /^(?:([A-Za-z_][\w.-]*):)?([A-Za-z_][\w.-]*)$/.exec(value);
-  if (!m || m[2] !== local) return false;
-  return el.lookupNamespaceURI(m[1] ?? null) === ns;
+/** The one top-level samlp:StatusCode of a SAML 1.1 Response. */
+function statusCode(response: Element): Element {
+  const status = onlyChild(response, NS.samlp1, "Status");
+  if (!status || status === "many") throw refuse("status_not_success");
+  const code = onlyChild(status, NS.samlp1, "StatusCode");
+  if (!code || code === "many") throw refuse("status_not_success");
+  return code;
 }
 
 function checkAssertion(a: Element, idp: TrustedIdp, ctx: Saml1Context, keyFingerprint: string): VerifiedSubject {
@@ -235,7 +245,8 @@ function statementSubject(statement: Element): SubjectName {
   if (!nameId) throw refuse("subject_missing");
   const value = subjectIdentifier(nameId);
   const bearer = children(subject, NS.saml1, "SubjectConfirmation").some((c) =>
-    children(c, NS.saml1, "ConfirmationMethod").some((m) => text(m) === BEARER));
+    // Every ConfirmationMethod is read as text (element content refused) before any is compared.
+    children(c, NS.saml1, "ConfirmationMethod").map(samlText).includes(BEARER));
   if (!bearer) throw refuse("subject_confirmation_invalid");
   return { value, format: attr(nameId, "Format"), qualifier: attr(nameId, "NameQualifier") };
 }

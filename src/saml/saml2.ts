@@ -1,16 +1,16 @@
 import { refuse } from "../oauth/errors.js";
-import { NS, attr, childElements, children, is, onlyChild, text } from "../xml/dom.js";
+import { NS, attr, childElements, children, is, onlyChild } from "../xml/dom.js";
 import type { XmlLimits } from "../xml/safe-parse.js";
 import { signatureOf } from "../xml/signature.js";
 import { parseOptionalInstant, parseSamlInstant } from "./time.js";
 import { decodeSamlToken, trustedAssertion, trustedIdpFor, verifySignedElement } from "./signed-token.js";
 import {
-  attributeValues, bearerReplayMark, checkAudienceRestriction, checkIssueInstant, checkValidityWindow, subjectIdentifier,
+  attributeValues, bearerReplayMark, checkAudienceRestriction, checkIssueInstant, checkValidityWindow, samlText, subjectIdentifier,
 } from "./rules.js";
 import type { IdpRegistry, TrustedIdp } from "./idp-registry.js";
 import type { SamlAttribute, VerifiedSubject } from "../subject/types.js";
 import { TOKEN_TYPES } from "../oauth/constants.js";
-import { decryptAssertion, type DecryptedAssertion, type DecryptionPolicy } from "./decrypt.js";
+import { decryptAssertion, type CiphertextBinding, type DecryptedAssertion, type DecryptionPolicy } from "./decrypt.js";
 
 /**
  * SAML 2.0 subject tokens (RFC 8693 §3 token type `saml2`): a bare saml:Assertion, or a
@@ -55,13 +55,18 @@ export function verifySaml2Token(value: string, ctx: Saml2Context): VerifiedSubj
 
   // An EncryptedAssertion is decrypted with the bridge's SP keys, and the assertion inside then goes
   // through the same path as a plain one: its own signature is verified in the decrypted document
-  // (`assertionXml`). Every decryption failure is the one reason `decryption_failed` (decrypt.ts).
+  // (`assertionXml`). Every decryption failure is the one reason `decryption_failed`; an algorithm
+  // the policy does not allow is `encryption_algorithm_not_allowed`, decided before any key is used
+  // (decrypt.ts).
   const encrypted = is(assertion, NS.saml2, "EncryptedAssertion");
   const decryption = ctx.decryption;
   if (encrypted && (!decryption || decryption.keys.length === 0)) throw refuse("encrypted_assertion_unsupported");
-  const decrypt = (el: Element, signed: boolean): DecryptedAssertion => decryptAssertion(el, decryption!, ctx.limits, signed);
+  const decrypt = (el: Element, binding: CiphertextBinding): DecryptedAssertion => decryptAssertion(el, decryption!, ctx.limits, binding);
   let assertionXml = xml;
-  if (encrypted && !response) ({ assertion, xml: assertionXml } = decrypt(assertion, false));
+  // A bare EncryptedAssertion: no signature covers the ciphertext and no IdP is known before the
+  // plaintext names one, so only GCM (or CBC under the legacy switch) and no triple DES.
+  const unbound: CiphertextBinding = { signedBy: undefined, attributedTo: undefined, allowTripleDes: false };
+  if (encrypted && !response) ({ assertion, xml: assertionXml } = decrypt(assertion, unbound));
 
   // The (not yet trusted) Issuer only chooses whose keys to try; it is re-read from signed bytes.
   // Around an encrypted assertion the Response Issuer is required (Profiles §4.1.4.2) and chooses,
@@ -75,12 +80,20 @@ export function verifySaml2Token(value: string, ctx: Saml2Context): VerifiedSubj
     ? verifySignedElement(xml, response, "ID", idp, ctx.limits)
     : undefined;
   // The Response signature, when verified, covers the ciphertext (its reference is the Response).
-  if (encrypted && response) ({ assertion, xml: assertionXml } = decrypt(assertion, trustedResponse !== undefined));
+  // It was verified with the keys of `idp`, the IdP chosen by the Response Issuer, which is the IdP
+  // the assertion is attributed to (its Issuer must name it and its keys verify it): the CBC gate
+  // and the Issuer binding in decrypt.ts rest on that, before any key is touched.
+  const binding: CiphertextBinding = {
+    signedBy: trustedResponse ? idp.metadata.entityId : undefined,
+    attributedTo: idp.metadata.entityId,
+    allowTripleDes: idp.policy.allowTripleDesCbc,
+  };
+  if (encrypted && response) ({ assertion, xml: assertionXml } = decrypt(assertion, binding));
   const trusted = trustedAssertion({
     documentText: assertionXml, assertion, idAttribute: "ID", response: trustedResponse, idp, limits: ctx.limits,
     // From the Response's signed bytes; an encrypted assertion is decrypted from the ciphertext, in
     // the namespace context, that the Response signature covers.
-    fromSignedResponse: (signed) => (encrypted ? decrypt(soleAssertion(signed), true).assertion : soleAssertion(signed)),
+    fromSignedResponse: (signed) => (encrypted ? decrypt(soleAssertion(signed), binding).assertion : soleAssertion(signed)),
   });
   if (!is(trusted.element, NS.saml2, "Assertion")) throw refuse("saml_shape_invalid");
 
@@ -104,10 +117,12 @@ function soleAssertion(response: Element): Element {
 function issuerOf(el: Element): string {
   const issuer = onlyChild(el, NS.saml2, "Issuer");
   if (issuer === "many") throw refuse("saml_shape_invalid");
-  if (!issuer || text(issuer) === "") throw refuse("issuer_missing");
+  if (!issuer) throw refuse("issuer_missing");
+  const value = samlText(issuer);
+  if (value === "") throw refuse("issuer_missing");
   const format = attr(issuer, "Format");
   if (format !== undefined && format !== ENTITY_FORMAT) throw refuse("issuer_mismatch");
-  return text(issuer);
+  return value;
 }
 
 /** samlp:Response rules (SAML Core §3.2.2, Profiles §4.1.4.2; catalogue D3, D13, D14, D12b). */
@@ -137,7 +152,7 @@ function checkAssertion(a: Element, idp: TrustedIdp, ctx: Saml2Context, keyFinge
   // IssueInstant: not in the future, not older than the IdP's maximum age (catalogue D8).
   const issuedAt = checkIssueInstant(attr(a, "IssueInstant"), idp, ctx);
 
-  const conditionsExpiry = checkConditions(a, ctx);
+  const { notOnOrAfter: conditionsExpiry, proxyAudiences } = checkConditions(a, ctx);
   const { nameId, nameIdFormat, confirmationExpiry } = checkSubject(a, idp, ctx);
   const authn = readAuthnStatements(a, ctx);
   const attributes = readAttributes(a);
@@ -161,15 +176,18 @@ function checkAssertion(a: Element, idp: TrustedIdp, ctx: Saml2Context, keyFinge
     mayAct: undefined,
     granted: undefined,
     keyId: keyFingerprint,
+    proxyAudiences,
   };
 }
 
 /**
  * Conditions (SAML Core §2.5.1): time window with skew (NotOnOrAfter exclusive), every
- * AudienceRestriction must name us (they are ANDed, §2.5.1.4), and unknown condition types are
- * refused (RFC 7522 §3). Returns the Conditions' NotOnOrAfter, if any.
+ * AudienceRestriction must name us (they are ANDed, §2.5.1.4), at most one OneTimeUse (§2.5.1.5)
+ * and one ProxyRestriction (§2.5.1.6), and unknown condition types, including any Condition
+ * extension (xsi:typed saml:Condition), are refused (RFC 7522 §3). Returns the Conditions'
+ * NotOnOrAfter, if any, and the ProxyRestriction's audiences (see proxyRestriction).
  */
-function checkConditions(a: Element, ctx: Saml2Context): number | undefined {
+function checkConditions(a: Element, ctx: Saml2Context): { notOnOrAfter: number | undefined; proxyAudiences: readonly string[] | undefined } {
   const conditions = onlyChild(a, NS.saml2, "Conditions");
   if (conditions === "many") throw refuse("saml_shape_invalid");
   if (!conditions) throw refuse("audience_mismatch");
@@ -177,19 +195,59 @@ function checkConditions(a: Element, ctx: Saml2Context): number | undefined {
   const notOnOrAfter = parseOptionalInstant(attr(conditions, "NotOnOrAfter"));
   checkValidityWindow(notBefore, notOnOrAfter, ctx);
   let restrictions = 0;
+  let oneTimeUse = 0;
+  const proxies: Element[] = [];
   for (const c of childElements(conditions)) {
     if (is(c, NS.saml2, "AudienceRestriction")) {
       restrictions++;
       checkAudienceRestriction(children(c, NS.saml2, "Audience"), ctx.acceptedAudiences);
-    } else if (is(c, NS.saml2, "OneTimeUse") || is(c, NS.saml2, "ProxyRestriction")) {
-      // OneTimeUse is what the replay store enforces anyway; ProxyRestriction limits re-issuing
-      // SAML assertions, which the bridge never does.
+    } else if (is(c, NS.saml2, "OneTimeUse")) {
+      // What the replay store enforces for every bearer assertion anyway.
+      oneTimeUse++;
+    } else if (is(c, NS.saml2, "ProxyRestriction")) {
+      proxies.push(c);
     } else {
       throw refuse("condition_unsupported");
     }
   }
+  // §2.5.1.5 / §2.5.1.6: "A SAML authority MUST NOT include more than one" of either.
+  if (oneTimeUse > 1 || proxies.length > 1) throw refuse("saml_shape_invalid");
   if (restrictions === 0) throw refuse("audience_mismatch");
-  return notOnOrAfter;
+  return { notOnOrAfter, proxyAudiences: proxies[0] ? proxyRestriction(proxies[0], ctx.acceptedAudiences) : undefined };
+}
+
+/** xs:nonNegativeInteger, bounded (a count of indirections: anything above 9 digits is refused). */
+const NON_NEGATIVE_INTEGER = /^\+?[0-9]{1,9}$/;
+
+/**
+ * saml:ProxyRestriction (SAML Core §2.5.1.6): limits on relying parties that "subsequently act as
+ * asserting parties themselves and issue assertions of their own on the basis of" this one. The
+ * bridge does exactly that: the access token it mints is a new assertion about the subject,
+ * issued on the basis of this one, so it is the first indirection.
+ *  - Count: the most indirections allowed; Count="0" forbids any (`proxy_restriction_forbids`).
+ *    Count ≥ 1 allows this token (one indirection).
+ *  - Audience*: "the set of audiences to whom the asserting party permits new assertions to be
+ *    issued on the basis of this assertion". Two rules, both enforced (the stricter reading of each):
+ *    the bridge itself must be among them (its entity ID or a configured alias), or it may not
+ *    issue at all (`proxy_restriction_forbids`); and when the list names audiences beyond the
+ *    bridge's own identifiers, those are the only audiences the issued token may carry: they are
+ *    returned, and every audience of the token must be among them (mapping/mapper.ts
+ *    checkProxyAudiences, `proxy_audience_not_allowed`). None listed: no audience limit.
+ * The content is refused unless it is Audience elements only.
+ */
+function proxyRestriction(p: Element, bridge: ReadonlySet<string>): readonly string[] | undefined {
+  const count = attr(p, "Count");
+  if (count !== undefined) {
+    if (!NON_NEGATIVE_INTEGER.test(count)) throw refuse("saml_shape_invalid");
+    if (Number(count) === 0) throw refuse("proxy_restriction_forbids");
+  }
+  const kids = childElements(p);
+  if (!kids.every((k) => is(k, NS.saml2, "Audience"))) throw refuse("saml_shape_invalid");
+  if (kids.length === 0) return undefined;
+  const listed = kids.map(samlText);
+  if (!listed.some((a) => bridge.has(a))) throw refuse("proxy_restriction_forbids");
+  const downstream = listed.filter((a) => !bridge.has(a));
+  return downstream.length === 0 ? undefined : downstream;
 }
 
 /**
@@ -251,7 +309,11 @@ function readAuthnStatements(a: Element, ctx: Saml2Context) {
     const context = onlyChild(st, NS.saml2, "AuthnContext");
     if (context && context !== "many") {
       const classRef = onlyChild(context, NS.saml2, "AuthnContextClassRef");
-      if (classRef && classRef !== "many") acr ??= text(classRef);
+      // Every AuthnContextClassRef is read as text (element content refused), even when not used.
+      if (classRef && classRef !== "many") {
+        const value = samlText(classRef);
+        acr ??= value;
+      }
     }
   }
   return { authTime, acr, sessionNotOnOrAfter };

@@ -1,7 +1,7 @@
 import { refuse } from "../oauth/errors.js";
 import { parseUntrustedXml, type XmlLimits } from "../xml/safe-parse.js";
 import { bytesToXmlText, decodeBase64Token } from "../xml/token-encoding.js";
-import { signatureOf, verifyEnvelopedSignature } from "../xml/signature.js";
+import { signatureOf, verifyEnvelopedSignature, type SignatureVerifierKind } from "../xml/signature.js";
 import type { IdpRegistry, TrustedIdp } from "./idp-registry.js";
 
 /**
@@ -17,9 +17,16 @@ export interface SamlVerifyContext {
   skewMs: number;
   /** The bridge's entity ID and any aliases an audience restriction may name. */
   acceptedAudiences: ReadonlySet<string>;
-  limits: XmlLimits & { maxTokenBytes: number };
+  limits: SamlLimits;
   idps: IdpRegistry;
 }
+
+/**
+ * The input bounds of a SAML token, plus which signature verifier runs (`saml.signatureVerifier`,
+ * default native): it travels with the limits because every SAML entry point already hands those
+ * down to the signature check.
+ */
+export type SamlLimits = XmlLimits & { maxTokenBytes: number; signatureVerifier?: SignatureVerifierKind | undefined };
 
 /** base64url/base64 → UTF-8 XML text → DOM, with every input limit (README "How … is checked" 1). */
 export function decodeSamlToken(value: string, limits: SamlVerifyContext["limits"]): { xml: string; doc: Document } {
@@ -44,6 +51,12 @@ export interface TrustedElement {
   element: Element;
   /** Which metadata key verified it. */
   keyFingerprint: string;
+  /**
+   * The same element in the received document. Values are never read from it; it only supplies the
+   * namespace declarations in scope where exclusive canonicalization dropped them, for QName-valued
+   * content (status codes, xsi:type) whose value comes from `element`.
+   */
+  received: Element;
 }
 
 /**
@@ -57,12 +70,13 @@ export function verifySignedElement(
   el: Element,
   idAttribute: string,
   idp: TrustedIdp,
-  limits: XmlLimits,
+  limits: XmlLimits & { signatureVerifier?: SignatureVerifierKind | undefined },
 ): TrustedElement {
   const verified = verifyEnvelopedSignature(documentText, el, idAttribute, idp.metadata.signingKeys, {
     allowSha1: idp.policy.allowSha1,
+    verifier: limits.signatureVerifier,
   });
-  return { element: parseUntrustedXml(verified.signedXml, limits).documentElement!, keyFingerprint: verified.keyFingerprint };
+  return { element: parseUntrustedXml(verified.signedXml, limits).documentElement!, keyFingerprint: verified.keyFingerprint, received: el };
 }
 
 /**
@@ -82,7 +96,7 @@ export function trustedAssertion(o: {
 }): TrustedElement {
   if (signatureOf(o.assertion)) return verifySignedElement(o.documentText, o.assertion, o.idAttribute, o.idp, o.limits);
   if (o.response && !o.idp.policy.requireSignedAssertion) {
-    return { element: o.fromSignedResponse(o.response.element), keyFingerprint: o.response.keyFingerprint };
+    return { element: o.fromSignedResponse(o.response.element), keyFingerprint: o.response.keyFingerprint, received: o.assertion };
   }
   throw refuse("signature_missing");
 }

@@ -11,8 +11,11 @@ const FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u
  * another in logs and consoles (attack catalogue D19, G17). Returns the value unchanged.
  */
 export function checkSubjectIdentifier(value: unknown): string {
-  if (typeof value !== "string" || value === "" || value !== value.trim() || value.length > MAX_SUBJECT || FORBIDDEN.test(value)) {
-    throw refuse("subject_invalid");
-  }
+  if (!isSubjectIdentifier(value)) throw refuse("subject_invalid");
   return value;
+}
+
+/** The same rule as a predicate, for callers that refuse with their own reason (e.g. act entries). */
+export function isSubjectIdentifier(value: unknown): value is string {
+  return typeof value === "string" && value !== "" && value === value.trim() && value.length <= MAX_SUBJECT && !FORBIDDEN.test(value);
 }

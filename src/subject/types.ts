@@ -21,7 +21,25 @@ export interface TokenSource {
   issuer: string;
   /** The mapping to apply; undefined for the bridge's own tokens, whose claims carry over. */
   mapping: MappingConfig | undefined;
+  /**
+   * JWT issuers only: how a token's party (`azp` / `client_id`) binds to the presenting client
+   * (src/policy/client-binding.ts). Undefined for SAML IdPs and the bridge's own tokens.
+   */
+  binding?: PartyBinding | undefined;
 }
+
+/** A JWT issuer's party-binding settings (config: jwtIssuers[].actorBinding, bindSubjectTokens). */
+export interface PartyBinding {
+  actor: "azp" | "sub" | "none";
+  subject: boolean;
+}
+
+/**
+ * The party a JWT names as the one it was issued to (OIDC Core §2 `azp`, RFC 8693 §4.3 /
+ * RFC 9068 §2.2 `client_id`): none, exactly one string (both claims agreeing if both are there),
+ * or malformed (non-string, empty, or the two claims disagreeing).
+ */
+export type PartyClaim = { kind: "none" } | { kind: "named"; id: string } | { kind: "invalid" };
 
 /** The source id of the bridge's own access tokens. */
 export const SELF = "self";
@@ -59,4 +77,11 @@ export interface VerifiedSubject {
   granted: { scope: readonly string[]; claims: Readonly<Record<string, unknown>>; idp: string; clientId: string } | undefined;
   /** Which metadata/JWKS key verified the token (for logs and explanations). */
   keyId: string | undefined;
+  /** JWTs from trusted issuers: the party the token names (azp / client_id). */
+  party?: PartyClaim | undefined;
+  /**
+   * SAML 2.0 ProxyRestriction Audiences (SAML Core §2.5.1.6): the only audiences a token issued on
+   * the basis of this assertion may have. Undefined: no such restriction.
+   */
+  proxyAudiences?: readonly string[] | undefined;
 }

@@ -1,5 +1,4 @@
 import { randomUUID } from "node:crypto";
-import { SignJWT } from "jose";
 import type { ActiveSigningKey } from "./signing-keys.js";
 import type { ActClaim, MayAct } from "../oauth/claims.js";
 import { RESERVED_CLAIMS } from "../oauth/constants.js";
@@ -55,11 +54,11 @@ export function accessTokenClaims(content: AccessTokenContent): Record<string, u
   };
 }
 
-/** Signs those claims as a JWT with header `typ: at+jwt` (RFC 9068 §2.1) and `kid`. */
+/**
+ * Signs those claims as a JWT with header `typ: at+jwt` (RFC 9068 §2.1) and `kid`, with the key's
+ * cached signer (signing-keys.ts compactSigner: no per-token key import or header encoding).
+ */
 export async function signAccessToken(content: AccessTokenContent, key: ActiveSigningKey): Promise<IssuedToken> {
   const jti = randomUUID();
-  const token = await new SignJWT({ ...accessTokenClaims(content), jti })
-    .setProtectedHeader({ alg: key.alg, typ: "at+jwt", kid: key.kid })
-    .sign(key.privateKey);
-  return { token, jti };
+  return { token: await key.signCompact("at+jwt", { ...accessTokenClaims(content), jti }), jti };
 }

@@ -1,9 +1,12 @@
-import { createLocalJWKSet, errors, jwtVerify, type JWTPayload } from "jose";
+import { createLocalJWKSet, jwtVerify, type JWTPayload } from "jose";
 import { refuse } from "../oauth/errors.js";
 import { TOKEN_TYPES, RESERVED_CLAIMS } from "../oauth/constants.js";
 import { SELF, type VerifiedSubject } from "../subject/types.js";
+import { checkSubjectIdentifier } from "../subject/identifier.js";
 import type { SigningKeySet } from "./signing-keys.js";
-import { parseAct, parseMayAct } from "../oauth/claims.js";
+import { decodeUnverified } from "../jwt/compact.js";
+import { joseRefusal } from "../jwt/refusals.js";
+import { readActClaim, readMayActClaim } from "../policy/act-chain.js";
 
 /**
  * The bridge's own access tokens as subject or actor tokens (`access_token`), the next hop of a
@@ -19,7 +22,13 @@ export interface SelfTokenContext {
 }
 
 
-/** Verifies one of the bridge's own access tokens; throws token_expired / token_invalid. */
+/**
+ * Verifies one of the bridge's own access tokens (exchange and introspection alike): first the one
+ * strict compact-JWS decoder every JWT path uses (src/jwt/compact.ts: three canonical base64url
+ * segments, no whitespace anywhere, JSON objects without repeated members), then jose, then the
+ * claims the next hop relies on: `sub` by the subject-identifier rule, `client_id` a string,
+ * `scope` and `idp` strings when present. Throws an OAuthError (refusals.ts) on any failure.
+ */
 export type OwnTokenVerifier = (token: string, now: number) => Promise<{ payload: JWTPayload; kid: string | undefined }>;
 
 export function ownTokenVerifier(ctx: SelfTokenContext): OwnTokenVerifier {
@@ -27,6 +36,8 @@ export function ownTokenVerifier(ctx: SelfTokenContext): OwnTokenVerifier {
   const algorithms = [...new Set(ctx.keys.jwks.keys.map((k) => k.alg!))];
   return async (token, now) => {
     if (token.length > ctx.maxTokenBytes) throw refuse("token_too_large");
+    decodeUnverified(token);
+    let verified: { payload: JWTPayload; kid: string | undefined };
     try {
       const { payload, protectedHeader } = await jwtVerify(token, jwks, {
         issuer: ctx.issuer,
@@ -36,13 +47,17 @@ export function ownTokenVerifier(ctx: SelfTokenContext): OwnTokenVerifier {
         clockTolerance: ctx.skewMs / 1000,
         currentDate: new Date(now),
       });
-      return { payload, kid: protectedHeader.kid };
+      verified = { payload, kid: protectedHeader.kid };
     } catch (e) {
-      if (e instanceof errors.JWTExpired) throw refuse("token_expired");
       // Only jose's own verdicts are the token's fault; anything else is a bug and must surface.
-      if (e instanceof errors.JOSEError) throw refuse("token_invalid");
-      throw e;
+      throw joseRefusal(e) ?? e;
     }
+    const p = verified.payload;
+    checkSubjectIdentifier(p.sub);
+    if (typeof p.client_id !== "string" || p.client_id === "") throw refuse("token_invalid");
+    if (p.scope !== undefined && typeof p.scope !== "string") throw refuse("token_invalid");
+    if (p.idp !== undefined && typeof p.idp !== "string") throw refuse("token_invalid");
+    return verified;
   };
 }
 
@@ -68,11 +83,11 @@ export function ownTokenAsSubject(verify: OwnTokenVerifier, issuer: string): (to
       authTime: typeof payload.auth_time === "number" ? payload.auth_time * 1000 : undefined,
       acr: typeof payload.acr === "string" ? payload.acr : undefined,
       oneTimeUse: undefined,
-      act: parseAct(payload.act),
-      mayAct: parseMayAct(payload.may_act),
+      act: readActClaim(payload.act),
+      mayAct: readMayActClaim(payload.may_act),
       granted: {
         scope: typeof payload.scope === "string" ? payload.scope.split(" ").filter(Boolean) : [],
-        claims, idp, clientId: String(payload.client_id),
+        claims, idp, clientId: payload.client_id as string,
       },
       keyId: kid,
     };

@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
+import { constants, createPrivateKey, createPublicKey, sign as cryptoSign, type KeyObject, type SignKeyObjectInput } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { exportJWK, type JWK } from "jose";
 import type { Config } from "../config/schema.js";
@@ -7,6 +7,68 @@ export interface ActiveSigningKey {
   kid: string;
   alg: string;
   privateKey: KeyObject;
+  /**
+   * JWS Compact Serialization (RFC 7515 §7.1) of `payload` under the protected header
+   * {alg, typ, kid}. The key was imported once at start-up and the encoded header is cached per
+   * `typ`, so a token costs one JSON.stringify, one base64url and one signature. RSA signatures
+   * (~0.3-1 ms) run on libuv's thread pool, off the event loop; EC and Ed25519 ones (tens of µs)
+   * inline, where a thread hand-off would cost about as much as the signature.
+   */
+  signCompact(typ: string, payload: Readonly<Record<string, unknown>>): Promise<string>;
+}
+
+/**
+ * node:crypto parameters per JWS algorithm (RFC 7518 §3.1): RSASSA-PKCS1-v1_5 (§3.3), RSASSA-PSS
+ * with MGF1 and a salt as long as the hash (§3.5), ECDSA with the raw R||S signature rather than
+ * DER (§3.4), and Ed25519 (RFC 8037 §3.1), which hashes internally (digest null).
+ */
+function signParams(alg: string, key: KeyObject): { digest: string | null; key: KeyObject | SignKeyObjectInput } {
+  switch (alg) {
+    case "RS256": return { digest: "sha256", key };
+    case "PS256": return { digest: "sha256", key: { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 } };
+    case "ES256": return { digest: "sha256", key: { key, dsaEncoding: "ieee-p1363" } };
+    case "ES384": return { digest: "sha384", key: { key, dsaEncoding: "ieee-p1363" } };
+    case "EdDSA": return { digest: null, key };
+    default: throw new Error(`unsupported signing algorithm ${alg}`);
+  }
+}
+
+export interface CompactSigner {
+  /** Signs on the calling thread. */
+  sync(typ: string, payload: Readonly<Record<string, unknown>>): string;
+  /** Signs on libuv's thread pool (node:crypto's callback form). */
+  offloaded(typ: string, payload: Readonly<Record<string, unknown>>): Promise<string>;
+}
+
+/** The signer of one key: parameters chosen once, encoded headers cached (there are a few `typ`s, all constants). */
+export function compactSigner(kid: string, alg: string, privateKey: KeyObject): CompactSigner {
+  const params = signParams(alg, privateKey);
+  const headers = new Map<string, string>();
+  const signingInput = (typ: string, payload: Readonly<Record<string, unknown>>): string => {
+    let header = headers.get(typ);
+    if (header === undefined) {
+      header = Buffer.from(JSON.stringify({ alg, typ, kid })).toString("base64url");
+      headers.set(typ, header);
+    }
+    return `${header}.${Buffer.from(JSON.stringify(payload)).toString("base64url")}`;
+  };
+  return {
+    sync: (typ, payload) => {
+      const input = signingInput(typ, payload);
+      return `${input}.${cryptoSign(params.digest, Buffer.from(input), params.key).toString("base64url")}`;
+    },
+    offloaded: (typ, payload) => {
+      const input = signingInput(typ, payload);
+      return new Promise((resolve, reject) => {
+        cryptoSign(params.digest, Buffer.from(input), params.key, (err, sig) => (err ? reject(err) : resolve(`${input}.${sig.toString("base64url")}`)));
+      });
+    },
+  };
+}
+
+/** RSA off the event loop, the cheap curves inline (see ActiveSigningKey.signCompact). */
+function signCompactFor(alg: string, signer: CompactSigner): ActiveSigningKey["signCompact"] {
+  return alg === "RS256" || alg === "PS256" ? signer.offloaded : async (typ, payload) => signer.sync(typ, payload);
 }
 
 export interface SigningKeySet {
@@ -58,7 +120,7 @@ export async function loadSigningKeys(
       if (k.privateKeyFile) {
         const privateKey = createPrivateKey(pem);
         publicKey = createPublicKey(privateKey);
-        active ??= { kid: k.kid, alg: k.alg, privateKey };
+        active ??= { kid: k.kid, alg: k.alg, privateKey, signCompact: signCompactFor(k.alg, compactSigner(k.kid, k.alg, privateKey)) };
       } else {
         publicKey = createPublicKey(pem);
       }

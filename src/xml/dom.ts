@@ -38,14 +38,65 @@ export function onlyChild(parent: Element, ns: string, localName: string): Eleme
   return found[0];
 }
 
+/** An element read as text has content that is not text (see `text`). */
+export class NotTextError extends Error {
+  override name = "NotTextError";
+}
+
 /**
- * Text content of an element: every text and CDATA descendant concatenated, comments skipped.
- * Never `firstChild.nodeValue`, which a comment splits (catalogue B12, CVE-2017-11427 family).
+ * Text content of an element whose schema type is simple (a string, URI, QName…): its text and
+ * CDATA children concatenated, comments skipped. Never `firstChild.nodeValue`, which a comment
+ * splits (catalogue B12, CVE-2017-11427 family): `a<!---->b` reads as "ab", the value the signer's
+ * XML infoset holds (comments are not part of the canonical form the signature covers either).
+ *
+ * An element child (or a processing instruction) is never flattened into the value: `textContent`
+ * would join the text of nested markup into one string of the signer's choosing, so a field read
+ * as text that has element content throws `NotTextError`, which callers turn into their reason
+ * (SAML: `attribute_value_invalid` for an AttributeValue, `saml_text_invalid` otherwise). Only
+ * direct children are looked at: any element child is refused, so there is nothing deeper to walk.
  */
 export function text(el: Element): string {
-  return el.textContent ?? "";
+  let out = "";
+  for (let c = el.firstChild; c; c = c.nextSibling) {
+    const type = c.nodeType;
+    if (type === 3 || type === 4) out += c.nodeValue ?? ""; // TEXT_NODE, CDATA_SECTION_NODE
+    else if (type !== 8) throw new NotTextError(); // not a COMMENT_NODE: element, PI, entity reference
+  }
+  return out;
 }
 
 export function attr(el: Element, name: string): string | undefined {
   return el.hasAttribute(name) ? el.getAttribute(name) ?? undefined : undefined;
+}
+
+/**
+ * Visits `root` and every node below it in document order (pre-order) with an explicit stack:
+ * never recursion, whose depth the document's author would choose (a deep enough document
+ * overflows the call stack into a 500; issue 9). `visit` receives the node and its depth below
+ * `root` (root = 0); returning false skips that node's descendants. Throwing from `visit` stops
+ * the walk, which is how callers bound it.
+ */
+export function walkTree(root: Node, visit: (node: Node, depth: number) => boolean | void): void {
+  const nodes: Node[] = [root];
+  const depths: number[] = [0];
+  while (nodes.length > 0) {
+    const node = nodes.pop()!;
+    const depth = depths.pop()!;
+    if (visit(node, depth) === false) continue;
+    for (let c = node.lastChild; c; c = c.previousSibling) {
+      nodes.push(c);
+      depths.push(depth + 1);
+    }
+  }
+}
+
+/** `root`'s descendant elements in document order (root excluded), found with walkTree. */
+export function descendantElements(root: Element): Element[] {
+  const out: Element[] = [];
+  walkTree(root, (node, depth) => {
+    if (!isElement(node)) return false;
+    if (depth > 0) out.push(node);
+    return true;
+  });
+  return out;
 }

@@ -1,7 +1,10 @@
-import { createHash, createPublicKey, verify as cryptoVerify, type KeyObject } from "node:crypto";
+import { constants, createHash, createPublicKey, verify as cryptoVerify, type KeyObject } from "node:crypto";
 import { SignedXml } from "xml-crypto";
-import { refuse } from "../oauth/errors.js";
+import { isOAuthError, refuse } from "../oauth/errors.js";
 import { NS, children, childElements, attr } from "./dom.js";
+import { ALG } from "./dsig/algorithms.js";
+import { scanDocument, type DocumentScan } from "./dsig/scan.js";
+import { verifyNative } from "./dsig/verify.js";
 
 /**
  * Enveloped XML-DSig verification with node-saml's rules (`getVerifiedXml`, node-saml 5.1.0), made
@@ -20,26 +23,6 @@ import { NS, children, childElements, attr } from "./dom.js";
  *    only from them (node-saml CVE-2025-54419 fix).
  */
 
-const ALG = {
-  rsaSha1: "http://www.w3.org/2000/09/xmldsig#rsa-sha1",
-  rsaSha256: "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
-  rsaSha384: "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384",
-  rsaSha512: "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512",
-  rsaPssSha256: "http://www.w3.org/2007/05/xmldsig-more#sha256-rsa-MGF1",
-  ecdsaSha256: "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
-  ecdsaSha384: "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384",
-  ecdsaSha512: "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512",
-  sha1: "http://www.w3.org/2000/09/xmldsig#sha1",
-  sha256: "http://www.w3.org/2001/04/xmlenc#sha256",
-  sha384: "http://www.w3.org/2001/04/xmldsig-more#sha384",
-  sha512: "http://www.w3.org/2001/04/xmlenc#sha512",
-  excC14n: "http://www.w3.org/2001/10/xml-exc-c14n#",
-  excC14nComments: "http://www.w3.org/2001/10/xml-exc-c14n#WithComments",
-  c14n: "http://www.w3.org/TR/2001/REC-xml-c14n-20010315",
-  c14nComments: "http://www.w3.org/TR/2001/REC-xml-c14n-20010315#WithComments",
-  enveloped: "http://www.w3.org/2000/09/xmldsig#enveloped-signature",
-} as const;
-
 const STRONG_SIGNATURE_ALGS = new Set<string>([
   ALG.rsaSha256, ALG.rsaSha384, ALG.rsaSha512, ALG.rsaPssSha256,
   ALG.ecdsaSha256, ALG.ecdsaSha384, ALG.ecdsaSha512,
@@ -49,8 +32,8 @@ const STRONG_DIGEST_ALGS = new Set<string>([ALG.sha256, ALG.sha384, ALG.sha512])
 const CANONICALIZATIONS = new Set<string>([ALG.excC14n, ALG.excC14nComments, ALG.c14n, ALG.c14nComments]);
 const TRANSFORMS = new Set<string>([ALG.enveloped, ...CANONICALIZATIONS]);
 
-/** Every attribute name that some XML-DSig stack treats as an ID (xml-crypto: Id/ID/id). */
-const ID_LIKE = new Set(["ID", "Id", "id", "AssertionID", "ResponseID"]);
+/** Which implementation checks signatures (`saml.signatureVerifier`). */
+export type SignatureVerifierKind = "native" | "xml-crypto";
 
 export interface TrustedKey {
   /** Public key from IdP metadata. */
@@ -62,6 +45,8 @@ export interface TrustedKey {
 export interface SignaturePolicy {
   /** Permit rsa-sha1 and sha1 digests (legacy IdPs only; catalogue B18). */
   allowSha1: boolean;
+  /** Default "native" (./dsig/verify.ts); "xml-crypto" is the previous path, kept as the oracle. */
+  verifier?: SignatureVerifierKind | undefined;
 }
 
 export interface VerifiedSignature {
@@ -81,7 +66,9 @@ export function signatureOf(el: Element): Element | undefined {
 /**
  * Verify the enveloped signature of `el` (inside the document parsed from `documentText`) against
  * `keys`, where `idAttribute` names the element's ID attribute. Throws `signature_missing`,
- * `signature_invalid` or `signature_algorithm_forbidden`; returns the signed bytes.
+ * `signature_invalid` or `signature_algorithm_forbidden` (a refusal), or `signature_verifier_failed`
+ * (server_error: the verifier itself failed); returns the signed bytes. `documentText` is only read
+ * by the xml-crypto path, which parses it again; the native path works on `el`'s own document.
  */
 export function verifyEnvelopedSignature(
   documentText: string,
@@ -92,9 +79,36 @@ export function verifyEnvelopedSignature(
 ): VerifiedSignature {
   const signature = signatureOf(el);
   if (!signature) throw refuse("signature_missing");
-  checkSignatureShape(signature, el, idAttribute, policy);
+  const id = attr(el, idAttribute);
+  if (!id || !/^[A-Za-z_][\w.-]*$/.test(id)) throw refuse("assertion_id_missing");
+  // One walk over the document (ID index, Signature elements), shared by every signature in it.
+  const scan = scanDocument(el.ownerDocument);
+  checkSignatureShape(signature, id, scan, policy);
   if (keys.length === 0) throw refuse("signature_invalid");
+  if ((policy.verifier ?? "native") === "xml-crypto") return verifyWithXmlCrypto(documentText, signature, idAttribute, keys, policy);
 
+  let verified: VerifiedSignature;
+  try {
+    verified = verifyNative(el, signature, lastGoodFirst(keys), scan);
+  } catch (e) {
+    if (isOAuthError(e)) throw e;
+    // A throw that is no refusal is a bug or an unusable key, never "invalid signature": it is
+    // reported as an internal error (server_error), with only the error class in the log.
+    throw refuse("signature_verifier_failed", e);
+  }
+  lastGood.set(keys, verified.keyFingerprint);
+  return verified;
+}
+
+/**
+ * The previous path: xml-crypto's `SignedXml.checkSignature` once per candidate key, under the same
+ * shape rules (node-saml's). Kept behind `saml.signatureVerifier: xml-crypto` and as the oracle of
+ * the differential tests. xml-crypto reports a wrong signature by throwing, so a throw is "this key
+ * did not verify" here.
+ */
+function verifyWithXmlCrypto(
+  documentText: string, signature: Element, idAttribute: string, keys: readonly TrustedKey[], policy: SignaturePolicy,
+): VerifiedSignature {
   // node-saml normalises newlines before handing XML to xml-crypto: the XML processor's job
   // (XML 1.0 §2.11), and both parses must see the same text.
   const normalized = documentText.replace(/\r\n?/g, "\n");
@@ -110,7 +124,7 @@ export function verifyEnvelopedSignature(
     // xml-crypto resolves the Reference by trying each name in `idAttributes`, one whole-document
     // XPath per name. The element's own ID attribute is the only one that may match: the document
     // was already checked to hold this ID value exactly once under any ID-like name (ID, Id, id,
-    // AssertionID, ResponseID: countIdHolders), which is stricter than xml-crypto's own check.
+    // AssertionID, ResponseID: scanDocument), which is stricter than xml-crypto's own check.
     sig.idAttributes = [idAttribute];
     registerAlgorithms(sig);
     try {
@@ -160,31 +174,27 @@ function checkSignatureChildren(signature: Element): void {
   if (countByLocalName(signature, "KeyInfo") > 1) throw refuse("signature_invalid");
 }
 
-/** Every element below `root`, depth first (the subtrees here are small: a Signature, a token). */
-function* descendants(root: Element): Generator<Element> {
-  for (const c of childElements(root)) {
-    yield c;
-    yield* descendants(c);
-  }
-}
-
+/** Elements named `localName` (any namespace) strictly below `root`: an iterative walk. */
 function countByLocalName(root: Element, localName: string): number {
   let count = 0;
-  for (const e of descendants(root)) if (e.localName === localName) count++;
+  const stack: Element[] = childElements(root);
+  while (stack.length > 0) {
+    const e = stack.pop()!;
+    if (e.localName === localName) count++;
+    for (let c = e.firstChild; c; c = c.nextSibling) if (c.nodeType === 1) stack.push(c as Element);
+  }
   return count;
 }
 
-function checkSignatureShape(signature: Element, el: Element, idAttribute: string, policy: SignaturePolicy): void {
+function checkSignatureShape(signature: Element, id: string, scan: DocumentScan, policy: SignaturePolicy): void {
   // One ds:SignedInfo, first, and no other element of that name anywhere (catalogue B7, wrapped).
   checkSignatureChildren(signature);
   const signedInfo = children(signature, NS.ds, "SignedInfo")[0]!;
   // Exactly one Reference, and none hidden deeper (xml-crypto finds them by local name).
   const refs = children(signedInfo, NS.ds, "Reference");
   if (refs.length !== 1 || countByLocalName(signedInfo, "Reference") !== 1) throw refuse("signature_invalid");
-  const id = attr(el, idAttribute);
-  if (!id || !/^[A-Za-z_][\w.-]*$/.test(id)) throw refuse("assertion_id_missing");
   if (attr(refs[0]!, "URI") !== `#${id}`) throw refuse("signature_invalid");
-  if (countIdHolders(el.ownerDocument.documentElement!, id) !== 1) throw refuse("signature_invalid");
+  if (scan.ids.get(id) !== 1) throw refuse("signature_invalid");
 
   const c14n = algorithmOf(signedInfo, "CanonicalizationMethod");
   const sigAlg = algorithmOf(signedInfo, "SignatureMethod");
@@ -241,21 +251,6 @@ function algorithmOf(parent: Element, localName: string): string | undefined {
 }
 
 
-function countIdHolders(root: Element, id: string): number {
-  let count = 0;
-  for (const e of [root, ...descendants(root)]) {
-    const attrs = e.attributes;
-    for (let i = 0; i < attrs.length; i++) {
-      const a = attrs.item(i)!;
-      if (ID_LIKE.has(a.localName ?? a.name) && a.value === id) {
-        count++;
-        break;
-      }
-    }
-  }
-  return count;
-}
-
 // --- Algorithms xml-crypto does not ship: ECDSA (RFC 6931 §2.3.6) and SHA-384 -------------------
 
 type Hash = "sha256" | "sha384" | "sha512";
@@ -297,11 +292,26 @@ class Sha384 {
   }
 }
 
+/** xml-crypto's own RSA-PSS class throws on a KeyObject (issue 8); RFC 6931 §2.3.10: salt 32, MGF1-SHA256. */
+class RsaPssSha256 {
+  getSignature(): string {
+    throw new Error("signing is not supported");
+  }
+  verifySignature(material: string, key: KeyObject | string, signatureValue: string): boolean {
+    const publicKey = typeof key === "string" ? createPublicKey(key) : key;
+    return cryptoVerify("sha256", Buffer.from(material), { key: publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }, Buffer.from(signatureValue, "base64"));
+  }
+  getAlgorithmName(): string {
+    return ALG.rsaPssSha256;
+  }
+}
+
 function registerAlgorithms(sig: SignedXml): void {
   const sigAlgs = sig.SignatureAlgorithms as Record<string, unknown>;
   sigAlgs[ALG.ecdsaSha256] = ecdsa("sha256", ALG.ecdsaSha256);
   sigAlgs[ALG.ecdsaSha384] = ecdsa("sha384", ALG.ecdsaSha384);
   sigAlgs[ALG.ecdsaSha512] = ecdsa("sha512", ALG.ecdsaSha512);
   sigAlgs[ALG.rsaSha384] = RsaSha384;
+  sigAlgs[ALG.rsaPssSha256] = RsaPssSha256;
   (sig.HashAlgorithms as Record<string, unknown>)[ALG.sha384] = Sha384;
 }

@@ -18,6 +18,9 @@ export function decodeBase64Token(value: string, maxDecodedBytes: number): Buffe
   if (value.length !== unpadded.length && value.length % 4 !== 0) throw refuse("token_encoding_invalid");
   const bytes = Buffer.from(unpadded, urlSafe ? "base64url" : "base64");
   if (bytes.length > maxDecodedBytes) throw refuse("token_too_large");
+  // RFC 4648 §3.5: the unused bits of the last character must be zero. Node ignores them, so
+  // "QQ" and "QR" would both decode to "A": only the one canonical spelling of the bytes is accepted.
+  if (bytes.toString(urlSafe ? "base64url" : "base64").replace(/=+$/, "") !== unpadded) throw refuse("token_encoding_invalid");
   return bytes;
 }
 

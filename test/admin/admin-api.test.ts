@@ -36,8 +36,10 @@ async function adminBridge(dir = mkdtempSync(join(tmpdir(), "fedbridge-admin-"))
 }
 
 const auth = { Authorization: `Bearer ${ADMIN_TOKEN}` };
-const put = (b: TestBridge, id: string, body: unknown, headers: Record<string, string> = {}) =>
-  b.http.put(`/admin/idps/${id}`).set({ ...auth, ...headers }).send(body as object);
+/** Records grant `read` unless the test says otherwise (a mapping that grants nothing issues nothing). */
+const READ = { scopes: [{ grant: ["read"] }] };
+const put = (b: TestBridge, id: string, body: Record<string, unknown>, headers: Record<string, string> = {}) =>
+  b.http.put(`/admin/idps/${id}`).set({ ...auth, ...headers }).send({ mapping: READ, ...body });
 
 function assertionFrom(b: TestBridge, key = KEYS.idp1): string {
   const id = `_dyn${Date.now()}${Math.random().toString(16).slice(2)}`;
@@ -298,6 +300,6 @@ describe("deleting is no way around the rollover guard", () => {
     expect((await b.http.delete("/admin/idps/dyn").set({ ...auth, "If-Match": '"3"' })).status).toBe(204);
     expect((await put(b, "dyn", { metadata: metadataFor(ENTITY, [ATTACKER_CERT]), force: true })).status).toBe(201);
     const audit = b.logs.filter((l) => l.event === "admin_audit" && l.action !== "explain");
-    expect(audit.map((a) => `${a.action}:${a.forced}`)).toEqual(["create:false", "delete:undefined", "create:false", "delete:undefined", "create:true"]);
+    expect(audit.map((a) => `${a.action}:${a.forced}`)).toEqual(["create:false", "delete:false", "create:false", "delete:false", "create:true"]);
   });
 });

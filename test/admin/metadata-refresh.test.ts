@@ -202,7 +202,7 @@ describe("URL metadata refresh", () => {
 
     const failures: [string, () => Promise<void> | void, string][] = [
       ["HTTP 500", () => void (server.status = 500), "metadata_fetch_failed: http_500"],
-      ["server down", () => server.stop(), "metadata_fetch_failed"],
+      ["server down", () => server.stop(), "metadata_fetch_failed: fetch_connection_(refused|reset)"],
       ["not metadata", async () => {
         await server.restart();
         server.status = 200;
@@ -210,7 +210,7 @@ describe("URL metadata refresh", () => {
       }, "invalid_metadata: metadata_invalid"],
       ["expired metadata", () => void (server.body = metadataFor(ENTITY, [IDP1_CERT], { validUntil: new Date(b.clock.now - MIN) })), "invalid_metadata: metadata_expired"],
       ["rollover without overlap", () => void (server.body = metadataFor(ENTITY, [IDP2_CERT], { cacheDuration: "PT5M" })), "invalid_metadata: rollover_no_shared_key"],
-      ["too large", () => void (server.body = `${good}<!--${"x".repeat(1_100_000)}-->`), "invalid_metadata: metadata_too_large"],
+      ["too large", () => void (server.body = `${good}<!--${"x".repeat(1_100_000)}-->`), "metadata_fetch_failed: fetch_too_large"],
     ];
     for (const [what, breakIt, reason] of failures) {
       await breakIt();

@@ -14,7 +14,6 @@ import { IDP1_CERT, IDP1_NEXT_CERT, IDP2_CERT } from "../support/constants.js";
 import { metadataFor } from "../support/metadata-builder.js";
 import { buildAssertion2 } from "../support/saml-builder.js";
 import { KEYS, signWithXmlsec1, type KeyPair } from "../support/independent-signers.js";
-import { RedisIdpStore } from "../../src/admin/redis-store.js";
 
 const REDIS_URL = "redis://127.0.0.1:6379";
 const RUN_PREFIX = `fedbridge:test:admin:${randomUUID()}:`;
@@ -142,7 +141,7 @@ describe("admin records shared through Redis", () => {
   it("a delete on one instance stops exchanges on the other within a second", async () => {
     const prefix = freshPrefix();
     const [one, two] = [await instance(prefix), await instance(prefix)];
-    expect((await one.http.put("/admin/idps/dyn").set(auth).send({ metadata: metadataFor(ENTITY, [IDP1_CERT]) })).status).toBe(201);
+    expect((await one.http.put("/admin/idps/dyn").set(auth).send({ metadata: metadataFor(ENTITY, [IDP1_CERT]), mapping: { scopes: [{ grant: ["read"] }] } })).status).toBe(201);
     await exchangesWithin(two, 1_000);
     expect((await two.http.delete("/admin/idps/dyn").set({ ...auth, "If-Match": '"1"' })).status).toBe(204);
     await within(1_000, "instance 1 forgets the IdP", async () =>
@@ -155,7 +154,7 @@ describe("admin records shared through Redis", () => {
   it("two admins racing with the same If-Match on different instances: exactly one 200, the other 412", async () => {
     const prefix = freshPrefix();
     const [one, two] = [await instance(prefix), await instance(prefix)];
-    expect((await one.http.put("/admin/idps/dyn").set(auth).send({ metadata: metadataFor(ENTITY, [IDP1_CERT]) })).status).toBe(201);
+    expect((await one.http.put("/admin/idps/dyn").set(auth).send({ metadata: metadataFor(ENTITY, [IDP1_CERT]), mapping: { scopes: [{ grant: ["read"] }] } })).status).toBe(201);
     await within(1_000, "instance 2 sees the record", async () => (await two.http.get("/admin/idps/dyn").set(auth)).status === 200);
     for (let version = 1; version <= 5; version++) {
       const etag = `"${version}"`;
@@ -181,17 +180,14 @@ describe("admin records shared through Redis", () => {
   it("two records for one entityID (two instances each accepted one at once): the first by id serves, changes keep applying", async () => {
     const prefix = freshPrefix();
     const [one, two] = [await instance(prefix), await instance(prefix)];
-    expect((await one.http.put("/admin/idps/dyn").set(auth).send({ metadata: metadataFor(ENTITY, [IDP1_CERT]) })).status).toBe(201);
+    expect((await one.http.put("/admin/idps/dyn").set(auth).send({ metadata: metadataFor(ENTITY, [IDP1_CERT]), mapping: { scopes: [{ grant: ["read"] }] } })).status).toBe(201);
     await exchangesWithin(two, 1_000);
-    // What the race leaves behind: a second record for the same entityID, written past the check.
-    const store = new RedisIdpStore({ url: REDIS_URL, keyPrefix: prefix });
-    await store.connect();
-    try {
-      const dyn = (await store.get("dyn"))!;
-      expect(await store.put({ ...dyn, id: "aaa", version: 1, metadataXml: metadataFor(ENTITY, [IDP2_CERT]) }, null)).toBe("ok");
-    } finally {
-      await store.close();
-    }
+    // What a race left behind before entityIDs were claimed atomically: a second record for the
+    // same entityID (written here raw, as the old store did).
+    const dyn = JSON.parse((await redis.get(`${prefix}record:dyn`))!);
+    await redis.set(`${prefix}record:aaa`, JSON.stringify({ ...dyn, id: "aaa", version: 1, metadataXml: metadataFor(ENTITY, [IDP2_CERT]), entityId: undefined, fingerprints: undefined }));
+    await redis.sAdd(`${prefix}ids`, "aaa");
+    await redis.incr(`${prefix}version`);
     for (const b of [one, two]) {
       await within(1_000, "the conflict is noticed", async () => b.logs.some((l) => l.event === "idp_record_conflict" && l.idp === "dyn"));
       // "aaa" sorts first and serves the entityID; the registry did not wedge.
@@ -210,7 +206,7 @@ describe("admin records shared through Redis", () => {
     const [one, two] = [await instance(prefix), await instance(prefix)];
     // Odd versions: one signing certificate; even versions: two. Every version has idp1's key.
     const docs = [metadataFor(ENTITY, [IDP1_CERT]), metadataFor(ENTITY, [IDP1_CERT, IDP1_NEXT_CERT])];
-    expect((await one.http.put("/admin/idps/dyn").set(auth).send({ metadata: docs[0] })).status).toBe(201);
+    expect((await one.http.put("/admin/idps/dyn").set(auth).send({ metadata: docs[0], mapping: { scopes: [{ grant: ["read"] }] } })).status).toBe(201);
     await within(1_000, "instance 2 sees the record", async () => (await two.http.get("/admin/idps/dyn").set(auth)).status === 200);
     const assertions = Array.from({ length: 6 }, () => assertionFrom(two));
 

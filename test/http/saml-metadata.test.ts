@@ -93,12 +93,13 @@ describe("GET /saml/metadata", () => {
     expect(attr(entity, "entityID")).toBe(BRIDGE_ENTITY_ID);
     expect(attr(entity, "ID")).toMatch(/^_[0-9a-f]{40}$/);
     const protocols = (attr(sp, "protocolSupportEnumeration") ?? "").split(" ");
-    // The protocols listed are exactly the SAML token types the bridge verifies (discovery).
-    const saml11 = (discovery.body.token_exchange_subject_token_types_supported as string[]).includes(SAML1_TOKEN_TYPE);
-    expect(protocols).toEqual(saml11 ? [SAML2_PROTOCOL, SAML11_PROTOCOL] : [SAML2_PROTOCOL]);
+    // The protocols listed are the SAML versions the bridge can verify (an IdP being onboarded may
+    // speak either); discovery lists a SAML token type only while a configured IdP speaks it.
+    expect(protocols).toEqual([SAML2_PROTOCOL, SAML11_PROTOCOL]);
+    expect(discovery.body.token_exchange_subject_token_types_supported as string[]).not.toContain(SAML1_TOKEN_TYPE);
     expect(attr(sp, "WantAssertionsSigned")).toBe("true");
     const acs = children(sp, NS.md, "AssertionConsumerService").map((a) => [attr(a, "Binding"), attr(a, "Location")]);
-    expect(acs).toEqual(saml11 ? [[HTTP_POST, TOKEN_ENDPOINT], [SAML1_BROWSER_POST, TOKEN_ENDPOINT]] : [[HTTP_POST, TOKEN_ENDPOINT]]);
+    expect(acs).toEqual([[HTTP_POST, TOKEN_ENDPOINT], [SAML1_BROWSER_POST, TOKEN_ENDPOINT]]);
     // No decryption keys: no KeyDescriptor (the bridge signs no SAML, so never a signing key).
     expect(children(sp, NS.md, "KeyDescriptor")).toHaveLength(0);
   });

@@ -212,10 +212,10 @@ describe("request rules (RFC 8693 §2.1, RFC 6749 §3.2)", () => {
     expectError(res, 400, "invalid_request", "parameter_missing");
   });
 
-  it("refuses a body over the size limit with 400, not 500", async () => {
+  it("refuses a body over the size limit with 413 body_too_large, not 500 (more shapes: body-edges.test.ts)", async () => {
     const res = await bridge.http.post("/token").auth("c1", "c1-secret").type("form")
       .send(`grant_type=${encodeURIComponent(GRANT)}&subject_token=${"A".repeat(300_000)}`);
-    expectError(res, 400, "invalid_request", "body_invalid");
+    expectError(res, 413, "invalid_request", "body_too_large");
   });
 });
 
@@ -337,11 +337,10 @@ describe("scope (never wider than any party allows)", () => {
     expectError(res, 400, "invalid_scope", "scope_not_allowed");
   });
 
-  it("grants nothing by default when the subject has no scope-granting attribute", async () => {
+  it("issues nothing when the subject has no scope-granting attribute (an empty scope is refused, never a token without scope)", async () => {
     const res = await exchange(bridge, { xml: signedAssertion(bridge, role(["nobody"])) });
-    expect(res.status).toBe(200);
-    expect(res.body).not.toHaveProperty("scope");
-    expect(decodeJwt(res.body.access_token).payload).not.toHaveProperty("scope");
+    expectError(res, 400, "invalid_scope", "scope_empty");
+    expect(res.body.access_token).toBeUndefined();
   });
 
   it.each(["read\twrite", "read  write", " read", ""])("refuses malformed scope %j", async (scope) => {

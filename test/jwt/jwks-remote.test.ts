@@ -253,7 +253,7 @@ describe("OIDC discovery", () => {
   it("a discovery document naming another issuer is refused (OIDC Discovery §4.3), with a back-off", async () => {
     const res = await send(token(ISS.mismatch));
     expectError(res, 503, "temporarily_unavailable", "issuer_keys_unavailable");
-    expect(res.headers["retry-after"]).toBeDefined();
+    expect(res.headers["retry-after"]).toBe(String(COOLDOWN_S));
     expect(bridge.logs).toContainEqual({ event: "jwt_issuer_keys_unavailable", issuer: "mismatch", reason: "discovery_issuer_mismatch" });
     expect(fetchesOf("/mismatch/jwks")).toBe(0);
     expectError(await send(token(ISS.mismatch)), 503, "temporarily_unavailable", "issuer_keys_unavailable");
@@ -275,20 +275,32 @@ describe("an issuer that cannot be reached: 503 issuer_keys_unavailable", () => 
     const t = token(ISS.down);
     const res = await send(t);
     expectError(res, 503, "temporarily_unavailable", "issuer_keys_unavailable");
-    expect(res.headers["retry-after"]).toBe("1");
+    // Retry-After is the real time left before the bridge will try the issuer again, not 1 s.
+    expect(res.headers["retry-after"]).toBe(String(COOLDOWN_S));
     expect(fetchesOf("/jwks")).toBe(1);
     for (let i = 0; i < 5; i++) expectError(await send(t), 503, "temporarily_unavailable", "issuer_keys_unavailable");
     expect(fetchesOf("/jwks")).toBe(1);
-    wallClockForward(COOLDOWN_S + 1);
-    expectError(await send(t), 503, "temporarily_unavailable", "issuer_keys_unavailable");
+    wallClockForward(12);
+    const later = await send(t);
+    expectError(later, 503, "temporarily_unavailable", "issuer_keys_unavailable");
+    expect(later.headers["retry-after"]).toBe(String(COOLDOWN_S - 12));
+    wallClockForward(COOLDOWN_S - 12 + 1);
+    const refetched = await send(t);
+    expectError(refetched, 503, "temporarily_unavailable", "issuer_keys_unavailable");
     expect(fetchesOf("/jwks")).toBe(2);
+    // That new attempt failed too: a fresh cooldown, said as such.
+    expect(refetched.headers["retry-after"]).toBe(String(COOLDOWN_S));
     expect(bridge.logs).toContainEqual({ event: "jwt_issuer_keys_unavailable", issuer: "down", reason: "unreachable" });
   });
 
   it("a timeout: 503 within the configured timeout", async () => {
     const started = performance.now();
-    expectError(await send(token(ISS.slow)), 503, "temporarily_unavailable", "issuer_keys_unavailable");
+    const res = await send(token(ISS.slow));
+    expectError(res, 503, "temporarily_unavailable", "issuer_keys_unavailable");
     expect(performance.now() - started).toBeLessThan(3000);
+    // The timed-out attempt starts the cooldown: the whole of it is what a client must wait.
+    expect(Number(res.headers["retry-after"])).toBeGreaterThanOrEqual(COOLDOWN_S - 3);
+    expect(Number(res.headers["retry-after"])).toBeLessThanOrEqual(COOLDOWN_S);
     expect(bridge.logs).toContainEqual({ event: "jwt_issuer_keys_unavailable", issuer: "slow", reason: "timeout" });
   });
 
@@ -297,7 +309,9 @@ describe("an issuer that cannot be reached: 503 issuer_keys_unavailable", () => 
     ["huge", ISS.huge, "too_large"],
     ["garbage", ISS.garbage, "malformed"],
   ] as const)("%s: a redirect is not followed, an oversized or malformed JWKS is not used", async (id, iss, reason) => {
-    expectError(await send(token(iss)), 503, "temporarily_unavailable", "issuer_keys_unavailable");
+    const res = await send(token(iss));
+    expectError(res, 503, "temporarily_unavailable", "issuer_keys_unavailable");
+    expect(res.headers["retry-after"]).toBe(String(COOLDOWN_S));
     expect(bridge.logs).toContainEqual({ event: "jwt_issuer_keys_unavailable", issuer: id, reason });
   });
 

@@ -27,6 +27,9 @@ beforeAll(async () => {
   bridge = await startBridge({
     patch: (c) => {
       withJwtIssuers(c);
+      // CI workload tokens name no client: as actor tokens they bind by `sub` (src/policy/client-binding.ts).
+      c.jwtIssuers.find((i: { id: string }) => i.id === "ci").actorBinding = "sub";
+      c.clients.find((x: { id: string }) => x.id === JWT_CLIENT.id).issuerParties = { ci: ["repo:acme/payments:ref:refs/heads/main"] };
       c.clients.push({
         id: CI_ONLY.id, secretHash: `sha256:${createHash("sha256").update(CI_ONLY.secret).digest("base64url")}`,
         audiences: [API], defaultAudience: API, scopes: ["read"], subjectTokenTypes: [ID_TOKEN, JWT], idps: ["ci"],
@@ -159,13 +162,18 @@ describe("a CI provider's workload token (GitHub-Actions-like)", () => {
 
   it("a one-time issuer's token without jti is refused: jti_missing", async () => {
     expectError(await send(ci({ jti: undefined }), { type: JWT }), 400, "invalid_request", "jti_missing");
-    expectError(await send(ci({ jti: "" }), { type: JWT }), 400, "invalid_request", "jti_missing");
+  });
+
+  it("a one-time issuer's jti that is there but not a usable string: jti_invalid", async () => {
+    for (const jti of ["", 42, ["a"], null, "j".repeat(1025)]) {
+      expectError(await send(ci({ jti }), { type: JWT }), 400, "invalid_request", "jti_invalid");
+    }
   });
 
   it("a token from another issuer with the same jti is not a replay (keys are per issuer)", async () => {
     // The corp issuer is not one-time: only the CI token's jti is marked, under the CI issuer.
     const jti = `shared-${Date.now()}`;
-    expect((await send(ci({ jti }), { type: JWT })).status).toBe(200);
+    expect((await send(ci({ jti }), { type: JWT, scope: "deploy" })).status).toBe(200);
     expect((await send(corp({ jti }))).status).toBe(200);
   });
 });
@@ -187,7 +195,9 @@ describe("actor tokens (RFC 8693 §2.1, §4.1)", () => {
   it("may_act in the ID token binds who may act (RFC 8693 §4.4)", async () => {
     expect((await send(corp({ may_act: { sub: JWT_CLIENT.id } }))).status).toBe(200);
     expectError(await send(corp({ may_act: { sub: "someone-else" } })), 400, "invalid_request", "may_act_mismatch");
-    expectError(await send(corp({ may_act: "someone-else" })), 400, "invalid_request", "token_invalid");
+    expectError(await send(corp({ may_act: "someone-else" })), 400, "invalid_request", "act_claim_invalid");
+    expectError(await send(corp({ may_act: { sub: "a".repeat(2000) } })), 400, "invalid_request", "act_claim_invalid");
+    expectError(await send(corp({ may_act: { sub: "svc\u202e" } })), 400, "invalid_request", "act_claim_invalid");
   });
 
   it("an act chain the ID token already carries is kept beneath the new actor, in its issuer's namespace", async () => {
@@ -210,6 +220,12 @@ describe("issuer and keys (catalogue G5, G6, G16)", () => {
 
   it("no iss: issuer_missing", async () => {
     expectError(await send(corp({ iss: undefined })), 400, "invalid_request", "issuer_missing");
+  });
+
+  it("an iss that is there but not a non-empty string is issuer_invalid, not issuer_missing", async () => {
+    for (const iss of [[CORP_ISS], [CORP_ISS, CI_ISS], 42, "", null, { iss: CORP_ISS }, true]) {
+      expectError(await send(corp({ iss })), 400, "invalid_request", "issuer_invalid");
+    }
   });
 
   it("a key from another trusted issuer does not verify: each issuer's keys only", async () => {
@@ -327,8 +343,10 @@ describe("audience (RFC 7519 §4.1.3, OIDC Core §3.1.3.7)", () => {
     }
   });
 
-  it("no aud: token_invalid", async () => {
-    expectError(await send(corp({ aud: undefined })), 400, "invalid_request", "token_invalid");
+  it("no aud, or an aud that is not a string or string array: audience_mismatch (not token_invalid)", async () => {
+    for (const aud of [undefined, [], 42, null, { aud: CORP_AUD }, [CORP_AUD, 7]]) {
+      expectError(await send(corp({ aud })), 400, "invalid_request", "audience_mismatch");
+    }
   });
 
   it("several audiences without azp, or with azp naming another party: audience_mismatch", async () => {
@@ -343,28 +361,31 @@ describe("audience (RFC 7519 §4.1.3, OIDC Core §3.1.3.7)", () => {
 });
 
 describe("time claims (RFC 7519 §4.1.4-6, catalogue G8)", () => {
-  it("exp is required", async () => {
-    expectError(await send(corp({ exp: undefined })), 400, "invalid_request", "token_invalid");
+  it("exp is required: timestamp_missing", async () => {
+    expectError(await send(corp({ exp: undefined })), 400, "invalid_request", "timestamp_missing");
   });
 
-  it("iat is required", async () => {
-    expectError(await send(corp({ iat: undefined })), 400, "invalid_request", "token_invalid");
+  it("iat is required: timestamp_missing", async () => {
+    expectError(await send(corp({ iat: undefined })), 400, "invalid_request", "timestamp_missing");
   });
 
   it("an exp past the clock skew: token_expired", async () => {
     expectError(await send(corp({ iat: sec() - 600, exp: sec() - 61 })), 400, "invalid_request", "token_expired");
   });
 
-  it("an exp that is not a number: token_invalid", async () => {
-    expectError(await send(corp({ exp: String(sec() + 300) })), 400, "invalid_request", "token_invalid");
+  it("a time claim that is not a number: timestamp_invalid", async () => {
+    expectError(await send(corp({ exp: String(sec() + 300) })), 400, "invalid_request", "timestamp_invalid");
+    expectError(await send(corp({ iat: String(sec()) })), 400, "invalid_request", "timestamp_invalid");
+    expectError(await send(corp({ nbf: [sec()] })), 400, "invalid_request", "timestamp_invalid");
+    expectError(await send(corp({ exp: null })), 400, "invalid_request", "timestamp_invalid");
   });
 
-  it("an nbf in the future (beyond skew): token_invalid", async () => {
-    expectError(await send(corp({ nbf: sec() + 600 })), 400, "invalid_request", "token_invalid");
+  it("an nbf in the future (beyond skew): assertion_not_yet_valid", async () => {
+    expectError(await send(corp({ nbf: sec() + 600 })), 400, "invalid_request", "assertion_not_yet_valid");
   });
 
-  it("an iat in the future (beyond skew): token_invalid", async () => {
-    expectError(await send(corp({ iat: sec() + 3600, exp: sec() + 3900 })), 400, "invalid_request", "token_invalid");
+  it("an iat in the future (beyond skew): assertion_not_yet_valid", async () => {
+    expectError(await send(corp({ iat: sec() + 3600, exp: sec() + 3900 })), 400, "invalid_request", "assertion_not_yet_valid");
   });
 
   it("an iat older than maxTokenAgeSeconds: token_expired", async () => {
@@ -374,13 +395,14 @@ describe("time claims (RFC 7519 §4.1.4-6, catalogue G8)", () => {
     expectError(await send(ci({ iat: sec() - 700, nbf: undefined, exp: sec() + 60 }), { type: JWT }), 400, "invalid_request", "token_expired");
   });
 
-  it("a lifetime (exp − iat) over maxLifetimeSeconds: token_invalid", async () => {
-    expectError(await send(corp({ exp: sec() + 10 * 365 * 86400 })), 400, "invalid_request", "token_invalid");
-    expectError(await send(ci({ exp: sec() + 3601 }), { type: JWT }), 400, "invalid_request", "token_invalid");
+  it("a lifetime (exp − iat) over maxLifetimeSeconds: token_lifetime_too_long", async () => {
+    expectError(await send(corp({ exp: sec() + 10 * 365 * 86400 })), 400, "invalid_request", "token_lifetime_too_long");
+    expectError(await send(ci({ exp: sec() + 3601 }), { type: JWT }), 400, "invalid_request", "token_lifetime_too_long");
   });
 
-  it("exp not after iat: token_invalid", async () => {
-    expectError(await send(corp({ iat: sec(), exp: sec() })), 400, "invalid_request", "token_invalid");
+  it("exp not after iat: timestamp_invalid", async () => {
+    expectError(await send(corp({ iat: sec(), exp: sec() })), 400, "invalid_request", "timestamp_invalid");
+    expectError(await send(corp({ iat: sec(), exp: sec() - 1 })), 400, "invalid_request", "timestamp_invalid");
   });
 });
 
@@ -425,12 +447,18 @@ describe("structure and bounds (catalogue G7, G12, G13, G15, G17)", () => {
     for (const sub of [" alice", "alice ", "ali\u0000ce", "ali\u202ece", "a".repeat(1025), 42]) {
       expectError(await send(corp({ sub })), 400, "invalid_request", "subject_invalid");
     }
-    expectError(await send(corp({ sub: undefined })), 400, "invalid_request", "token_invalid");
+    for (const sub of [null, [], ["alice"], { sub: "alice" }, true]) {
+      expectError(await send(corp({ sub })), 400, "invalid_request", "subject_invalid");
+    }
   });
 
-  it("an act claim of the wrong shape is refused", async () => {
-    expectError(await send(corp({ act: "upstream" })), 400, "invalid_request", "token_invalid");
-    expectError(await send(corp({ act: { iss: CORP_ISS } })), 400, "invalid_request", "token_invalid");
+  it("no sub at all: subject_missing (not subject_invalid, not token_invalid)", async () => {
+    expectError(await send(corp({ sub: undefined })), 400, "invalid_request", "subject_missing");
+  });
+
+  it("an act claim of the wrong shape is refused: act_claim_invalid", async () => {
+    expectError(await send(corp({ act: "upstream" })), 400, "invalid_request", "act_claim_invalid");
+    expectError(await send(corp({ act: { iss: CORP_ISS } })), 400, "invalid_request", "act_claim_invalid");
   });
 });
 

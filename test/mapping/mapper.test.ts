@@ -1,6 +1,6 @@
 /** Attributes → claims, scopes and conditions (src/mapping/mapper.ts). */
 import { describe, expect, it } from "vitest";
-import { mapSubject } from "../../src/mapping/mapper.js";
+import { checkProxyAudiences, mapSubject } from "../../src/mapping/mapper.js";
 import { parseConfig } from "../../src/config/load.js";
 import type { MappingConfig } from "../../src/config/schema.js";
 import type { SamlAttribute, VerifiedSubject } from "../../src/subject/types.js";
@@ -9,6 +9,11 @@ import { baseConfig } from "../support/harness.js";
 function mapping(m: Record<string, unknown>): MappingConfig {
   const raw = baseConfig();
   raw.samlIdps[0].mapping = m;
+  // idp1 alone: its mapping (a subjectPrefix of its own, say) must not meet the start-up rule on
+  // subject namespaces shared with the other test IdPs.
+  raw.samlIdps = [raw.samlIdps[0]];
+  raw.clients = raw.clients.filter((c: { idps: string[] }) => c.idps.includes("idp1"));
+  for (const c of raw.clients) c.idps = ["idp1"];
   return parseConfig(raw).samlIdps[0]!.mapping;
 }
 
@@ -99,5 +104,25 @@ describe("mapSubject", () => {
     expect(Object.getPrototypeOf(out.claims)).toBe(Object.prototype);
     expect(out.claims).toEqual({ weird: ["polluted"] });
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
+
+describe("checkProxyAudiences (SAML Core §2.5.1.6: the issued token's audiences)", () => {
+  const api = "https://api.example.com";
+  const other = "https://other.example.com";
+  it("no ProxyRestriction audiences: any target", () => {
+    expect(() => checkProxyAudiences({ proxyAudiences: undefined }, [api, other])).not.toThrow();
+  });
+  it("every target must be listed", () => {
+    expect(() => checkProxyAudiences({ proxyAudiences: [api] }, [api])).not.toThrow();
+    expect(() => checkProxyAudiences({ proxyAudiences: [api, other] }, [other, api])).not.toThrow();
+    expect(() => checkProxyAudiences({ proxyAudiences: [api] }, [other])).toThrow("proxy_audience_not_allowed");
+    expect(() => checkProxyAudiences({ proxyAudiences: [api] }, [api, other])).toThrow("proxy_audience_not_allowed");
+    expect(() => checkProxyAudiences({ proxyAudiences: [api] }, [])).toThrow("proxy_audience_not_allowed");
+  });
+  it("exact comparison: no case folding, no trailing slash, no prefix match", () => {
+    for (const t of ["https://API.example.com", `${api}/`, `${api}/v1`, "https://api.example.co"]) {
+      expect(() => checkProxyAudiences({ proxyAudiences: [api] }, [t]), t).toThrow("proxy_audience_not_allowed");
+    }
   });
 });

@@ -26,7 +26,17 @@ describe("decideScope", () => {
   });
   it("without a request, grants the audiences' defaults through the same intersection", () => {
     expect(decideScope(undefined, ["read"], [api], granted)).toEqual(["read"]);
-    expect(decideScope(undefined, ["write"], [api], granted)).toEqual([]);
-    expect(decideScope(undefined, ["read"], [api], new Set())).toEqual([]);
+    expect(decideScope(undefined, ["read", "write"], [api, other], granted)).toEqual(["read"]);
+  });
+  it("never yields an empty scope: a token without `scope` reads as unrestricted to many resource servers", () => {
+    const noDefaults: AudienceConfig = { id: "nd", scopes: ["read"], defaultScopes: [] };
+    const adminOnly: AudienceConfig = { id: "ao", scopes: ["admin"], defaultScopes: ["admin"] };
+    // the client may not have the default; the mapping grants nothing; the audience has no default;
+    // the audiences' defaults have nothing in common with what the others allow
+    expect(() => decideScope(undefined, ["write"], [api], granted)).toThrow("scope_empty");
+    expect(() => decideScope(undefined, ["read"], [api], new Set())).toThrow("scope_empty");
+    expect(() => decideScope(undefined, ["read"], [noDefaults], granted)).toThrow("scope_empty");
+    expect(() => decideScope(undefined, ["read", "write"], [api, adminOnly], granted)).toThrow("scope_empty");
+    expect(() => decideScope(undefined, [], [api], granted)).toThrow("scope_empty");
   });
 });

@@ -11,6 +11,7 @@ import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClient } from "redis";
 import { stringify } from "yaml";
+import { reopenReplayStore } from "../../src/replay/epoch.js";
 import { baseConfig, CLIENTS, GRANT, SAML2 } from "../support/harness.js";
 import { FIXTURES_DIR } from "../support/constants.js";
 import { buildAssertion2 } from "../support/saml-builder.js";
@@ -48,6 +49,11 @@ beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), "fedbridge-mp-"));
   const file = join(dir, "config.yaml");
   writeFileSync(file, stringify(c));
+  // The epoch marker written up front (as `npm run replay-reopen` would): both processes share it.
+  const init = createClient({ url: "redis://127.0.0.1:6379" });
+  await init.connect();
+  await reopenReplayStore(init, keyPrefix, { now: Date.now(), operator: "test", reason: "new store" });
+  await init.close();
   urls.push(...(await Promise.all([startProcess(file), startProcess(file)])));
   // Both processes must see Redis before the race starts.
   for (const url of urls) {

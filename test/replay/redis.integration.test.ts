@@ -10,6 +10,10 @@ import { createServer } from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
 import { createClient } from "redis";
 import { replayKey } from "../../src/replay/store.js";
+import { reopenReplayStore } from "../../src/replay/epoch.js";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { IDP1 } from "../support/constants.js";
 import { exchange, expectError, startBridge, type TestBridge } from "../support/harness.js";
 import { KEYS, signWithXmlsec1 } from "../support/independent-signers.js";
@@ -74,6 +78,9 @@ function sharedRedis(): Promise<RedisClient> {
     } catch (e) {
       throw new Error(`Redis is required at ${REDIS_URL} for the replay integration tests (not skipped): ${(e as Error).message}`);
     }
+    // The epoch marker written up front (as `npm run replay-reopen` would), so the store state does
+    // not depend on which instance connects first (lost-store.integration.test.ts covers that).
+    await reopenReplayStore(client, KEY_PREFIX, { now: Date.now(), operator: "test", reason: "new store" });
     redis = client;
     return client;
   })();
@@ -196,6 +203,7 @@ describe("Redis outage: fail closed with 503, recover without a restart", () => 
   let port: number;
   let server: ChildProcess | undefined;
   let outageBridge: TestBridge | undefined;
+  const dataDir = mkdtempSync(join(tmpdir(), "fedbridge-outage-"));
 
   async function freePort(): Promise<number> {
     const s = createServer();
@@ -207,7 +215,9 @@ describe("Redis outage: fail closed with 503, recover without a restart", () => 
   }
 
   async function startRedis(): Promise<void> {
-    const child = spawn(REDIS_SERVER, ["--port", String(port), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1"], {
+    // Persistent (AOF, fsync on every write): a restart keeps the marks, so the store is not lost
+    // (a restart without persistence is lost-store.integration.test.ts).
+    const child = spawn(REDIS_SERVER, ["--port", String(port), "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--dir", dataDir, "--bind", "127.0.0.1"], {
       stdio: "ignore",
     });
     server = child;
@@ -248,11 +258,16 @@ describe("Redis outage: fail closed with 503, recover without a restart", () => 
       await outageBridge.close().catch(() => undefined);
     }
     await killRedis();
+    rmSync(dataDir, { recursive: true, force: true });
   });
 
   it("503 temporarily_unavailable (never a token) and /readyz 503 while Redis is down; 200 again after it returns", async () => {
     port = await freePort();
     await startRedis();
+    const init = plainClient(`redis://127.0.0.1:${port}`, 1_000);
+    await init.connect();
+    await reopenReplayStore(init, "fedbridge:test:outage:", { now: Date.now(), operator: "test", reason: "new store" });
+    await init.close();
     // A dedicated prefix: this Redis is ours alone and dies with the test.
     const bridge = await redisBridge(`redis://127.0.0.1:${port}`, "fedbridge:test:outage:", 300);
     outageBridge = bridge;
@@ -299,7 +314,8 @@ describe("Redis outage: fail closed with 503, recover without a restart", () => 
 describe("RedisReplayStore.markAllUsed (real Redis)", () => {
   it("marks all or nothing, atomically", async () => {
     const { RedisReplayStore } = await import("../../src/replay/redis.js");
-    const store = new RedisReplayStore({ url: REDIS_URL, keyPrefix: KEY_PREFIX, timeoutMs: 1000 });
+    await sharedRedis();
+    const store = new RedisReplayStore({ url: REDIS_URL, keyPrefix: KEY_PREFIX, timeoutMs: 1000, now: Date.now, lostWindowMs: () => 421_000 });
     store.start();
     const deadline = Date.now() + 5000;
     while (!(await store.ready()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));

@@ -136,14 +136,14 @@ const flip = (index: (length: number) => number) => (bytes: Buffer): Buffer => {
 // ---- AES-CBC only under a verified signature (default) ----------------------------------------------
 
 describe("AES-CBC without integrity is decrypted only under a verified Response signature", () => {
-  it.each(["aes128-cbc", "aes256-cbc"] as DataAlg[])("%s: bare EncryptedAssertion → decryption_failed (a malleable ciphertext is an oracle)", async (data) => {
+  it.each(["aes128-cbc", "aes256-cbc"] as DataAlg[])("%s: bare EncryptedAssertion → encryption_algorithm_not_allowed (a malleable ciphertext is an oracle)", async (data) => {
     const fx = assertion(strict);
-    expectError(await send(strict, encryptAssertion(fx.assertion, { data })), 400, "invalid_request", "decryption_failed");
+    expectError(await send(strict, encryptAssertion(fx.assertion, { data })), 400, "invalid_request", "encryption_algorithm_not_allowed");
   });
 
-  it.each(["aes128-cbc", "aes256-cbc"] as DataAlg[])("%s: in an unsigned Response → decryption_failed", async (data) => {
+  it.each(["aes128-cbc", "aes256-cbc"] as DataAlg[])("%s: in an unsigned Response → encryption_algorithm_not_allowed", async (data) => {
     const fx = assertion(strict);
-    expectError(await send(strict, response(strict, encryptAssertion(fx.assertion, { data }))), 400, "invalid_request", "decryption_failed");
+    expectError(await send(strict, response(strict, encryptAssertion(fx.assertion, { data }))), 400, "invalid_request", "encryption_algorithm_not_allowed");
   });
 
   it.each(["aes128-cbc", "aes256-cbc"] as DataAlg[])("%s: in a signed Response → 200", async (data) => {
@@ -306,11 +306,7 @@ describe("every decryption failure is the same answer (D21)", () => {
       ["encrypted for another key", fresh({ cert: IDP2_CERT })],
       ["OAEP decoded here (SHA-256 digest, MGF1-SHA1), for another key", fresh({ keyTransport: MIXED_OAEP, cert: IDP2_CERT })],
       ["OAEP decoded here, EncryptedKey byte flipped", mutateCipher(fresh({ keyTransport: MIXED_OAEP }), "key", flip((n) => n - 1))],
-      ["OAEP DigestMethod not allowed (md5)", fresh({ keyTransport: MIXED_OAEP }).replace("http://www.w3.org/2001/04/xmlenc#sha256", "http://www.w3.org/2001/04/xmldsig-more#md5")],
-      ["rsa-1_5 key transport (refused by default)", fresh({ keyTransport: "rsa-1_5" })],
-      ["data algorithm not allowed (aes192-cbc)", gcm.replace("http://www.w3.org/2009/xmlenc11#aes256-gcm", "http://www.w3.org/2001/04/xmlenc#aes192-cbc")],
       ["GCM ciphertext labelled as CBC (algorithm substitution)", gcm.replace("http://www.w3.org/2009/xmlenc11#aes256-gcm", "http://www.w3.org/2001/04/xmlenc#aes256-cbc")],
-      ["key transport not allowed (kw-aes256)", gcm.replace("http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p", "http://www.w3.org/2001/04/xmlenc#kw-aes256")],
       ["CipherValue not base64", gcm.replace(/(<xenc:CipherValue>)[^<]*(<\/xenc:CipherValue><\/xenc:CipherData><\/xenc:EncryptedData>)/, "$1!!!!$2")],
       ["CipherReference instead of CipherValue", gcm.replace(/<xenc:CipherData><xenc:CipherValue>[^<]*<\/xenc:CipherValue><\/xenc:CipherData><\/xenc:EncryptedData>/, '<xenc:CipherData><xenc:CipherReference URI="https://attacker.example/c"/></xenc:CipherData></xenc:EncryptedData>')],
       ["no EncryptedKey", gcm.replace(/<ds:KeyInfo[^>]*>.*<\/ds:KeyInfo>/s, "")],
@@ -332,6 +328,25 @@ describe("every decryption failure is the same answer (D21)", () => {
     expect(new Set(answers.map((a) => JSON.stringify(a))).size).toBe(1);
   });
 
+  it("an algorithm the policy does not allow is its own reason, encryption_algorithm_not_allowed (decided before any key)", async () => {
+    const b = enc;
+    const gcm = encryptAssertion(assertion(b).assertion, { data: "aes256-gcm" });
+    const mixed = encryptAssertion(assertion(b).assertion, { keyTransport: MIXED_OAEP });
+    const cases: [string, string][] = [
+      ["OAEP DigestMethod not allowed (md5)", mixed.replace("http://www.w3.org/2001/04/xmlenc#sha256", "http://www.w3.org/2001/04/xmldsig-more#md5")],
+      ["OAEP MGF not allowed", mixed.replace("http://www.w3.org/2009/xmlenc11#mgf1sha1", "http://www.w3.org/2009/xmlenc11#mgf1sha224")],
+      ["rsa-1_5 key transport (refused by default)", encryptAssertion(assertion(b).assertion, { keyTransport: "rsa-1_5" })],
+      ["data algorithm not allowed (aes192-cbc)", gcm.replace("http://www.w3.org/2009/xmlenc11#aes256-gcm", "http://www.w3.org/2001/04/xmlenc#aes192-cbc")],
+      ["data algorithm not allowed (tripledes-cbc, no IdP opt-in)", gcm.replace("http://www.w3.org/2009/xmlenc11#aes256-gcm", "http://www.w3.org/2001/04/xmlenc#tripledes-cbc")],
+      ["key transport not allowed (kw-aes256)", gcm.replace("http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p", "http://www.w3.org/2001/04/xmlenc#kw-aes256")],
+    ];
+    for (const [name, xml] of cases) {
+      expect(xml, name).toContain("EncryptedAssertion");
+      const res = await send(b, xml);
+      expect({ name, status: res.status, body: res.body }).toEqual({ name, status: 400, body: { error: "invalid_request", error_description: "encryption_algorithm_not_allowed" } });
+    }
+  });
+
   it("the same in a Response (unsigned), bare or wrapped alike", async () => {
     const cbc = encryptAssertion(assertion(enc).assertion, { data: "aes256-cbc" });
     const bad = mutateCipher(cbc, "data", flip((n) => n - 17));
@@ -350,9 +365,9 @@ describe("every decryption failure is the same answer (D21)", () => {
 // ---- rsa-1_5 ------------------------------------------------------------------------------------------
 
 describe("rsa-1_5 key transport (a padding oracle: off unless allowRsa15KeyTransport)", () => {
-  it("refused by default → decryption_failed", async () => {
+  it("refused by default → encryption_algorithm_not_allowed", async () => {
     const fx = assertion(enc);
-    refused(await send(enc, encryptAssertion(fx.assertion, { keyTransport: "rsa-1_5" })), "decryption_failed");
+    refused(await send(enc, encryptAssertion(fx.assertion, { keyTransport: "rsa-1_5" })), "encryption_algorithm_not_allowed");
   });
 
   it.each(["aes128-cbc", "aes256-gcm"] as const)("accepted with allowRsa15KeyTransport (%s, xmlsec1) → 200", async (data) => {
@@ -456,9 +471,9 @@ describe("after decryption: the same checks as a plain assertion", () => {
     refused(await send(enc, response(enc, encryptAssertion(fx.assertion), { issuer: null })), "issuer_missing");
   });
 
-  it("Response Issuer idp2 around idp1's encrypted assertion → refused (idp2's keys do not verify it)", async () => {
+  it("Response Issuer idp2 around idp1's encrypted assertion → decryption_failed (the plaintext's Issuer must be the IdP the Response chose: one answer, nothing of idp1's processed as idp2's)", async () => {
     const fx = assertion(enc);
-    refused(await send(enc, response(enc, encryptAssertion(fx.assertion), { issuer: IDP2 })), "signature_invalid");
+    refused(await send(enc, response(enc, encryptAssertion(fx.assertion), { issuer: IDP2 })), "decryption_failed");
   });
 });
 

@@ -88,6 +88,9 @@ export function baseConfig(): Record<string, any> {
       },
     ],
     replay: { store: "memory" },
+    // The test IdPs and issuers stand for one user directory (src/policy/subject-namespace.ts):
+    // without this, c1's idp1 + idp2 + idp-ec reaching one audience would be refused at start-up.
+    userDirectory: "test-directory",
   };
 }
 

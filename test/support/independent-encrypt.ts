@@ -16,7 +16,7 @@ import path from "node:path";
 import { BRIDGE_ENC_CERT, SAML2_ASSERTION_NS } from "./constants.js";
 import { stripXmlDecl } from "./saml-builder.js";
 
-export type DataAlg = "aes128-cbc" | "aes256-cbc" | "aes128-gcm" | "aes256-gcm";
+export type DataAlg = "aes128-cbc" | "aes256-cbc" | "aes128-gcm" | "aes256-gcm" | "tripledes-cbc";
 export type Hash = "sha1" | "sha256" | "sha512";
 
 /** Key transport: what xmlsec1 does itself, or an OAEP variant wrapped with `openssl pkeyutl`. */
@@ -51,13 +51,18 @@ export const DATA_ALG_URI: Readonly<Record<DataAlg, string>> = {
   "aes256-cbc": `${XENC}aes256-cbc`,
   "aes128-gcm": `${XENC11}aes128-gcm`,
   "aes256-gcm": `${XENC11}aes256-gcm`,
+  "tripledes-cbc": `${XENC}tripledes-cbc`,
 };
 const DIGEST_URI: Readonly<Record<Hash, string>> = {
   sha1: "http://www.w3.org/2000/09/xmldsig#sha1",
   sha256: "http://www.w3.org/2001/04/xmlenc#sha256",
   sha512: "http://www.w3.org/2001/04/xmlenc#sha512",
 };
-const KEY_BITS: Readonly<Record<DataAlg, number>> = { "aes128-cbc": 128, "aes256-cbc": 256, "aes128-gcm": 128, "aes256-gcm": 256 };
+const KEY_BITS: Readonly<Record<DataAlg, number>> = { "aes128-cbc": 128, "aes256-cbc": 256, "aes128-gcm": 128, "aes256-gcm": 256, "tripledes-cbc": 192 };
+/** xmlsec1 --session-key names. */
+const SESSION_KEY: Readonly<Record<DataAlg, string>> = {
+  "aes128-cbc": "aes-128", "aes256-cbc": "aes-256", "aes128-gcm": "aes-128", "aes256-gcm": "aes-256", "tripledes-cbc": "des-192",
+};
 const XMLSEC1 = "/usr/bin/xmlsec1";
 const OPENSSL = "openssl";
 
@@ -89,11 +94,12 @@ export function encryptElementWithXmlsec1(documentXml: string, xpath: string, o:
             "<xenc:CipherData><xenc:CipherValue/></xenc:CipherData></xenc:EncryptedKey>",
         ),
       );
-      run(XMLSEC1, ["--encrypt", "--pubkey-cert-pem", cert, "--session-key", `aes-${KEY_BITS[data]}`, "--xml-data", input, "--node-xpath", xpath, "--output", output, template]);
+      run(XMLSEC1, ["--encrypt", "--pubkey-cert-pem", cert, "--session-key", SESSION_KEY[data], "--xml-data", input, "--node-xpath", xpath, "--output", output, template]);
       return stripXmlDecl(readFileSync(output, "utf8"));
     }
 
     // xmlsec1 encrypts the content with a known key; OpenSSL wraps that key with RSA-OAEP.
+    if (data === "tripledes-cbc") throw new Error("encryptElementWithXmlsec1: tripledes-cbc with xmlsec1's own key transport only");
     const cek = path.join(dir, "cek.bin");
     writeFileSync(cek, randomBytes(KEY_BITS[data] / 8));
     writeFileSync(template, encryptedData("<ds:KeyName>cek</ds:KeyName>"));

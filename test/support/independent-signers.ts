@@ -52,8 +52,16 @@ export const KEYS: {
   weak1024: { key: WEAK1024_KEY, cert: WEAK1024_CERT },
 };
 
-export type SigAlg = "rsa-sha256" | "rsa-sha384" | "rsa-sha512" | "rsa-sha1" | "ecdsa-sha256";
-export type DigestAlg = "sha256" | "sha1" | "sha512";
+export type SigAlg = "rsa-sha256" | "rsa-sha384" | "rsa-sha512" | "rsa-sha1" | "ecdsa-sha256" | "ecdsa-sha384" | "ecdsa-sha512";
+export type DigestAlg = "sha256" | "sha1" | "sha384" | "sha512";
+/** xmlsec1 only: the canonicalization of SignedInfo and of the Reference (default exc). */
+export type C14nAlg = "exc" | "exc-comments" | "inc" | "inc-comments";
+export const C14N_ALG_URI: Readonly<Record<C14nAlg, string>> = {
+  exc: "http://www.w3.org/2001/10/xml-exc-c14n#",
+  "exc-comments": "http://www.w3.org/2001/10/xml-exc-c14n#WithComments",
+  inc: "http://www.w3.org/TR/2001/REC-xml-c14n-20010315",
+  "inc-comments": "http://www.w3.org/TR/2001/REC-xml-c14n-20010315#WithComments",
+};
 
 export interface SignOptions {
   key: KeyPair;
@@ -69,6 +77,8 @@ export interface SignOptions {
    * samlsign always computes its own PrefixList (e.g. "xs"); pysaml2 never emits one.
    */
   inclusivePrefixes?: string[];
+  /** xmlsec1 only (SAML 2.0): canonicalization of SignedInfo and of the Reference, default exc. */
+  c14n?: C14nAlg;
 }
 
 export const SIG_ALG_URI: Readonly<Record<SigAlg, string>> = {
@@ -77,10 +87,13 @@ export const SIG_ALG_URI: Readonly<Record<SigAlg, string>> = {
   "rsa-sha512": "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512",
   "rsa-sha1": "http://www.w3.org/2000/09/xmldsig#rsa-sha1",
   "ecdsa-sha256": "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
+  "ecdsa-sha384": "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384",
+  "ecdsa-sha512": "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512",
 };
 export const DIGEST_ALG_URI: Readonly<Record<DigestAlg, string>> = {
   sha256: "http://www.w3.org/2001/04/xmlenc#sha256",
   sha1: "http://www.w3.org/2000/09/xmldsig#sha1",
+  sha384: "http://www.w3.org/2001/04/xmldsig-more#sha384",
   sha512: "http://www.w3.org/2001/04/xmlenc#sha512",
 };
 
@@ -112,13 +125,14 @@ export function signWithXmlsec1(xml: string, id: string, o: SignOptions): string
       ? `<ec:InclusiveNamespaces xmlns:ec="${EXC_C14N}" PrefixList="${o.inclusivePrefixes.join(" ")}"/>`
       : "";
   const keyInfo = (o.keyInfo ?? "cert") === "cert" ? "<ds:KeyInfo><ds:X509Data><ds:X509Certificate/></ds:X509Data></ds:KeyInfo>" : "";
+  const c14n = C14N_ALG_URI[o.c14n ?? "exc"];
   const template =
     `<ds:Signature xmlns:ds="${DS_NS}"><ds:SignedInfo>` +
-    `<ds:CanonicalizationMethod Algorithm="${EXC_C14N}"/>` +
+    `<ds:CanonicalizationMethod Algorithm="${c14n}"/>` +
     `<ds:SignatureMethod Algorithm="${SIG_ALG_URI[alg]}"/>` +
     `<ds:Reference URI="#${id}"><ds:Transforms>` +
     `<ds:Transform Algorithm="${ENVELOPED}"/>` +
-    (inclusive === "" ? `<ds:Transform Algorithm="${EXC_C14N}"/>` : `<ds:Transform Algorithm="${EXC_C14N}">${inclusive}</ds:Transform>`) +
+    (inclusive === "" ? `<ds:Transform Algorithm="${c14n}"/>` : `<ds:Transform Algorithm="${c14n}">${inclusive}</ds:Transform>`) +
     `</ds:Transforms><ds:DigestMethod Algorithm="${DIGEST_ALG_URI[digest]}"/><ds:DigestValue></ds:DigestValue></ds:Reference>` +
     `</ds:SignedInfo><ds:SignatureValue></ds:SignatureValue>${keyInfo}</ds:Signature>`;
   const withTemplate = xml.slice(0, target.signatureAt) + template + xml.slice(target.signatureAt);
@@ -232,6 +246,8 @@ export interface Pysaml2Options {
   key?: KeyPair;
   /** Conditions/@NotOnOrAfter and SubjectConfirmationData/@NotOnOrAfter = now + this (default 300). NotBefore = IssueInstant = now. */
   lifetimeSeconds?: number;
+  /** PEM certificate path: pysaml2 encrypts the assertion for it (always tripledes-cbc + rsa-oaep-mgf1p). */
+  encryptFor?: string;
 }
 
 /** A full samlp:Response built AND signed by pysaml2's Server (IdP). Output verbatim (XML declaration, ns0:/ns1:/ns2: prefixes). */
@@ -264,6 +280,7 @@ function pysaml2Request(o: Pysaml2Options): Record<string, unknown> {
     keyFile: path.resolve(key.key),
     certFile: path.resolve(key.cert),
     lifetimeSeconds: o.lifetimeSeconds ?? 300,
+    ...(o.encryptFor !== undefined ? { encryptCertFile: path.resolve(o.encryptFor) } : {}),
   };
 }
 
@@ -360,7 +377,7 @@ function referencesOnly(xml: string, id: string): boolean {
 function algorithms(o: SignOptions): { alg: SigAlg; digest: DigestAlg } {
   const keyType = createPrivateKey(readFileSync(o.key.key)).asymmetricKeyType;
   const alg = o.alg ?? (keyType === "ec" ? "ecdsa-sha256" : "rsa-sha256");
-  if ((alg === "ecdsa-sha256") !== (keyType === "ec")) throw new Error(`signature algorithm ${alg} does not fit a ${keyType} key`);
+  if (alg.startsWith("ecdsa-") !== (keyType === "ec")) throw new Error(`signature algorithm ${alg} does not fit a ${keyType} key`);
   return { alg, digest: o.digest ?? "sha256" };
 }
 
@@ -512,4 +529,21 @@ function findSaml11ElementById(xml: string, id: string): Saml11Span {
 
 function saml11SignatureXPath(id: string): string {
   return `//*[@AssertionID='${id}' or @ResponseID='${id}']/*[local-name()='Signature' and namespace-uri()='${DS_NS}']`;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The JDK's XML-DSig (Apache Santuario inside OpenJDK): for RSA-PSS, which xmlsec1 1.2.37 and samlsign
+// cannot sign. Enveloped + the given c14n (SignedInfo and Reference), placed after the Issuer.
+
+const JAVA = "/usr/bin/java";
+const JAVA_SIGNER = path.join(path.dirname(fileURLToPath(import.meta.url)), "JavaDsigSign.java");
+
+export function signWithJavaDsig(xml: string, id: string, o: { key: KeyPair; signatureMethod: string; digest: DigestAlg; c14n?: C14nAlg }): string {
+  return withTempDir((dir) => {
+    const input = path.join(dir, "in.xml");
+    const output = path.join(dir, "out.xml");
+    writeFileSync(input, xml);
+    run("java", JAVA, [JAVA_SIGNER, input, output, path.resolve(o.key.key), id, o.signatureMethod, DIGEST_ALG_URI[o.digest], C14N_ALG_URI[o.c14n ?? "exc"]]);
+    return readFileSync(output, "utf8");
+  });
 }

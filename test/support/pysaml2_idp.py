@@ -16,6 +16,8 @@ stdin:  one JSON object, or a JSON array of them (batch: one process, since impo
   keyFile         absolute path to PEM private key     (required)
   certFile        absolute path to PEM certificate     (required)
   lifetimeSeconds Conditions/@NotOnOrAfter and SubjectConfirmationData/@NotOnOrAfter = now + this (default 300)
+  encryptCertFile absolute path to the SP's PEM certificate: encrypt the assertion for it (pysaml2 always
+                  uses tripledes-cbc content and rsa-oaep-mgf1p key transport, through xmlsec1) (optional)
 stdout: the Response XML (as pysaml2 serialises it: ns0:/ns1:/ns2: prefixes, XML declaration);
         for an array input, a JSON array of those strings
 exit 1 with a message on stderr on any failure.
@@ -110,11 +112,21 @@ def build(req: dict) -> str:
             sign_response=bool(req.get("signResponse")),
             sign_alg=SIG_RSA_SHA256,
             digest_alg=DIGEST_SHA256,
+            **encryption(req),
         )
     out = resp if isinstance(resp, str) else resp.decode("utf-8") if isinstance(resp, bytes) else str(resp)
     if "StatusCode" not in out or ":status:Success" not in out:
         raise RuntimeError("pysaml2 did not produce a Success response:\n" + out)
     return out
+
+
+def encryption(req: dict) -> dict:
+    cert_file = req.get("encryptCertFile")
+    if not cert_file:
+        return {}
+    with open(cert_file, encoding="ascii") as f:
+        pem = f.read()
+    return {"encrypt_assertion": True, "encrypt_cert_assertion": pem}
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ import { SELF, type VerifiedSubject } from "../../subject/types.js";
 import { type ClientConfig } from "../../config/schema.js";
 import { ACTOR_TOKEN_TYPES } from "../../oauth/constants.js";
 import { need, step, type Step } from "../pipeline.js";
+import { checkPartyBinding } from "../../policy/client-binding.js";
 
 /** RFC 6749 §5.2 `unauthorized_client`: the client is authenticated but may not use this grant. */
 export function authorizeGrant(grantType: string): Step {
@@ -30,15 +31,20 @@ export const authorizeTokenTypes = step("authorize_token_types", (ctx, services)
 
 /**
  * The client may exchange tokens from these sources: one client cannot trade another tenant's
- * users. The bridge's own tokens were already allowed by token type (access_token).
+ * users. The bridge's own tokens were already allowed by token type (access_token). Then whose
+ * token it is: a token naming another party (azp / client_id) is refused by the issuer's binding
+ * (src/policy/client-binding.ts).
  */
 export const authorizeSources = step("authorize_sources", (ctx) => {
-  for (const token of [need(ctx.subject, "subject"), ctx.actor]) {
+  const subject = need(ctx.subject, "subject");
+  for (const token of [subject, ctx.actor]) {
     if (token && !sourceAllowed(ctx.client, token)) throw refuse("idp_not_allowed");
   }
   // One of the bridge's own tokens as actor token must have been issued to the calling client: a
   // bearer token picked up elsewhere does not let another client claim that identity.
   if (ctx.actor?.source.id === SELF && ctx.actor.granted?.clientId !== ctx.client.id) throw refuse("actor_client_mismatch");
+  checkPartyBinding(ctx.client, subject, "subject");
+  if (ctx.actor) checkPartyBinding(ctx.client, ctx.actor, "actor");
 });
 
 function sourceAllowed(client: ClientConfig, token: VerifiedSubject): boolean {

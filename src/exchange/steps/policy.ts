@@ -28,6 +28,7 @@ export const decideActor = step("decide_actor", (ctx, services) => {
     mayAct: subject.mayAct ?? need(ctx.mapped, "mapped").mayAct,
     bridgeIssuer: services.issuer,
     maxChainDepth: services.delegation.maxChainDepth,
+    maxChainBytes: services.delegation.maxChainBytes,
   });
 });
 

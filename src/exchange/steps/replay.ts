@@ -1,4 +1,4 @@
-import { refuse } from "../../oauth/errors.js";
+import { OAuthError, refuse } from "../../oauth/errors.js";
 import { ReplayStoreUnavailable, replayKey } from "../../replay/store.js";
 import { need, step, type ExchangeContext } from "../pipeline.js";
 
@@ -12,7 +12,12 @@ async function store<T>(op: () => Promise<T>): Promise<T> {
   try {
     return await op();
   } catch (e) {
-    if (e instanceof ReplayStoreUnavailable) throw refuse("replay_store_unavailable", e);
+    if (e instanceof ReplayStoreUnavailable) {
+      // A lost store is closed until its window has passed: Retry-After says when (replay/redis.ts).
+      throw new OAuthError(e.lost ? "replay_store_lost" : "replay_store_unavailable", {
+        cause: e, ...(e.retryAfterMs !== undefined ? { retryAfterSeconds: Math.ceil(e.retryAfterMs / 1000) } : {}),
+      });
+    }
     throw e;
   }
 }

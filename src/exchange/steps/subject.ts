@@ -1,4 +1,4 @@
-import { mapSubject } from "../../mapping/mapper.js";
+import { checkProxyAudiences, mapSubject } from "../../mapping/mapper.js";
 import { SELF } from "../../subject/types.js";
 import { need, step } from "../pipeline.js";
 
@@ -28,5 +28,7 @@ export const mapSubjectClaims = step("map_subject", (ctx) => {
     ctx.mapped = { sub: subject.subject, claims: { ...granted.claims } as Record<string, string | string[]>, grantedScopes: new Set(granted.scope) };
     return;
   }
+  // A SAML ProxyRestriction's Audiences bound the issued token's audiences (explain has no targets).
+  if (ctx.targets) checkProxyAudiences(subject, ctx.targets.map((t) => t.id));
   ctx.mapped = mapSubject(subject, subject.source.mapping);
 });

@@ -4,17 +4,21 @@ import { ISSUABLE_TOKEN_TYPES } from "../../oauth/constants.js";
 import type { SigningKeySet } from "../../tokens/signing-keys.js";
 
 /**
- * RFC 8414 authorization server metadata and the JWKS (RFC 7517). Only what this build really
- * supports is advertised. RFC 8414 defines no field for token-exchange token types, so they are
- * listed under extension names, as §2 permits.
+ * RFC 8414 authorization server metadata and the JWKS (RFC 7517). Only what this bridge really
+ * accepts is advertised: a token type only while some configured source can issue it (a
+ * function, read on every request: admin-managed IdPs change the SAML types at run time; see
+ * src/subject/verifiers.ts TokenVerifiers). RFC 8414 defines no field for token-exchange token
+ * types, so they are listed under extension names, as §2 permits.
  */
 export function discoveryRoutes(options: {
   issuer: string;
   tokenEndpoint: string;
   keys: SigningKeySet;
   grantTypes: readonly string[];
-  tokenTypes: readonly string[];
+  tokenTypes: readonly string[] | (() => readonly string[]);
 }): Router {
+  const given = options.tokenTypes;
+  const tokenTypes = typeof given === "function" ? given : (): readonly string[] => given;
   const router = Router();
   // Endpoints live under the issuer, path included (as the token endpoint does), for a bridge
   // behind a path-prefixing proxy.
@@ -28,13 +32,16 @@ export function discoveryRoutes(options: {
     introspection_endpoint: `${base}/introspect`,
     introspection_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
     response_types_supported: [],
-    token_exchange_subject_token_types_supported: [...options.tokenTypes],
     token_exchange_requested_token_types_supported: [...ISSUABLE_TOKEN_TYPES],
-    token_exchange_actor_token_types_supported: options.tokenTypes.filter((t) => ACTOR_TOKEN_TYPES.includes(t)),
     access_token_signing_alg_values_supported: [...new Set(options.keys.jwks.keys.map((k) => k.alg!))],
   };
   router.get("/.well-known/oauth-authorization-server", (_req, res) => {
-    res.json(metadata);
+    const types = tokenTypes();
+    res.json({
+      ...metadata,
+      token_exchange_subject_token_types_supported: [...types],
+      token_exchange_actor_token_types_supported: types.filter((t) => ACTOR_TOKEN_TYPES.includes(t)),
+    });
   });
   router.get("/.well-known/jwks.json", (_req, res) => {
     res.json(options.keys.jwks);

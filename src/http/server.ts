@@ -1,0 +1,79 @@
+import { createServer, type RequestListener, type Server } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import type { Config } from "../config/schema.js";
+
+/**
+ * How often Node looks for connections past headersTimeout / requestTimeout. Node checks only on
+ * this interval (default 30 s), so a slow-header connection lived up to 30 s past its timeout;
+ * every 500 ms holds the configured timeouts to about half a second.
+ */
+export const CONNECTIONS_CHECKING_INTERVAL_MS = 500;
+
+/**
+ * The bridge's HTTP server (not yet listening), with the slow-client bounds of config `server`.
+ *
+ * headersTimeout counts from a request's first byte, so a connection that never sends one would
+ * live forever: an inactivity timeout of headersTimeoutMs closes a connection that is silent while
+ * no request of it is being answered (a request being answered is bounded by the bridge's own
+ * timeouts: replay store, key fetches). Idle keep-alive connections close after keepAliveTimeout.
+ */
+export function createHttpServer(app: RequestListener, config: Config["server"]): Server {
+  const answering = new WeakMap<object, number>();
+  const server = createServer({
+    connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS,
+    headersTimeout: config.headersTimeoutMs,
+    requestTimeout: config.requestTimeoutMs,
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+  }, (req, res) => {
+    const socket = req.socket;
+    answering.set(socket, (answering.get(socket) ?? 0) + 1);
+    res.once("close", () => answering.set(socket, (answering.get(socket) ?? 1) - 1));
+    app(req, res);
+  });
+  server.timeout = config.headersTimeoutMs;
+  // With a listener, Node no longer destroys timed-out sockets itself: only silent idle ones go.
+  server.on("timeout", (socket: Socket) => {
+    if ((answering.get(socket) ?? 0) === 0) socket.destroy();
+  });
+  return server;
+}
+
+/** The listen failed (address in use, no permission, address not available…): start-up must stop. */
+export class ListenError extends Error {
+  override name = "ListenError";
+  readonly code: string;
+
+  constructor(where: string, code: string) {
+    const why: Record<string, string> = {
+      EADDRINUSE: "the address is already in use",
+      EACCES: "permission denied (a port below 1024 needs privileges)",
+      EADDRNOTAVAIL: "the address is not available on this host",
+    };
+    super(`cannot listen on ${where}: ${why[code] ?? "listen failed"} (${code})`);
+    this.code = code;
+  }
+}
+
+/**
+ * Listens, resolving with the bound address once the server is listening, rejecting with a
+ * ListenError on any listen error: never a half-started process that says "listening on null".
+ */
+export function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    const onError = (e: NodeJS.ErrnoException): void => {
+      server.off("listening", onListening);
+      reject(new ListenError(`${host.includes(":") ? `[${host}]` : host}:${port}`, e.code ?? "UNKNOWN"));
+    };
+    const onListening = (): void => {
+      server.off("error", onError);
+      resolve(server.address() as AddressInfo);
+    };
+    server.once("error", onError);
+    server.once("listening", onListening);
+    server.listen(port, host);
+  });
+}
+
+export function urlOf(addr: AddressInfo): string {
+  return `http://${addr.address.includes(":") ? `[${addr.address}]` : addr.address}:${addr.port}`;
+}

@@ -1,0 +1,68 @@
+// Mutation testing (issue 8): StrykerJS + its vitest runner over the security-rule folders.
+// How to run it, how long each folder takes and the current scores: docs/mutation-testing.md.
+// Not part of `npm test` or CI (too slow on a shared 2-core machine).
+//
+//   npm run mutate                                   all four folders
+//   npm run mutate:policy | :jwt | :saml | :xml      one folder
+//   npm run mutate -- --mutate "src/jwt/compact.ts"  any file set (Stryker's own --mutate)
+//
+// Reports and the incremental file are named after the mutated scope, so each folder keeps its own
+// incremental baseline (reruns only test mutants whose code or covering tests changed).
+
+const FOLDERS = ["xml", "saml", "jwt", "policy"];
+
+/** The value of Stryker's `--mutate`/`-m` CLI option, if one was given. */
+function mutateArg(argv) {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--mutate" || a === "-m") return argv[i + 1] ?? "";
+    if (a.startsWith("--mutate=")) return a.slice("--mutate=".length);
+  }
+  return undefined;
+}
+
+/** A file-name-safe name for the scope: "policy", "jwt", ..., "all", or a slug of a custom pattern. */
+function scopeName(pattern) {
+  if (pattern === undefined) return "all";
+  const folders = FOLDERS.filter((f) => pattern.includes(`src/${f}/`));
+  if (folders.length > 0 && /^src\/(xml|saml|jwt|policy)\/\*\*\/\*\.ts$/.test(pattern)) return folders[0];
+  return `custom-${pattern.replace(/[^A-Za-z0-9]+/g, "-").replace(/^-|-$/g, "").slice(0, 60)}`;
+}
+
+const scope = scopeName(mutateArg(process.argv));
+
+/** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
+export default {
+  $schema: "./node_modules/@stryker-mutator/core/schema/stryker-schema.json",
+  packageManager: "npm",
+  testRunner: "vitest",
+  vitest: {
+    // the mutation test set: the suites covering these folders, without fuzz/cluster/bench/e2e
+    configFile: "vitest.mutation.config.ts",
+    // only test files that (transitively) import a mutated file take part in the dry run
+    related: true,
+  },
+  // default scope: the four folders; `--mutate` on the command line overrides it
+  mutate: FOLDERS.map((f) => `src/${f}/**/*.ts`),
+  coverageAnalysis: "perTest",
+  // TypeScript checker off: the type-check per mutant costs more than the tests that kill them on
+  // this machine; type-invalid mutants simply show up as killed/survived at run time.
+  checkers: [],
+  // 2 cores shared with other work: at most two test-runner processes (run under `nice`)
+  concurrency: 2,
+  // a loaded machine makes test times noisy: generous absolute slack before a mutant counts as timeout
+  timeoutMS: 30_000,
+  timeoutFactor: 2.5,
+  dryRunTimeoutMinutes: 30,
+  incremental: true,
+  incrementalFile: `reports/mutation/${scope}.incremental.json`,
+  reporters: ["progress", "clear-text", "html", "json"],
+  htmlReporter: { fileName: `reports/mutation/${scope}.html` },
+  jsonReporter: { fileName: `reports/mutation/${scope}.json` },
+  clearTextReporter: { allowColor: false, logTests: false, maxTestsToLog: 0 },
+  thresholds: { high: 90, low: 75, break: null },
+  tempDirName: ".stryker-tmp",
+  cleanTempDir: true,
+  // not needed by the mutation test set; keeps the sandbox copy small
+  ignorePatterns: ["/dist", "/bench", "/reports", "/docs/**/*.html"],
+};
