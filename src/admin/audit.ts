@@ -33,6 +33,13 @@ export interface AuditEntry {
   changes?: { field: string; from: unknown; to: unknown }[];
 }
 
+/**
+ * The actor of a refusal whose caller presented no valid admin token. Such entries are kept apart
+ * from the rest, under their own retention (admin/store.ts appendAudit): anyone on the network can
+ * cause them, and a flood of them must never push an admin's changes or refusals out of the trail.
+ */
+export const UNAUTHENTICATED = "unauthenticated";
+
 export interface AuditQuery {
   idp?: string;
   actor?: string;

@@ -4,7 +4,12 @@ import { randomBytes } from "node:crypto";
 import type { Change, CommitResult, IdpRecordStore, StoreLimits } from "./store.js";
 import { withStatus, type IdpRecord, type RefreshStatus } from "./records.js";
 import { HISTORY_MAX, type EntityState } from "./key-history.js";
-import type { AuditEntry } from "./audit.js";
+import { UNAUTHENTICATED, type AuditEntry } from "./audit.js";
+
+/** The audit files: admins' changes and refusals, and (apart, store.ts appendAudit) unauthenticated refusals. */
+const AUDIT_FILE = "audit.log";
+const UNAUTHENTICATED_AUDIT_FILE = "audit-unauthenticated.log";
+type AuditFile = typeof AUDIT_FILE | typeof UNAUTHENTICATED_AUDIT_FILE;
 
 /**
  * Records as JSON files in one directory, for a single instance (the embedded default). Each write
@@ -106,12 +111,14 @@ export class FileIdpStore implements IdpRecordStore {
   }
 
   async appendAudit(entry: AuditEntry): Promise<void> {
-    await this.#serial(() => this.#appendAuditLine({ ...entry, seq: this.#nextSeq() }));
+    const file = entry.actor === UNAUTHENTICATED ? UNAUTHENTICATED_AUDIT_FILE : AUDIT_FILE;
+    await this.#serial(() => this.#appendAuditLine({ ...entry, seq: this.#nextSeq() }, file));
   }
 
   async auditLog(limit?: number): Promise<AuditEntry[]> {
     return this.#serial(() => {
-      const lines = this.#auditLines().reverse();
+      // One seq counter for both files: newest first across them.
+      const lines = [...this.#auditLines(AUDIT_FILE), ...this.#auditLines(UNAUTHENTICATED_AUDIT_FILE)].sort((a, b) => (b.seq ?? 0) - (a.seq ?? 0));
       return limit === undefined ? lines : lines.slice(0, limit);
     });
   }
@@ -141,10 +148,10 @@ export class FileIdpStore implements IdpRecordStore {
     return Object.assign(Object.create(null) as Record<string, RefreshStatus>, this.#readJson<Record<string, RefreshStatus>>(join(this.#dir, "status.state")) ?? {});
   }
 
-  #auditLines(): AuditEntry[] {
+  #auditLines(file: AuditFile = AUDIT_FILE): AuditEntry[] {
     let text: string;
     try {
-      text = readFileSync(join(this.#dir, "audit.log"), "utf8");
+      text = readFileSync(join(this.#dir, file), "utf8");
     } catch {
       return [];
     }
@@ -152,21 +159,35 @@ export class FileIdpStore implements IdpRecordStore {
   }
 
   #seq: number | undefined;
+  /** Lines in each audit file, counted once (with #seq) and then kept here. */
+  readonly #auditCount: Record<AuditFile, number> = { [AUDIT_FILE]: 0, [UNAUTHENTICATED_AUDIT_FILE]: 0 };
   #nextSeq(): number {
     if (this.#seq === undefined) {
-      const lines = this.#auditLines();
-      this.#seq = lines[lines.length - 1]?.seq ?? 0;
+      let seq = 0;
+      for (const file of [AUDIT_FILE, UNAUTHENTICATED_AUDIT_FILE] as const) {
+        const lines = this.#auditLines(file);
+        seq = Math.max(seq, lines[lines.length - 1]?.seq ?? 0);
+        this.#auditCount[file] = lines.length;
+      }
+      this.#seq = seq;
     }
     return ++this.#seq;
   }
 
-  #appendAuditLine(entry: AuditEntry): void {
-    const path = join(this.#dir, "audit.log");
+  /**
+   * One append, O(1): the file is read again only to trim it, once per auditMaxEntries / 10 appends.
+   * Reading and parsing the whole log on every append made each refused request (an
+   * unauthenticated 401 included, which is audited) cost a synchronous parse of up to 1.1 ×
+   * auditMaxEntries lines on the event loop.
+   */
+  #appendAuditLine(entry: AuditEntry, file: AuditFile = AUDIT_FILE): void {
+    const path = join(this.#dir, file);
     appendFileSync(path, `${JSON.stringify(entry)}\n`, { mode: 0o600 });
     // Retention: past the bound by a tenth, rewrite keeping the newest entries.
-    const lines = this.#auditLines();
-    if (lines.length > this.#limits.auditMaxEntries * 1.1) {
-      this.#writeAtomic(path, lines.slice(-this.#limits.auditMaxEntries).map((l) => `${JSON.stringify(l)}\n`).join(""));
+    if (++this.#auditCount[file] > this.#limits.auditMaxEntries * 1.1) {
+      const kept = this.#auditLines(file).slice(-this.#limits.auditMaxEntries);
+      this.#writeAtomic(path, kept.map((l) => `${JSON.stringify(l)}\n`).join(""));
+      this.#auditCount[file] = kept.length;
     }
   }
 

@@ -3,7 +3,7 @@ import { createClient } from "redis";
 import type { Change, CommitResult, IdpRecordStore, StoreLimits } from "./store.js";
 import { withStatus, type IdpRecord, type RefreshStatus } from "./records.js";
 import { HISTORY_MAX, type EntityState, type KeyHistoryEntry } from "./key-history.js";
-import type { AuditEntry } from "./audit.js";
+import { UNAUTHENTICATED, type AuditEntry } from "./audit.js";
 import { IdpStoreUnavailable } from "./errors.js";
 
 /**
@@ -137,6 +137,10 @@ export class RedisIdpStore implements IdpRecordStore {
   get #audit(): string {
     return `${this.#prefix}audit`;
   }
+  /** Refusals of callers without a valid admin token: their own list, so they cannot evict the rest. */
+  get #auditUnauthenticated(): string {
+    return `${this.#prefix}audit:unauthenticated`;
+  }
   get #auditSeq(): string {
     return `${this.#prefix}audit:seq`;
   }
@@ -222,17 +226,24 @@ export class RedisIdpStore implements IdpRecordStore {
 
   async appendAudit(entry: AuditEntry): Promise<void> {
     await this.#call(() => this.#client.eval(AUDIT, {
-      keys: [this.#audit, this.#auditSeq],
+      keys: [entry.actor === UNAUTHENTICATED ? this.#auditUnauthenticated : this.#audit, this.#auditSeq],
       arguments: [JSON.stringify(entry), String(this.#limits.auditMaxEntries)],
     }));
   }
 
   async auditLog(limit?: number): Promise<AuditEntry[]> {
-    const raw = await this.#call(() => this.#client.lRange(this.#audit, 0, limit === undefined ? -1 : limit - 1));
-    return raw.map((line) => {
+    const stop = limit === undefined ? -1 : limit - 1;
+    const [main, unauthenticated] = await this.#call(() => Promise.all([
+      this.#client.lRange(this.#audit, 0, stop),
+      this.#client.lRange(this.#auditUnauthenticated, 0, stop),
+    ]));
+    const entries = [...main, ...unauthenticated].map((line) => {
       const space = line.indexOf(" ");
       return { ...(JSON.parse(line.slice(space + 1)) as AuditEntry), seq: Number(line.slice(0, space)) };
     });
+    // One seq counter for both lists: newest first across them.
+    entries.sort((a, b) => b.seq - a.seq);
+    return limit === undefined ? entries : entries.slice(0, limit);
   }
 
   watch(onChange: () => void): void {

@@ -39,9 +39,13 @@ export interface IdpRecordStore {
   commit(change: Change, deadline: number): Promise<CommitResult>;
   /** The outcome of a URL refresh: not a change of what the record says, so no version bump. */
   setStatus(id: string, status: RefreshStatus): Promise<void>;
-  /** An entry that is not part of a change (a refused request). */
+  /**
+   * An entry that is not part of a change (a refused request). Entries of actor UNAUTHENTICATED
+   * (admin/audit.ts) go to a list of their own with the same retention, so that requests anyone can
+   * send never push the entries of admins out of the trail.
+   */
   appendAudit(entry: AuditEntry): Promise<void>;
-  /** The retained entries, newest first (at most `limit` of them, when given). */
+  /** The retained entries of both lists, newest first by seq (at most `limit` of them, when given). */
   auditLog(limit?: number): Promise<AuditEntry[]>;
   /** Calls back (at most about once a second) when any record may have changed, here or elsewhere. */
   watch(onChange: () => void): void;

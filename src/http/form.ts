@@ -1,9 +1,15 @@
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from "express";
 import { refuse } from "../oauth/errors.js";
 
-/** `charset` parameter of a Content-Type header, lowercased (RFC 9110 §8.3.2: token or quoted-string). */
-function charsetOf(contentType: string): string | undefined {
-  return /;\s*charset\s*=\s*(?:"([^"]*)"|([^;\s]*))/i.exec(contentType)?.slice(1).find((v) => v !== undefined)?.toLowerCase();
+/**
+ * Every `charset=` value in a Content-Type header, lowercased (RFC 9110 §8.3.2: token or
+ * quoted-string). Every occurrence, also one inside another parameter's quoted string: the body
+ * parser reads the header with its own parser (content-type), and a check that reads only the first
+ * match could see `utf-8` inside `foo="x;charset=utf-8;"` while the parser decodes the body with the
+ * real `charset=iso-8859-1` after it. Requiring all of them to be UTF-8 agrees with any reading.
+ */
+function charsetsOf(contentType: string): string[] {
+  return [...contentType.matchAll(/charset\s*=\s*(?:"([^"]*)"|([^;\s]*))/gi)].map((m) => (m[1] ?? m[2] ?? "").toLowerCase());
 }
 
 /**
@@ -22,8 +28,7 @@ export function formBody(options: { limitBytes: number; maxParameters: number })
       const encoding = req.headers["content-encoding"];
       if (encoding !== undefined && encoding.trim().toLowerCase() !== "identity") return next(refuse("content_encoding_unsupported"));
       if (!req.is("application/x-www-form-urlencoded")) return next(refuse("content_type_unsupported"));
-      const charset = charsetOf(req.headers["content-type"] ?? "");
-      if (charset !== undefined && charset !== "utf-8") return next(refuse("charset_unsupported"));
+      if (charsetsOf(req.headers["content-type"] ?? "").some((c) => c !== "utf-8")) return next(refuse("charset_unsupported"));
       next();
     },
     express.urlencoded({ extended: false, limit: options.limitBytes, parameterLimit: options.maxParameters, inflate: false }),

@@ -79,6 +79,17 @@ export function checkProxyAudiences(subject: Pick<VerifiedSubject, "proxyAudienc
   if (targetIds.length === 0 || !targetIds.every((t) => allowed.includes(t))) throw refuse("proxy_audience_not_allowed");
 }
 
+/**
+ * The whole ProxyRestriction rule, for a SAML assertion and for the bridge's own token that carries
+ * one on (claim `proxy_restriction`) alike: no token may be issued once the count is used up
+ * (`proxy_restriction_forbids`), and its audiences must be listed (checkProxyAudiences; skipped
+ * when the targets are not known, as in explain).
+ */
+export function checkProxyRestriction(subject: Pick<VerifiedSubject, "proxyAudiences" | "proxyCount">, targetIds: readonly string[] | undefined): void {
+  if (subject.proxyCount !== undefined && subject.proxyCount < 1) throw refuse("proxy_restriction_forbids");
+  if (targetIds) checkProxyAudiences(subject, targetIds);
+}
+
 /** All values of every attribute matching the selector, or undefined when none matches. */
 function valuesOf(attributes: readonly SamlAttribute[], sel: AttributeSelector): string[] | undefined {
   let found: string[] | undefined;

@@ -31,5 +31,5 @@ export const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 /** Claims only the bridge sets (RFC 9068 §2.2, RFC 8693 §4); a mapping may never write them. */
 export const RESERVED_CLAIMS = [
   "iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "act", "may_act",
-  "cnf", "typ", "auth_time", "acr", "idp",
+  "cnf", "typ", "auth_time", "acr", "idp", "proxy_restriction",
 ] as const;

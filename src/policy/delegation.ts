@@ -41,7 +41,7 @@ export function decideAct(input: {
     if (subject.act && !client.impersonateChains) throw refuse("delegation_chain_present");
     return undefined;
   }
-  const earlier = subject.source.id === SELF ? subject.act : qualify(subject.act, subject.source.issuer);
+  const earlier = subject.source.id === SELF ? subject.act : qualify(subject.act, subject.source.issuer, input.bridgeIssuer);
   const act: ActClaim = earlier ? { ...current, act: earlier } : current;
   if (chainDepth(act) > input.maxChainDepth) throw refuse("delegation_too_deep");
   if (actChainBytes(act) > input.maxChainBytes) throw refuse("act_claim_too_large");
@@ -60,12 +60,16 @@ function actorIssuer(actor: VerifiedSubject): string {
 /**
  * An `act` chain from an external token names actors in that issuer's namespace: entries without
  * an `iss` get the nearest enclosing one (the token's issuer at the top), so they can never read as
- * the bridge's own client ids once nested. Iterative: down the chain, then rebuilt from the inside.
+ * the bridge's own client ids once nested. For the same reason an entry may not name the bridge's
+ * issuer itself (act_claim_invalid): `{sub, iss: <bridge>}` is how the bridge names its own clients
+ * (may_act), and an external issuer cannot vouch that one of them acted. Iterative: down the chain,
+ * then rebuilt from the inside.
  */
-function qualify(act: ActClaim | undefined, iss: string): ActClaim | undefined {
+function qualify(act: ActClaim | undefined, iss: string, bridgeIssuer: string): ActClaim | undefined {
   const entries: { sub: string; iss: string }[] = [];
   let namespace = iss;
   for (let a = act; a; a = a.act) {
+    if (a.iss === bridgeIssuer) throw refuse("act_claim_invalid");
     namespace = a.iss ?? namespace;
     entries.push({ sub: a.sub, iss: namespace });
   }

@@ -8,6 +8,9 @@
  * whose subjects can reach it (through any client whose `idps` and `audiences` both include them)
  * must have distinct subject namespaces:
  *
+ * - a client that re-exchanges the bridge's own tokens (subject token type access_token) reaches
+ *   its audiences with the subjects of every source any client exchanges, since such a token
+ *   keeps its `sub`;
  * - a source's namespace is its `mapping.subjectPrefix` ("" when none is set);
  * - two namespaces are distinct only when neither prefix is a prefix of the other: "a:" and
  *   "a:b:" overlap ("a:" + "b:x" = "a:b:" + "x"), and no prefix at all overlaps with everything;
@@ -35,7 +38,12 @@ export interface NamespaceClient {
   id: string;
   audiences: readonly string[];
   idps: readonly string[];
+  /** With the access_token type, the client re-exchanges the bridge's own tokens (any source's subjects). */
+  subjectTokenTypes?: readonly string[];
 }
+
+/** RFC 8693 §3: the bridge's own tokens as subject tokens (the next hop). */
+const ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token";
 
 export interface NamespaceProblem {
   /** Config path of the setting to change (the later source's mapping). */
@@ -79,14 +87,25 @@ export function subjectNamespaceProblems(
   const byId = new Map(sources.map((s) => [s.id, s]));
   const concerns = (...ids: string[]): boolean => only === undefined || ids.includes(only);
 
-  // Per audience: the sources whose subjects reach it, and through which clients.
+  // Per audience: the sources whose subjects reach it, and through which clients. A client that
+  // re-exchanges the bridge's own tokens (access_token) reaches its audiences with the subjects of
+  // every source any client exchanges: a token of the bridge keeps its `sub` and may come from any
+  // client (exchange/steps/authorize.ts lets the bridge's own tokens through whatever `idps` says).
+  const exchanged = [...new Set(clients.flatMap((c) => c.idps))].filter((id) => byId.has(id));
   const reach = new Map<string, Map<string, string[]>>();
   for (const c of clients) {
+    const reexchanges = c.subjectTokenTypes?.includes(ACCESS_TOKEN_TYPE) === true;
     for (const aud of c.audiences) {
       const viaSource = reach.get(aud) ?? new Map<string, string[]>();
       reach.set(aud, viaSource);
       for (const id of c.idps) {
         if (byId.has(id)) viaSource.set(id, [...(viaSource.get(id) ?? []), c.id]);
+      }
+      if (!reexchanges) continue;
+      for (const id of exchanged) {
+        const via = `${c.id} (re-exchanging the bridge's tokens)`;
+        const list = viaSource.get(id) ?? [];
+        if (!list.includes(c.id) && !list.includes(via)) viaSource.set(id, [...list, via]);
       }
     }
   }

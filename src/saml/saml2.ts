@@ -152,7 +152,7 @@ function checkAssertion(a: Element, idp: TrustedIdp, ctx: Saml2Context, keyFinge
   // IssueInstant: not in the future, not older than the IdP's maximum age (catalogue D8).
   const issuedAt = checkIssueInstant(attr(a, "IssueInstant"), idp, ctx);
 
-  const { notOnOrAfter: conditionsExpiry, proxyAudiences } = checkConditions(a, ctx);
+  const { notOnOrAfter: conditionsExpiry, proxyAudiences, proxyCount } = checkConditions(a, ctx);
   const { nameId, nameIdFormat, confirmationExpiry } = checkSubject(a, idp, ctx);
   const authn = readAuthnStatements(a, ctx);
   const attributes = readAttributes(a);
@@ -177,6 +177,7 @@ function checkAssertion(a: Element, idp: TrustedIdp, ctx: Saml2Context, keyFinge
     granted: undefined,
     keyId: keyFingerprint,
     proxyAudiences,
+    proxyCount,
   };
 }
 
@@ -187,7 +188,7 @@ function checkAssertion(a: Element, idp: TrustedIdp, ctx: Saml2Context, keyFinge
  * extension (xsi:typed saml:Condition), are refused (RFC 7522 §3). Returns the Conditions'
  * NotOnOrAfter, if any, and the ProxyRestriction's audiences (see proxyRestriction).
  */
-function checkConditions(a: Element, ctx: Saml2Context): { notOnOrAfter: number | undefined; proxyAudiences: readonly string[] | undefined } {
+function checkConditions(a: Element, ctx: Saml2Context): { notOnOrAfter: number | undefined; proxyAudiences: readonly string[] | undefined; proxyCount: number | undefined } {
   const conditions = onlyChild(a, NS.saml2, "Conditions");
   if (conditions === "many") throw refuse("saml_shape_invalid");
   if (!conditions) throw refuse("audience_mismatch");
@@ -213,7 +214,8 @@ function checkConditions(a: Element, ctx: Saml2Context): { notOnOrAfter: number 
   // §2.5.1.5 / §2.5.1.6: "A SAML authority MUST NOT include more than one" of either.
   if (oneTimeUse > 1 || proxies.length > 1) throw refuse("saml_shape_invalid");
   if (restrictions === 0) throw refuse("audience_mismatch");
-  return { notOnOrAfter, proxyAudiences: proxies[0] ? proxyRestriction(proxies[0], ctx.acceptedAudiences) : undefined };
+  const proxy = proxies[0] ? proxyRestriction(proxies[0], ctx.acceptedAudiences) : undefined;
+  return { notOnOrAfter, proxyAudiences: proxy?.audiences, proxyCount: proxy?.count };
 }
 
 /** xs:nonNegativeInteger, bounded (a count of indirections: anything above 9 digits is refused). */
@@ -235,19 +237,21 @@ const NON_NEGATIVE_INTEGER = /^\+?[0-9]{1,9}$/;
  *    checkProxyAudiences, `proxy_audience_not_allowed`). None listed: no audience limit.
  * The content is refused unless it is Audience elements only.
  */
-function proxyRestriction(p: Element, bridge: ReadonlySet<string>): readonly string[] | undefined {
+function proxyRestriction(p: Element, bridge: ReadonlySet<string>): { audiences: readonly string[] | undefined; count: number | undefined } {
   const count = attr(p, "Count");
   if (count !== undefined) {
     if (!NON_NEGATIVE_INTEGER.test(count)) throw refuse("saml_shape_invalid");
     if (Number(count) === 0) throw refuse("proxy_restriction_forbids");
   }
+  // Both travel on in the issued token (claim proxy_restriction) and bind every later re-exchange.
+  const limit = count === undefined ? undefined : Number(count);
   const kids = childElements(p);
   if (!kids.every((k) => is(k, NS.saml2, "Audience"))) throw refuse("saml_shape_invalid");
-  if (kids.length === 0) return undefined;
+  if (kids.length === 0) return { audiences: undefined, count: limit };
   const listed = kids.map(samlText);
   if (!listed.some((a) => bridge.has(a))) throw refuse("proxy_restriction_forbids");
   const downstream = listed.filter((a) => !bridge.has(a));
-  return downstream.length === 0 ? undefined : downstream;
+  return { audiences: downstream.length === 0 ? undefined : downstream, count: limit };
 }
 
 /**

@@ -84,4 +84,10 @@ export interface VerifiedSubject {
    * the basis of this assertion may have. Undefined: no such restriction.
    */
   proxyAudiences?: readonly string[] | undefined;
+  /**
+   * SAML 2.0 ProxyRestriction Count (SAML Core §2.5.1.6), carried on by the bridge's own tokens
+   * (claim `proxy_restriction`): how many more tokens may still be issued, one after the other, on
+   * the basis of this one. Issuing one uses one; 0 forbids it. Undefined: no limit.
+   */
+  proxyCount?: number | undefined;
 }

@@ -21,6 +21,14 @@ export interface AccessTokenContent {
   claims: Readonly<Record<string, unknown>>;
   issuedAt: number;
   expiresAt: number;
+  /**
+   * A SAML ProxyRestriction (SAML Core §2.5.1.6) carried on: "A SAML relying party acting as an
+   * asserting party MUST NOT issue an assertion that itself violates the restrictions specified in
+   * this condition on the basis of an assertion containing such a condition." The issued token is
+   * such an assertion, and a re-exchange of it is a further one: `count` is how many more may be
+   * issued on its basis, `aud` the only audiences they may have (claim `proxy_restriction`).
+   */
+  proxyRestriction?: { count?: number; aud?: readonly string[] } | undefined;
 }
 
 export interface IssuedToken {
@@ -51,6 +59,7 @@ export function accessTokenClaims(content: AccessTokenContent): Record<string, u
     ...(content.mayAct ? { may_act: content.mayAct } : {}),
     ...(content.authTime !== undefined ? { auth_time: seconds(content.authTime) } : {}),
     ...(content.acr !== undefined ? { acr: content.acr } : {}),
+    ...(content.proxyRestriction ? { proxy_restriction: { ...content.proxyRestriction } } : {}),
   };
 }
 

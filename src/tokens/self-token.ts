@@ -90,8 +90,24 @@ export function ownTokenAsSubject(verify: OwnTokenVerifier, issuer: string): (to
         claims, idp, clientId: payload.client_id as string,
       },
       keyId: kid,
+      ...proxyRestrictionOf(payload.proxy_restriction),
     };
   };
+}
+
+/**
+ * The SAML ProxyRestriction a token of the bridge carries on (tokens/access-token.ts): it binds the
+ * re-exchange (mapping/mapper.ts checkProxyRestriction). Written by the bridge only; any other
+ * shape is token_invalid, never ignored.
+ */
+function proxyRestrictionOf(value: unknown): { proxyCount?: number; proxyAudiences?: readonly string[] } {
+  if (value === undefined) return {};
+  if (value === null || typeof value !== "object" || Array.isArray(value)) throw refuse("token_invalid");
+  const { count, aud, ...rest } = value as Record<string, unknown>;
+  if (Object.keys(rest).length > 0) throw refuse("token_invalid");
+  if (count !== undefined && !(Number.isSafeInteger(count) && (count as number) >= 0)) throw refuse("token_invalid");
+  if (aud !== undefined && !(Array.isArray(aud) && aud.length > 0 && aud.every((a) => typeof a === "string"))) throw refuse("token_invalid");
+  return { ...(count !== undefined ? { proxyCount: count as number } : {}), ...(aud !== undefined ? { proxyAudiences: aud as string[] } : {}) };
 }
 
 

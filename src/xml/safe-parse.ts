@@ -86,7 +86,8 @@ const malformed = (): never => {
  * - characters outside the Char production (§2.2: raw C0 controls but TAB/LF/CR, lone surrogates,
  *   U+FFFE/U+FFFF), character references to them (§4.1), entity references other than the five
  *   predefined (§4.6), `<` in attribute values and `]]>` in text (§2.4), `--` inside comments
- *   (§2.5), duplicate attributes (§3.1), attributes not separated by whitespace;
+ *   (§2.5), duplicate attributes (§3.1; by expanded name, Namespaces §6.3, on the DOM in
+ *   checkDomBounds), attributes not separated by whitespace;
  * - undeclared prefixes, `xmlns:p=""` and misuse of the reserved xml/xmlns names (Namespaces in
  *   XML 1.0 §3, §5: see namespaces.ts);
  * - more than maxDepth nesting (xml_too_deep), more than maxElements elements, maxNodes nodes of
@@ -301,9 +302,17 @@ export function checkDomBounds(doc: Document, limits: XmlLimits): XmlShape {
         if (nodes > max.maxNodes) throw refuse("xml_too_complex");
         // Namespaces in XML 1.0 §5 NSC Prefix Declared (an undeclared or "" binding leaves none).
         if (el.prefix && !el.namespaceURI) throw refuse("xml_malformed");
+        // Namespaces in XML 1.0 §6.3: no two attributes with the same expanded name. `p:b` and
+        // `q:b` with p and q bound to one URI pass the pre-scan's QName check; xmldom keeps both
+        // and getAttributeNS answers with one of them, another parser with the other.
+        const expanded = new Set<string>();
         for (let k = 0; k < attributes; k++) {
           const a = el.attributes.item(k)!;
           if (a.prefix && a.prefix !== "xmlns" && !a.namespaceURI) throw refuse("xml_malformed");
+          if (!a.namespaceURI) continue; // unprefixed: unique by name already (§3.1)
+          const key = `${a.namespaceURI} ${a.localName}`;
+          if (expanded.has(key)) throw refuse("xml_malformed");
+          expanded.add(key);
         }
         return;
       }

@@ -1,5 +1,5 @@
 import { signAccessToken, type AccessTokenContent } from "../../tokens/access-token.js";
-import { SELF } from "../../subject/types.js";
+import { SELF, type VerifiedSubject } from "../../subject/types.js";
 import type { ExchangeServices } from "../services.js";
 import { need, step, type ExchangeContext } from "../pipeline.js";
 
@@ -26,7 +26,20 @@ export function tokenContent(ctx: ExchangeContext, services: Pick<ExchangeServic
     claims: mapped.claims,
     issuedAt: ctx.now,
     expiresAt: need(ctx.expiresAt, "expiresAt"),
+    proxyRestriction: nextProxyRestriction(subject),
   };
+}
+
+/**
+ * The ProxyRestriction the issued token carries on (SAML Core §2.5.1.6): one indirection fewer
+ * (this token used one), the same audiences. A re-exchange of it is bound by both
+ * (mapping/mapper.ts checkProxyRestriction).
+ */
+function nextProxyRestriction(subject: VerifiedSubject): AccessTokenContent["proxyRestriction"] {
+  const count = subject.proxyCount === undefined ? undefined : subject.proxyCount - 1;
+  const aud = subject.proxyAudiences;
+  if (count === undefined && aud === undefined) return undefined;
+  return { ...(count !== undefined ? { count } : {}), ...(aud !== undefined ? { aud: [...aud] } : {}) };
 }
 
 export const issueAccessToken = step("issue_token", async (ctx, services) => {

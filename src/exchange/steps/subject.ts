@@ -1,4 +1,4 @@
-import { checkProxyAudiences, mapSubject } from "../../mapping/mapper.js";
+import { checkProxyRestriction, mapSubject } from "../../mapping/mapper.js";
 import { SELF } from "../../subject/types.js";
 import { need, step } from "../pipeline.js";
 
@@ -23,12 +23,13 @@ export const verifyActorToken = step("verify_actor_token", async (ctx, services)
  */
 export const mapSubjectClaims = step("map_subject", (ctx) => {
   const subject = need(ctx.subject, "subject");
+  // A SAML ProxyRestriction bounds the issued token, and so does one carried on by a token of the
+  // bridge's own (its re-exchange is a further indirection): count and audiences (explain has no targets).
+  checkProxyRestriction(subject, ctx.targets?.map((t) => t.id));
   if (subject.source.id === SELF || subject.source.mapping === undefined) {
     const granted = need(subject.granted, "granted");
     ctx.mapped = { sub: subject.subject, claims: { ...granted.claims } as Record<string, string | string[]>, grantedScopes: new Set(granted.scope) };
     return;
   }
-  // A SAML ProxyRestriction's Audiences bound the issued token's audiences (explain has no targets).
-  if (ctx.targets) checkProxyAudiences(subject, ctx.targets.map((t) => t.id));
   ctx.mapped = mapSubject(subject, subject.source.mapping);
 });

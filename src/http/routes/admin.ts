@@ -6,7 +6,7 @@ import { AdminError, IdpStoreUnavailable } from "../../admin/errors.js";
 import { authenticateAdmin } from "../../admin/admin-auth.js";
 import { etagOf, type IdpRecord } from "../../admin/records.js";
 import { adminBody, adminBodyHeaders } from "../../admin/body.js";
-import { queryAudit, type AuditQuery } from "../../admin/audit.js";
+import { UNAUTHENTICATED, queryAudit, type AuditQuery } from "../../admin/audit.js";
 import { metadataDetail } from "../../admin/preview.js";
 import { adminOpenApi, idpInputJsonSchema } from "../../admin/openapi.js";
 import { parseIdpMetadata } from "../../saml/metadata.js";
@@ -262,7 +262,7 @@ export function adminErrors(log: Logger, manager?: IdpManager): ErrorRequestHand
     // req.path is relative to this handler's mount point: the full path is in originalUrl.
     const path = req.originalUrl.split("?")[0]!;
     manager.auditRefused({
-      actor: req.admin ?? "unauthenticated", ...actionOf(req, path), method: req.method, path: path.slice(0, 200),
+      actor: req.admin ?? UNAUTHENTICATED, ...actionOf(req, path), method: req.method, path: path.slice(0, 200),
       ...(req.socket.remoteAddress ? { remote: req.socket.remoteAddress } : {}),
       status, error: body.error, ...(body.reasons ? { reasons: [...body.reasons] } : {}),
     }).finally(send);
