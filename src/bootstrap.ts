@@ -21,7 +21,7 @@ import { setupAdmin } from "./admin/setup.js";
 import { explainRoute } from "./admin/explain.js";
 import type { IdpManager } from "./admin/idp-manager.js";
 import { loadDecryptionKeys } from "./saml/decryption-keys.js";
-import { buildSpMetadata } from "./saml/sp-metadata.js";
+import { spMetadataSource } from "./saml/sp-metadata.js";
 import { TOKEN_TYPES } from "./oauth/constants.js";
 import type { ExchangeServices } from "./exchange/services.js";
 import type { Logger } from "./log/logger.js";
@@ -157,11 +157,13 @@ export async function createBridge(loaded: LoadedConfig, options: BridgeOptions)
     clients: new ClientRegistry(config.clients, config.clientAuth),
     grants: [tokenExchangeGrant, saml2BearerGrant],
     tokenEndpoint,
-    samlMetadata: buildSpMetadata({
+    samlMetadata: spMetadataSource({
       entityId: config.saml.entityId,
       tokenEndpoint,
-      encryptionCertificates: decryptionKeys.map((k) => k.certificatePem),
+      keys: decryptionKeys,
       saml11: services.tokenVerifiers.has(TOKEN_TYPES.saml1),
+      // `?idp=`: config and admin-managed SAML IdPs alike.
+      knows: (id) => idps.all().some((i) => i.id === id),
     }),
     verifyOwnToken: ownTokens,
     now: options.now,

@@ -205,6 +205,7 @@ export const configSchema = z
       decryptionKeys: z.array(z.strictObject({
         privateKeyFile: z.string().min(1).describe("PKCS#8 PEM private key."),
         certificateFile: z.string().min(1).describe("PEM certificate, published in the SP metadata."),
+        idps: z.array(z.string().regex(SOURCE_ID)).min(1).max(1000).optional().describe("Ids of the SAML IdPs (config or admin-managed) whose ciphertext this key may decrypt: under a Response, only when the Response's IdP is listed (decided before the key is used); a bare EncryptedAssertion's decrypted Issuer must be listed. Omitted: shared by every IdP. Per-IdP keys keep one tenant IdP from making the bridge decrypt another's captured ciphertext; `GET /saml/metadata?idp=<id>` lists only the certificates that IdP may use."),
       })).default([]).describe("The bridge's SP encryption keys for EncryptedAssertion (several: rollover; the first is advertised first)."),
       allowRsa15KeyTransport: z.boolean().default(false).describe("Accept RSA PKCS#1 v1.5 key transport (a padding oracle: legacy IdPs only)."),
       allowUnsignedCbc: z.boolean().default(false).describe("Decrypt AES-CBC content that no verified Response signature covers (CBC is malleable: a decryption oracle; legacy IdPs that send unsigned Responses only)."),
@@ -303,6 +304,14 @@ export const configSchema = z
       if (c.samlIdps.some((s) => s.id === j.id)) ctx.addIssue({ code: "custom", path: ["jwtIssuers", i, "id"], message: `"${j.id}" is also a SAML IdP id` });
     });
     dup(c.jwtIssuers, "jwtIssuers");
+    c.saml.decryptionKeys.forEach((k, i) => {
+      k.idps?.forEach((d, j) => {
+        // SAML IdPs only; with the admin API on, an id may name an IdP an admin manages at run time.
+        const path = ["saml", "decryptionKeys", i, "idps", j];
+        if (c.jwtIssuers.some((ji) => ji.id === d)) ctx.addIssue({ code: "custom", path, message: `"${d}" is a JWT issuer, not a SAML IdP` });
+        else if (!c.samlIdps.some((s) => s.id === d) && c.admin === undefined) ctx.addIssue({ code: "custom", path, message: `unknown SAML IdP "${d}"` });
+      });
+    });
     c.clients.forEach((cl, i) => {
       cl.audiences.forEach((a, j) => {
         if (!audiences.has(a)) ctx.addIssue({ code: "custom", path: ["clients", i, "audiences", j], message: `unknown audience "${a}"` });

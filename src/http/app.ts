@@ -6,7 +6,7 @@ import { tokenRoute } from "./routes/token.js";
 import { discoveryRoutes } from "./routes/discovery.js";
 import { healthRoutes } from "./routes/health.js";
 import { introspectRoute } from "./routes/introspect.js";
-import { samlMetadataRoute } from "./routes/saml-metadata.js";
+import { samlMetadataRoute, type SpMetadataFor } from "./routes/saml-metadata.js";
 import type { OwnTokenVerifier } from "../tokens/self-token.js";
 import { errorHandler } from "./error-response.js";
 import { advertisedTokenTypes } from "../subject/verifiers.js";
@@ -16,8 +16,8 @@ export interface AppOptions {
   clients: ClientRegistry;
   grants: readonly Grant[];
   tokenEndpoint: string;
-  /** The bridge's SAML SP metadata (saml/sp-metadata.ts), served at GET /saml/metadata. */
-  samlMetadata: string;
+  /** The bridge's SAML SP metadata (saml/sp-metadata.ts), served at GET /saml/metadata[?idp=]. */
+  samlMetadata: string | SpMetadataFor;
   verifyOwnToken: OwnTokenVerifier;
   now: () => number;
   /** Further routers (the admin API), mounted before the 404 handler. */

@@ -27,7 +27,8 @@ import { parseUntrustedXml, type XmlLimits } from "../xml/safe-parse.js";
  *    xmlenc11#rsa-oaep (any of those digests with MGF1-SHA1/256/384/512), with an optional
  *    OAEPparams label; rsa-1_5 only with `saml.allowRsa15KeyTransport` (a Bleichenbacher padding
  *    oracle, XML Encryption 1.1 §5.5.1);
- *  - key rollover: every configured key is tried against every EncryptedKey (bounded);
+ *  - key rollover: every configured key usable for the IdP (`DecryptionKey.idps`, see keysFor) is
+ *    tried against every EncryptedKey (bounded);
  *  - padding oracles are starved: a key that fails to unwrap (OAEP or PKCS#1 v1.5 padding, wrong
  *    key) is replaced by a random one and the data decryption still runs, so "bad key padding",
  *    "bad CBC padding", "bad GCM tag" and "plaintext is not one well-formed saml:Assertion" (the
@@ -47,6 +48,11 @@ export interface DecryptionKey {
   certificatePem: string;
   /** SHA-256 of the certificate (hex), for operators. */
   fingerprint: string;
+  /**
+   * The SAML IdP ids (`samlIdps[].id`, or admin-managed) whose ciphertext this key may decrypt;
+   * undefined: shared by every IdP. See `keysFor`.
+   */
+  idps?: readonly string[] | undefined;
 }
 
 export interface DecryptionPolicy {
@@ -84,6 +90,16 @@ export interface CiphertextBinding {
   attributedTo: string | undefined;
   /** The IdP chosen for this token allows tripledes-cbc (`samlIdps[].allowTripleDesCbc`). */
   allowTripleDes: boolean;
+  /**
+   * The id of `attributedTo` (set together with it): keys bound to other IdPs (`DecryptionKey.idps`)
+   * are never used for this ciphertext, decided before any key is touched.
+   */
+  attributedIdp: string | undefined;
+  /**
+   * The id of the trusted IdP with this entityID, if any: for a bare EncryptedAssertion, the
+   * decrypted Issuer must be an IdP a key bound to IdPs is bound to.
+   */
+  idpIdOf: (entityId: string) => string | undefined;
 }
 
 export interface DecryptedAssertion {
@@ -180,8 +196,9 @@ export function decryptAssertion(
   binding: CiphertextBinding,
 ): DecryptedAssertion {
   let plan: Plan;
+  const keys = keysFor(policy.keys, binding);
   try {
-    if (!is(encrypted, NS.saml2, "EncryptedAssertion") || policy.keys.length === 0) fail();
+    if (!is(encrypted, NS.saml2, "EncryptedAssertion") || keys.length === 0) fail();
     // Everything that does not depend on a key is checked first: shape, algorithms, sizes.
     plan = planDecryption(encrypted, policy, binding);
   } catch (e) {
@@ -190,9 +207,9 @@ export function decryptAssertion(
   try {
     const context = namespaceContext(encrypted);
     for (const ek of plan.keys) {
-      for (const key of policy.keys) {
+      for (const key of keys) {
         const contentKey = unwrapKey(ek, key.privateKey, plan.data.keyLength);
-        const result = decryptAndParse(plan, contentKey, context, limits, binding.attributedTo);
+        const result = decryptAndParse(plan, contentKey, context, limits, issuerAllowed(key, binding));
         if (result) return result;
       }
     }
@@ -204,16 +221,47 @@ export function decryptAssertion(
 }
 
 /**
+ * The keys that may be used for this ciphertext (issue 9, decryption bound to the right IdP). All
+ * IdPs share a key without `idps`, so with shared keys alone nothing can be decided before
+ * decryption: a tenant IdP that wraps another's captured ciphertext in its own signed Response
+ * makes the bridge unwrap, decrypt and parse it before the Issuer check refuses it. A key bound to
+ * IdPs is used for a Response's ciphertext only when the Response's IdP (`attributedIdp`, whose
+ * keys verified its signature, or which its Issuer named) is among them: a key of another IdP is
+ * never touched, and with no key left the answer is `decryption_failed`, like any other failure.
+ * Only configuration decides this, so it tells an attacker nothing about the ciphertext.
+ */
+function keysFor(keys: readonly DecryptionKey[], binding: CiphertextBinding): readonly DecryptionKey[] {
+  const idp = binding.attributedIdp;
+  if (binding.attributedTo === undefined) return keys; // bare: decided on the plaintext (issuerAllowed)
+  return keys.filter((k) => k.idps === undefined || (idp !== undefined && k.idps.includes(idp)));
+}
+
+/**
+ * Which decrypted Issuer `key` may yield: under a Response, the IdP it named (`attributedTo`);
+ * for a bare EncryptedAssertion, any IdP with a shared key, or one of the key's `idps`.
+ */
+function issuerAllowed(key: DecryptionKey, binding: CiphertextBinding): (issuer: string | undefined) => boolean {
+  const { attributedTo, idpIdOf } = binding;
+  const bound = key.idps;
+  if (attributedTo !== undefined) return (issuer) => issuer === attributedTo;
+  if (bound === undefined) return () => true;
+  return (issuer) => {
+    const id = issuer === undefined ? undefined : idpIdOf(issuer);
+    return id !== undefined && bound.includes(id);
+  };
+}
+
+/**
  * Decrypt with one candidate content key and parse; undefined for any failure. Every check on the
  * plaintext (CBC padding, UTF-8, well-formedness, one saml:Assertion, its Issuer being the IdP
- * the Response named) is folded into one result, and the padding does not decide whether the parse
- * runs: see decryptData.
+ * the Response named, or one the key is bound to) is folded into one result, and the padding does
+ * not decide whether the parse runs: see decryptData.
  */
-function decryptAndParse(plan: Plan, key: Buffer, context: Map<string, string>, limits: XmlLimits, attributedTo: string | undefined): DecryptedAssertion | undefined {
+function decryptAndParse(plan: Plan, key: Buffer, context: Map<string, string>, limits: XmlLimits, issuerAllowedBy: (issuer: string | undefined) => boolean): DecryptedAssertion | undefined {
   const data = decryptData(plan, key);
   if (!data) return undefined; // GCM tag mismatch (see decryptData)
   const parsed = parsePlaintext(data.plaintext, context, limits);
-  const issuerOk = parsed !== undefined && (attributedTo === undefined || assertionIssuer(parsed.assertion) === attributedTo);
+  const issuerOk = parsed !== undefined && issuerAllowedBy(assertionIssuer(parsed.assertion));
   // One combined test, after all the work is done.
   return data.paddingOk & Number(issuerOk) ? parsed : undefined;
 }

@@ -6,7 +6,8 @@ import type { DecryptionKey } from "./decrypt.js";
 
 /**
  * `saml.decryptionKeys`: RSA (≥ 2048 bits) PKCS#8 keys, each with the certificate of its own public
- * key (published in the SP metadata; a mismatch would make IdPs encrypt to a key the bridge lacks).
+ * key (published in the SP metadata; a mismatch would make IdPs encrypt to a key the bridge lacks),
+ * and optionally the SAML IdP ids it is bound to (`idps`, see decrypt.ts `keysFor`).
  */
 export function loadDecryptionKeys(saml: Pick<Config["saml"], "decryptionKeys">, baseDir: string): DecryptionKey[] {
   return saml.decryptionKeys.map((k, i) => {
@@ -40,6 +41,9 @@ export function loadDecryptionKeys(saml: Pick<Config["saml"], "decryptionKeys">,
     if (!spki(cert.publicKey).equals(spki(createPublicKey(privateKey)))) {
       throw new ConfigError([{ path: `${path}.certificateFile`, message: "certificate does not match privateKeyFile" }]);
     }
-    return { privateKey, certificatePem: cert.toString(), fingerprint: createHash("sha256").update(cert.raw).digest("hex") };
+    return {
+      privateKey, certificatePem: cert.toString(), fingerprint: createHash("sha256").update(cert.raw).digest("hex"),
+      ...(k.idps ? { idps: Object.freeze([...k.idps]) } : {}),
+    };
   });
 }

@@ -65,7 +65,9 @@ export function verifySaml2Token(value: string, ctx: Saml2Context): VerifiedSubj
   let assertionXml = xml;
   // A bare EncryptedAssertion: no signature covers the ciphertext and no IdP is known before the
   // plaintext names one, so only GCM (or CBC under the legacy switch) and no triple DES.
-  const unbound: CiphertextBinding = { signedBy: undefined, attributedTo: undefined, allowTripleDes: false };
+  // Keys bound to IdPs (`saml.decryptionKeys[].idps`) are then checked against the plaintext Issuer.
+  const idpIdOf = (entityId: string): string | undefined => ctx.idps.byEntityId(entityId)?.id;
+  const unbound: CiphertextBinding = { signedBy: undefined, attributedTo: undefined, attributedIdp: undefined, allowTripleDes: false, idpIdOf };
   if (encrypted && !response) ({ assertion, xml: assertionXml } = decrypt(assertion, unbound));
 
   // The (not yet trusted) Issuer only chooses whose keys to try; it is re-read from signed bytes.
@@ -86,7 +88,10 @@ export function verifySaml2Token(value: string, ctx: Saml2Context): VerifiedSubj
   const binding: CiphertextBinding = {
     signedBy: trustedResponse ? idp.metadata.entityId : undefined,
     attributedTo: idp.metadata.entityId,
+    // Keys bound to other IdPs are never used for this ciphertext (decrypt.ts keysFor).
+    attributedIdp: idp.id,
     allowTripleDes: idp.policy.allowTripleDesCbc,
+    idpIdOf,
   };
   if (encrypted && response) ({ assertion, xml: assertionXml } = decrypt(assertion, binding));
   const trusted = trustedAssertion({

@@ -132,3 +132,40 @@ function setCertificate(keyDescriptor: Element, b64: string): void {
 function base64Der(pem: string): string {
   return new X509Certificate(pem).raw.toString("base64");
 }
+
+/** A decryption key as the metadata sees it: its certificate and the IdPs it is bound to. */
+export interface SpMetadataKey {
+  certificatePem: string;
+  /** `saml.decryptionKeys[].idps`; undefined: usable by every IdP. */
+  idps?: readonly string[] | undefined;
+}
+
+/**
+ * The metadata for `GET /saml/metadata[?idp=<id>]`: without an IdP, every certificate (as
+ * `buildSpMetadata`); for an IdP, only the certificates of the keys it may use (shared keys and
+ * those bound to it, `saml.decryptionKeys[].idps`), so that IdP encrypts only to a key the bridge
+ * will use for its ciphertext. Undefined for an IdP id the bridge does not know (`knows`: config
+ * and admin-managed IdPs, read on each call). Documents are built once per distinct key set.
+ */
+export function spMetadataSource(
+  o: Omit<SpMetadataOptions, "encryptionCertificates"> & { keys: readonly SpMetadataKey[]; knows: (idpId: string) => boolean },
+): (idpId: string | undefined) => string | undefined {
+  const built = new Map<string, string>();
+  const forKeys = (keys: readonly SpMetadataKey[]): string => {
+    const certificates = keys.map((k) => k.certificatePem);
+    const cacheKey = certificates.join("\n");
+    let xml = built.get(cacheKey);
+    if (xml === undefined) {
+      xml = buildSpMetadata({ entityId: o.entityId, tokenEndpoint: o.tokenEndpoint, saml11: o.saml11, encryptionCertificates: certificates });
+      // At most one document per subset of the configured keys that some IdP can see.
+      built.set(cacheKey, xml);
+    }
+    return xml;
+  };
+  const all = forKeys(o.keys);
+  return (idpId) => {
+    if (idpId === undefined) return all;
+    if (!o.knows(idpId)) return undefined;
+    return forKeys(o.keys.filter((k) => k.idps === undefined || k.idps.includes(idpId)));
+  };
+}

@@ -93,8 +93,11 @@ describe("GET /admin/audit", () => {
       all.push(...page.entries);
       next = page.next;
     } while (next !== null);
-    expect(all.length).toBeGreaterThanOrEqual(100);
-    expect(all.length).toBeLessThanOrEqual(110);
+    // Unauthenticated refusals have a retention of their own (review-audit-flood.test.ts), beside the rest.
+    const anonymous = all.filter((e) => e.actor === "unauthenticated");
+    expect(anonymous.length).toBeGreaterThanOrEqual(100);
+    expect(anonymous.length).toBeLessThanOrEqual(110);
+    expect(all.length - anonymous.length).toBeLessThanOrEqual(110);
     expect(all[0]).toMatchObject({ actor: "unauthenticated", idp: "x129", status: 401 });
     expect(JSON.stringify(all)).not.toMatch(/wrong-token|admin-token/);
   });

@@ -14,7 +14,7 @@ import { FileIdpStore } from "../../src/admin/file-store.js";
 import type { AuditEntry } from "../../src/admin/audit.js";
 
 const entry = (i: number): AuditEntry => ({
-  at: new Date(0).toISOString(), actor: "unauthenticated", action: "put", idp: `idp-${i}`, outcome: "refused",
+  at: new Date(0).toISOString(), actor: "alice", action: "put", idp: `idp-${i}`, outcome: "refused",
   status: 401, error: "unauthorized", method: "PUT", path: `/admin/idps/idp-${i}`, remote: "203.0.113.7",
 } as AuditEntry);
 

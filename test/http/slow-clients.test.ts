@@ -62,7 +62,9 @@ describe("slow clients are cut off at the configured timeouts (± about a second
       const { atMs, data } = await closed;
       expect(atMs).toBeGreaterThanOrEqual(HEADERS_TIMEOUT_MS - 100);
       expect(atMs).toBeLessThan(HEADERS_TIMEOUT_MS + SLACK_MS);
-      expect(data).toBe("");
+      // Closed silently by the bridge's idle check, or with Node's own 408 when its headers timer
+      // fires first: whichever comes first, never a request served.
+      expect(data).toMatch(/^(|HTTP\/1\.1 408 Request Timeout\r\n[\s\S]*)$/);
     }
   });
 

@@ -51,10 +51,11 @@ export type Dimension =
 function bulk(dim: Dimension, n: number): { inAttributeValue?: string; inStatement?: string; onAssertion?: string; afterStatement?: string; keyInfo?: string; signedInfo?: string; prefixList?: string } {
   switch (dim) {
     // SignedInfo is canonicalized before any key is known: n PrefixList tokens and n prefixed
-    // attributes (16 per element) inside it, all attacker-chosen in a forged document.
+    // attributes (16 per element) inside it, all attacker-chosen in a forged document. Each in its
+    // own namespace: one {namespace}name twice on an element is refused (Namespaces in XML §6.3).
     case "signedInfoBulk": return {
       prefixList: Array.from({ length: n }, (_, i) => `q${i}`).join(" "),
-      signedInfo: Array.from({ length: Math.ceil(n / 16) }, (_, e) => `<ds:X${Array.from({ length: 16 }, (_, i) => ` xmlns:q${e * 16 + i}="urn:q" q${e * 16 + i}:a="1"`).join("")}/>`).join(""),
+      signedInfo: Array.from({ length: Math.ceil(n / 16) }, (_, e) => `<ds:X${Array.from({ length: 16 }, (_, i) => ` xmlns:q${e * 16 + i}="urn:q${e * 16 + i}" q${e * 16 + i}:a="1"`).join("")}/>`).join(""),
     };
     case "comments": return { inAttributeValue: "x<!---->".repeat(n) };
     case "bareComments": return { inAttributeValue: "<!---->".repeat(n) };
