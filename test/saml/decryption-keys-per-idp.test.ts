@@ -33,7 +33,7 @@ import { ConfigError, parseConfig } from "../../src/config/load.js";
 import { NS, children, text } from "../../src/xml/dom.js";
 import { parseUntrustedXml } from "../../src/xml/safe-parse.js";
 
-type Res = { status: number; body: any; text: string };
+type Res = { status: number; body: any; headers: Record<string, any>; text: string };
 
 /** bridge-enc ("A's key") for idp1, bridge-enc-old ("B's key") for idp2. */
 const KEY_A = { privateKeyFile: "keys/bridge-enc.key", certificateFile: "keys/bridge-enc.crt" };
