@@ -27,6 +27,17 @@ export const MARKER_MISSING = -1;
 export const STORE_CLOSED = -2;
 
 /**
+ * The gate both replay scripts open with: the marker must exist, carry the epoch this instance
+ * knows, and not say "closed until" a later instant. KEYS[1] marker; ARGV[1] now, ARGV[2] epoch.
+ */
+const STORE_GATE = `
+local m = redis.call('HMGET', KEYS[1], 'epoch', 'until')
+if not m[1] then return {-1} end
+if ARGV[2] ~= '' and m[1] ~= ARGV[2] then return {-1} end
+local closedUntil = tonumber(m[2]) or 0
+if closedUntil > tonumber(ARGV[1]) then return {-2, tostring(m[2])} end`;
+
+/**
  * Every mark checks the marker in the same atomic script, so a flush is noticed at the very next
  * mark, with or without a reconnect. KEYS[1] marker, KEYS[2..] replay keys; ARGV[1] now (ms, the
  * bridge's clock), ARGV[2] the epoch this instance knows ('' = none yet), ARGV[3..] TTLs (ms).
@@ -34,12 +45,7 @@ export const STORE_CLOSED = -2;
  * store this instance has not seen: its data may be gone), {-2, until} closed. Nothing is written
  * unless the store is open and the same one.
  */
-export const MARK_SCRIPT = `
-local m = redis.call('HMGET', KEYS[1], 'epoch', 'until')
-if not m[1] then return {-1} end
-if ARGV[2] ~= '' and m[1] ~= ARGV[2] then return {-1} end
-local closedUntil = tonumber(m[2]) or 0
-if closedUntil > tonumber(ARGV[1]) then return {-2, tostring(m[2])} end
+export const MARK_SCRIPT = `${STORE_GATE}
 for i = 2, #KEYS do
   if redis.call('EXISTS', KEYS[i]) == 1 then return {0} end
 end
@@ -49,12 +55,7 @@ end
 return {1}`;
 
 /** The read-only twin (explain's dry run): same KEYS and ARGV[1..2]; {1} any used, {0} none. */
-export const ANY_USED_SCRIPT = `
-local m = redis.call('HMGET', KEYS[1], 'epoch', 'until')
-if not m[1] then return {-1} end
-if ARGV[2] ~= '' and m[1] ~= ARGV[2] then return {-1} end
-local closedUntil = tonumber(m[2]) or 0
-if closedUntil > tonumber(ARGV[1]) then return {-2, tostring(m[2])} end
+export const ANY_USED_SCRIPT = `${STORE_GATE}
 for i = 2, #KEYS do
   if redis.call('EXISTS', KEYS[i]) == 1 then return {1} end
 end
