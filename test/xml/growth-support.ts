@@ -64,10 +64,12 @@ function bulk(dim: Dimension, n: number): { inAttributeValue?: string; inStateme
     // (maxAttributesPerElement, default 32), and xmldom's attribute map is quadratic per element.
     case "attributes": return { inStatement: `<saml:Attribute Name="a">${Array.from({ length: Math.ceil(n / 16) }, (_, e) => `<saml:AttributeValue${Array.from({ length: 16 }, (_, i) => ` a${i}="${e}"`).join("")}>v</saml:AttributeValue>`).join("")}</saml:Attribute>` };
     case "nsDeclarations": {
-      // n declarations on the assertion, each used by one attribute below it (visibly utilized).
-      const decls = Array.from({ length: n }, (_, i) => ` xmlns:p${i}="urn:p${i}"`).join("");
-      const users = Array.from({ length: n }, (_, i) => `<saml:AttributeValue p${i}:u="1">v</saml:AttributeValue>`).join("");
-      return { onAssertion: decls, inStatement: `<saml:Attribute Name="ns">${users}</saml:Attribute>` };
+      // n declarations in all, 8 per element, each visibly used on its element (one element's
+      // declarations count against maxAttributesPerElement, like attributes; xmldom's attribute map
+      // is quadratic per element, so the per-element count is bounded by the parser, not here).
+      const users = Array.from({ length: Math.ceil(n / 8) }, (_, e) =>
+        `<saml:AttributeValue${Array.from({ length: 8 }, (_, i) => ` xmlns:p${i}="urn:p${e}.${i}" p${i}:u="1"`).join("")}>v</saml:AttributeValue>`).join("");
+      return { inStatement: `<saml:Attribute Name="ns">${users}</saml:Attribute>` };
     }
     case "ids": return { inStatement: `<saml:Attribute Name="i">${Array.from({ length: n }, (_, i) => `<saml:AttributeValue ID="_v${i}">v</saml:AttributeValue>`).join("")}</saml:Attribute>` };
     case "depth": return { inAttributeValue: "<d>".repeat(n) + "x" + "</d>".repeat(n) };

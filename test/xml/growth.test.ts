@@ -22,7 +22,7 @@ const SIZES: Record<Dimension, number> = {
   bareComments: 4_000,
   elements: 2_000,
   attributes: 2_000,
-  nsDeclarations: 500,
+  nsDeclarations: 2_000,
   ids: 2_000,
   depth: 50,
   textBytes: 64 * 1024,
