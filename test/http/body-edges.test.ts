@@ -85,6 +85,24 @@ describe("charsets: UTF-8 only (RFC 6749 Appendix B)", () => {
       expect(res.status, JSON.stringify(res.body)).toBe(200);
     });
   }
+  // The rule reads Content-Type as the body parser does (content-type skips quoted strings): a
+  // decoy `charset=utf-8` inside another parameter's quoted value, or a second charset parameter,
+  // must not let through a body the parser then decodes as ISO-8859-1 (security review).
+  for (const contentType of [
+    `${FORM}; foo="x;charset=utf-8;"; charset=iso-8859-1`,
+    `${FORM}; foo="x;charset=utf-8;"; charset="iso-8859-1"`,
+    `${FORM};a="; charset=UTF-8;" ;charset=ISO-8859-1`,
+    `${FORM}; charset=utf-8; charset=iso-8859-1`,
+  ]) {
+    it(`${JSON.stringify(contentType)}: 415 charset_unsupported on /token and /introspect`, async () => {
+      expectRefused(await post("/token", { "Content-Type": contentType }, exchangeBody()), 415, "charset_unsupported");
+      expectRefused(await post("/introspect", { "Content-Type": contentType }, "token=x"), 415, "charset_unsupported");
+    });
+  }
+  it("a parameter other than charset still exchanges", async () => {
+    const res = await post("/token", { "Content-Type": `${FORM}; foo="bar"` }, exchangeBody());
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+  });
 });
 
 describe("sizes, shapes and types", () => {

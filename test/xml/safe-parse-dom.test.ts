@@ -5,9 +5,9 @@
  */
 import { DOMParser } from "@xmldom/xmldom";
 import { describe, expect, it } from "vitest";
-import { isOAuthError } from "../../src/oauth/errors.js";
 import { checkDomBounds, prescanXml, type XmlLimits } from "../../src/xml/safe-parse.js";
 import { descendantElements, walkTree } from "../../src/xml/dom.js";
+import { outcome } from "../support/outcome.js";
 
 const LIMITS: XmlLimits = { maxDepth: 16, maxElements: 200, maxNodes: 1_000, maxAttributesPerElement: 16 };
 
@@ -17,15 +17,7 @@ function lenientDom(xml: string): Document {
     .parseFromString(xml, "text/xml") as unknown as Document;
 }
 
-function reason(f: () => unknown): string {
-  try {
-    f();
-    return "accepted";
-  } catch (e) {
-    if (isOAuthError(e)) return e.reason;
-    throw e;
-  }
-}
+const reason = outcome;
 
 const nest = (depth: number): string => "<n>".repeat(depth) + "</n>".repeat(depth);
 

@@ -5,23 +5,14 @@
  * on node kinds other than elements, characters and references), so each can fail.
  */
 import { describe, expect, it } from "vitest";
-import { isOAuthError } from "../../src/oauth/errors.js";
 import { parseUntrustedXml, prescanXml, type XmlLimits } from "../../src/xml/safe-parse.js";
 import { buildAssertion2 } from "../support/saml-builder.js";
 import { KEYS, signWithXmlsec1 } from "../support/independent-signers.js";
 import { prettyPrint } from "../support/saml1-builder.js";
+import { outcome } from "../support/outcome.js";
 
 const LIMITS: XmlLimits = { maxDepth: 16, maxElements: 200, maxNodes: 1_000, maxAttributesPerElement: 16 };
 
-function outcome(f: () => unknown): string {
-  try {
-    f();
-    return "accepted";
-  } catch (e) {
-    if (isOAuthError(e)) return e.reason;
-    throw e;
-  }
-}
 
 /**
  * The reason `xml` is refused with, or "accepted". The pre-scan on its own must reach the same
