@@ -62,7 +62,11 @@ export default {
   dryRunTimeoutMinutes: 30,
   incremental: true,
   incrementalFile: `reports/mutation/${scope}.incremental.json`,
-  reporters: ["progress", "clear-text", "html", "json"],
+  // event-recorder: one JSON file per tested mutant as it happens (plus the plan after the dry run), so
+  // survivors can be read while a long run is going and a run stopped early still leaves its results;
+  // scripts/mutation-scores.mjs summarises either a JSON report or this folder
+  reporters: ["progress", "clear-text", "html", "json", "event-recorder"],
+  eventReporter: { baseDir: `reports/mutation/${scope}.events` },
   htmlReporter: { fileName: `reports/mutation/${scope}.html` },
   jsonReporter: { fileName: `reports/mutation/${scope}.json` },
   clearTextReporter: { allowColor: false, logTests: false, maxTestsToLog: 0 },
@@ -70,5 +74,6 @@ export default {
   tempDirName: ".stryker-tmp",
   cleanTempDir: true,
   // not needed by the mutation test set; keeps the sandbox copy small
-  ignorePatterns: ["/dist", "/bench", "/reports", "/docs/**/*.html"],
+  // (other runs' sandboxes too: runs with their own --tempDirName go on side by side)
+  ignorePatterns: ["/dist", "/bench", "/reports", "/docs/**/*.html", "/.stryker-tmp*"],
 };

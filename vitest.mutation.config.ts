@@ -24,7 +24,17 @@ export default defineConfig({
       "test/http/startup-errors.test.ts",
       // slow-socket timing tests: seconds each, no coverage of the mutated folders
       "test/http/slow-clients.test.ts",
+      // timed growth-exponent assertions (minutes per run): on a machine loaded by the mutation run
+      // itself a timing failure would count as a kill that the mutant did not earn; their functional
+      // checks (forged → signature_invalid, large documents parse) are repeated in the saml/xml suites
+      "test/xml/growth.test.ts",
     ],
+    // Property-test run counts during mutation runs (only if not set by the caller): fewer random
+    // cases can only let a mutant survive, never kill one falsely; the full counts stay in `npm test`.
+    env: {
+      DIFF_RUNS: process.env.DIFF_RUNS ?? "50", // test/xml/verifier-differential.test.ts (default 250)
+      FUZZ_RUNS: process.env.FUZZ_RUNS ?? "300", // test/xml/safe-parse-differential.test.ts (default 2,000)
+    },
     environment: "node",
     pool: "forks",
     testTimeout: 20_000,
