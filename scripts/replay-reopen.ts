@@ -11,7 +11,9 @@
  * and who/why/when in the marker itself, which every bridge instance logs when it reopens.
  */
 import { parseArgs } from "node:util";
-import { createClient } from "redis";
+import { createRedisConnection } from "../src/redis/client.js";
+import { storeKeyPrefix } from "../src/redis/hash-tag.js";
+import { connectionOf } from "../src/redis/settings.js";
 import { ConfigError, loadConfigFile } from "../src/config/load.js";
 import { reopenReplayStore } from "../src/replay/epoch.js";
 import { jsonLogger } from "../src/log/logger.js";
@@ -42,12 +44,18 @@ if (replay.store !== "redis") {
   process.stderr.write("replay-reopen: replay.store is not redis: the memory store cannot be lost this way\n");
   process.exit(2);
 }
-const client = createClient({ url: replay.redisUrl!, socket: { connectTimeout: 5_000, reconnectStrategy: false } });
-client.on("error", () => undefined);
+// The same connection (one server, Sentinel, Cluster) and key layout (hash tag) as the bridge's.
+const client = createRedisConnection(connectionOf(replay), { connectTimeoutMs: 5_000 });
+client.onError(() => undefined);
 try {
-  await client.connect();
+  // Bounded: the client would otherwise keep retrying an unreachable Redis.
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([client.connect(), new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error("Redis did not answer within 5 s")), 5_000);
+  })]).finally(() => clearTimeout(timer));
   const now = Date.now();
-  const previous = await reopenReplayStore(client, replay.keyPrefix, { now, operator, reason });
+  const evalClient = { eval: (script: string, o: { keys: string[]; arguments: string[] }) => client.eval(script, o.keys, o.arguments) };
+  const previous = await reopenReplayStore(evalClient, storeKeyPrefix(replay.keyPrefix, client.topology), { now, operator, reason });
   const log = jsonLogger((line) => process.stdout.write(line), () => now);
   log({
     event: "admin_audit", admin: operator, action: "replay_reopen", reason, key_prefix: replay.keyPrefix,
@@ -59,5 +67,5 @@ try {
   process.stderr.write(`replay-reopen: failed: ${e instanceof Error ? e.message.split("\n")[0] : "error"}\n`);
   process.exitCode = 1;
 } finally {
-  if (client.isOpen) await client.close();
+  await client.close();
 }

@@ -8,6 +8,7 @@ import { MetadataError, parseIdpMetadata } from "./saml/metadata.js";
 import { KeyError, loadSigningKeys } from "./tokens/signing-keys.js";
 import { MemoryReplayStore } from "./replay/memory.js";
 import { RedisReplayStore } from "./replay/redis.js";
+import { connectionOf, topologyOf } from "./redis/settings.js";
 import type { ReplayStore } from "./replay/store.js";
 import { lostStoreWindowMs } from "./replay/window.js";
 import { buildTokenVerifiers } from "./subject/verifiers.js";
@@ -15,8 +16,12 @@ import { loadJwtIssuers } from "./jwt/registry.js";
 import type { FetchFn } from "./jwt/keys.js";
 import { tokenExchangeGrant } from "./grants/token-exchange.js";
 import { saml2BearerGrant } from "./grants/saml2-bearer.js";
+import { jwtBearerGrant } from "./grants/jwt-bearer.js";
+import { idJagVerifier } from "./idjag/verify.js";
 import { ownTokenVerifier } from "./tokens/self-token.js";
 import { createApp } from "./http/app.js";
+import { Telemetry, watch } from "./metrics/telemetry.js";
+import type { Readiness } from "./http/routes/health.js";
 import { setupAdmin } from "./admin/setup.js";
 import { explainRoute } from "./admin/explain.js";
 import type { IdpManager } from "./admin/idp-manager.js";
@@ -26,6 +31,9 @@ import { TOKEN_TYPES } from "./oauth/constants.js";
 import type { ExchangeServices } from "./exchange/services.js";
 import type { Logger } from "./log/logger.js";
 import { onboardingNamespaceProblem } from "./policy/subject-namespace.js";
+import { RateLimits } from "./limits/rate-limits.js";
+import { failedAuthGuard } from "./limits/failed-auth.js";
+import { limitsRedisConnection } from "./limits/redis-client.js";
 
 /**
  * Composition root: turns a validated config into a running app. Every file the config names is
@@ -36,6 +44,8 @@ export interface Bridge {
   services: ExchangeServices;
   /** Run-time IdP management, when `admin` is configured. */
   admin?: IdpManager;
+  /** Metrics registry, tracing and logger of this bridge (metrics/telemetry.ts). */
+  telemetry: Telemetry;
   close(): Promise<void>;
 }
 
@@ -52,6 +62,8 @@ export interface BridgeOptions {
   fetch?: FetchFn;
   /** Per-request timeout of those fetches (default 5000 ms). */
   keyFetchTimeoutMs?: number;
+  /** The process's drain flag (main.ts raises it on SIGTERM): /readyz answers 503 once it is up. */
+  readiness?: Readiness;
 }
 
 export function loadIdps(config: Pick<Config, "samlIdps" | "issuer" | "tokenEndpoint">, baseDir: string): TrustedIdp[] {
@@ -87,13 +99,18 @@ function createReplayStore(config: Config["replay"], options: BridgeOptions, los
   if (options.replay) return options.replay;
   if (config.store === "redis") {
     return new RedisReplayStore({
-      url: config.redisUrl!,
+      redis: connectionOf(config),
       keyPrefix: config.keyPrefix,
       timeoutMs: config.timeoutMs,
       now: options.now,
       lostWindowMs,
-      quarantineOnServerChange: config.quarantineOnServerChange,
+      // Fail closed by default on replicated stores (security review): the mark counter cannot see a
+      // lost mark once another instance's marks have raised the counter again, so only a quarantine
+      // after every server change guarantees no replay there (docs/operations.md, Redis topologies).
+      quarantineOnServerChange: config.quarantineOnServerChange ?? topologyOf(connectionOf(config)) !== "single",
       initializeEmptyStore: config.initializeEmptyStore,
+      waitReplicas: config.waitReplicas,
+      waitTimeoutMs: config.waitTimeoutMs,
       log: options.log,
     });
   }
@@ -102,11 +119,17 @@ function createReplayStore(config: Config["replay"], options: BridgeOptions, los
 
 export async function createBridge(loaded: LoadedConfig, options: BridgeOptions): Promise<Bridge> {
   const { config, baseDir } = loaded;
+  // Observability first: every part below logs through the bridge's logger (levels, request ids,
+  // redaction, log-derived metrics).
+  const telemetry = new Telemetry(config, { now: options.now, log: options.log });
+  options = { ...options, log: telemetry.log };
   const tokenEndpoint = tokenEndpointOf(config);
   const configIdps = loadIdps(config, baseDir);
   const idps = new IdpRegistry(configIdps);
   const decryptionKeys = loadDecryptionKeys(config.saml, baseDir);
-  const jwtIssuers = loadJwtIssuers(config, baseDir, { fetch: options.fetch, timeoutMs: options.keyFetchTimeoutMs, log: options.log });
+  const jwtIssuers = loadJwtIssuers(config, baseDir, {
+    fetch: options.fetch, timeoutMs: options.keyFetchTimeoutMs, log: options.log, onKeysFetched: (id) => telemetry.keysFetched(id),
+  });
   let keys;
   try {
     keys = await loadSigningKeys(config.signing, (p) => resolvePath(baseDir, p));
@@ -120,11 +143,20 @@ export async function createBridge(loaded: LoadedConfig, options: BridgeOptions)
   });
   // A lost replay store stays closed while any token it forgot could still pass its time checks:
   // computed when the loss is noticed, over every IdP then known (admin-managed ones included).
-  const replay = createReplayStore(config.replay, options, () => lostStoreWindowMs({
+  const replay = telemetry.observeReplay(createReplayStore(config.replay, options, () => lostStoreWindowMs({
     skewMs: config.tokens.clockSkewSeconds * 1000,
     samlMaxAgesMs: idps.all().map((i) => i.policy.maxAssertionAgeMs),
-    jwtLifetimesMs: config.jwtIssuers.filter((j) => j.oneTimeUse).map((j) => j.maxLifetimeSeconds * 1000),
-  }));
+    jwtLifetimesMs: [
+      ...config.jwtIssuers.filter((j) => j.oneTimeUse).map((j) => j.maxLifetimeSeconds * 1000),
+      // ID-JAGs are one-time too (src/idjag/verify.ts): a forgotten one stays presentable this long.
+      ...config.jwtIssuers.flatMap((j) => (j.idJag ? [j.idJag.maxLifetimeSeconds * 1000] : [])),
+    ],
+  })));
+  // Rate limits (src/limits): in this process, or shared through the replay store's Redis.
+  const rateLimits = new RateLimits(config.rateLimits, {
+    log: options.log,
+    ...(config.rateLimits.store === "redis" ? { redis: limitsRedisConnection(config.replay, config.rateLimits.timeoutMs, options.log) } : {}),
+  });
   const services: ExchangeServices = {
     issuer: config.issuer,
     tokens: config.tokens,
@@ -136,8 +168,17 @@ export async function createBridge(loaded: LoadedConfig, options: BridgeOptions)
       idps, issuer: config.issuer, saml: config.saml, tokens: config.tokens, limits: config.limits, jwtIssuers,
     }),
     replay,
+    rateLimits,
     keys,
     log: options.log,
+    observer: telemetry.observer(),
+    // Cross-App Access (src/idjag): the servers ID-JAGs are issued for, and the issuers whose are taken.
+    crossAppAccess: {
+      servers: new Map(config.resourceAuthorizationServers.map((r) => [r.issuer, r])),
+      verifyGrant: jwtIssuers.issuers.some((i) => i.idJag)
+        ? idJagVerifier({ issuers: jwtIssuers, audience: config.issuer, skewSeconds: config.tokens.clockSkewSeconds, maxTokenBytes: config.limits.maxTokenBytes })
+        : undefined,
+    },
   };
   const admin = config.admin
     ? await setupAdmin(config.admin, {
@@ -151,11 +192,14 @@ export async function createBridge(loaded: LoadedConfig, options: BridgeOptions)
     })
     : undefined;
   replay.start?.();
+  rateLimits.start();
   const app = createApp({
     ...(admin ? { extraRoutes: [admin.routes], readinessDetail: () => ({ idp_refresh_failures: admin.manager.refreshFailures() }) } : {}),
     services,
-    clients: new ClientRegistry(config.clients, config.clientAuth),
-    grants: [tokenExchangeGrant, saml2BearerGrant],
+    clients: new ClientRegistry(config.clients, config.clientAuth, failedAuthGuard(rateLimits, new Set(config.clients.map((c) => c.id)))),
+    trustProxy: config.server.trustProxy,
+    // jwt-bearer only while some issuer's ID-JAGs are accepted: discovery lists only what works.
+    grants: [tokenExchangeGrant, saml2BearerGrant, ...(services.crossAppAccess?.verifyGrant ? [jwtBearerGrant] : [])],
     tokenEndpoint,
     samlMetadata: spMetadataSource({
       entityId: config.saml.entityId,
@@ -167,13 +211,29 @@ export async function createBridge(loaded: LoadedConfig, options: BridgeOptions)
     }),
     verifyOwnToken: ownTokens,
     now: options.now,
+    ...(options.readiness ? { readiness: options.readiness } : {}),
+    metricsRoute: telemetry.mainRoute(),
+  });
+  telemetry.attach(app);
+  watch(telemetry, {
+    config, idps, tokenTypes: services.tokenVerifiers, admin: admin?.manager,
+    grantTypes: [tokenExchangeGrant, saml2BearerGrant, jwtBearerGrant].map((g) => g.grantType),
+  });
+  const closeParts = async (): Promise<void> => {
+    await admin?.close();
+    await replay.close();
+    await rateLimits.close();
+    await telemetry.close();
+  };
+  // The metrics port (metrics.port), if any: a failure to listen stops start-up like the main one.
+  await telemetry.start().catch(async (e: unknown) => {
+    await closeParts().catch(() => undefined);
+    throw e;
   });
   return {
     app, services, ...(admin ? { admin: admin.manager } : {}),
-    close: async () => {
-      await admin?.close();
-      await replay.close();
-    },
+    telemetry,
+    close: closeParts,
   };
 }
 

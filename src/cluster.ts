@@ -6,6 +6,8 @@ import { parseArgs } from "node:util";
 import { ConfigError, loadConfigFile } from "./config/load.js";
 import type { Config } from "./config/schema.js";
 import { jsonLogger, type Logger } from "./log/logger.js";
+import { serveClusterMetrics } from "./metrics/cluster.js";
+import { EXIT_SHUTDOWN_CUT } from "./http/drain.js";
 
 /**
  * Production entry point: one worker process per core (node:cluster), each running the very entry
@@ -19,7 +21,9 @@ import { jsonLogger, type Logger } from "./log/logger.js";
  *
  * The primary restarts a worker that dies (exponential back-off), gives up loudly (exit 1, every
  * worker stopped) on a crash loop, and on SIGTERM/SIGINT passes SIGTERM to every worker, waits for
- * each to drain and exit, and exits 0.
+ * each to drain and exit (each bounds its own drain by server.shutdownGraceMs), and exits 0; 3
+ * (EXIT_SHUTDOWN_CUT) if a worker's drain was cut short: its grace ran out, a second signal came
+ * (passed on to every worker, which then stop at once), or it outlived the grace and was killed.
  */
 
 export const DEFAULT_CONFIG = "config/fedbridge.example.yaml";
@@ -88,10 +92,13 @@ interface Slot {
   timer: NodeJS.Timeout | undefined;
 }
 
-/** How long the primary waits for workers to drain after SIGTERM before killing them. */
-const SHUTDOWN_GRACE_MS = 15_000;
+/**
+ * How long past server.shutdownGraceMs the primary waits for a worker before killing it: the worker
+ * exits by itself at its grace; this covers a worker too stuck to run its own timer.
+ */
+export const KILL_MARGIN_MS = 5_000;
 
-function runPrimary(workers: number, configPath: string, log: Logger, now: () => number): void {
+function runPrimary(workers: number, configPath: string, graceMs: number, log: Logger, now: () => number): void {
   const say = (line: string): void => void process.stderr.write(`fedbridge cluster: ${line}\n`);
   const policy = new RestartPolicy();
   const slots: Slot[] = [];
@@ -120,7 +127,8 @@ function runPrimary(workers: number, configPath: string, log: Logger, now: () =>
       s.worker = undefined;
       if (stopping) {
         // Our own SIGTERM can end a worker still starting, before it handles the signal: clean too.
-        if (code !== 0 && signal !== "SIGTERM") exitCode = 1;
+        if (code === EXIT_SHUTDOWN_CUT || signal === "SIGKILL") exitCode = Math.max(exitCode, EXIT_SHUTDOWN_CUT);
+        else if (code !== 0 && signal !== "SIGTERM" && exitCode === 0) exitCode = 1;
         log({ event: "worker_stopped", worker: slot, code, signal });
         if (slots.every((x) => x.worker === undefined)) finish();
         return;
@@ -154,13 +162,19 @@ function runPrimary(workers: number, configPath: string, log: Logger, now: () =>
       return;
     }
     killTimer = setTimeout(() => {
-      say(`workers still running ${SHUTDOWN_GRACE_MS} ms after SIGTERM: killing them`);
-      exitCode = 1;
+      say(`workers still running ${graceMs + KILL_MARGIN_MS} ms after SIGTERM: killing them`);
+      exitCode = Math.max(exitCode, EXIT_SHUTDOWN_CUT);
       for (const s of slots) s.worker?.process.kill("SIGKILL");
-    }, SHUTDOWN_GRACE_MS);
+    }, graceMs + KILL_MARGIN_MS);
   };
   const onSignal = (signal: NodeJS.Signals): void => {
-    if (!stopping) say(`${signal}: draining ${slots.filter((s) => s.worker).length} worker(s)`);
+    if (stopping) {
+      // A second signal: every worker gets a second SIGTERM, which makes it stop at once (main.ts).
+      say(`${signal} again: stopping ${slots.filter((s) => s.worker).length} worker(s) now`);
+      for (const s of slots) s.worker?.process.kill("SIGTERM");
+      return;
+    }
+    say(`${signal}: draining ${slots.filter((s) => s.worker).length} worker(s)`);
     stop();
   };
   process.on("SIGTERM", onSignal);
@@ -202,8 +216,16 @@ function main(): void {
     for (const p of problems) process.stderr.write(`  - ${p}\n`);
     process.exit(1);
   }
+  // Every worker's metrics, aggregated, on metrics.port: the workers never listen there (metrics/cluster.ts).
+  if (config.metrics.enabled && config.metrics.port === undefined) {
+    return fail(1, "metrics.enabled needs metrics.port under the cluster: the primary serves every worker's metrics there (a worker's /metrics on the shared port would show one random worker's share)");
+  }
+  serveClusterMetrics(config.metrics).then(
+    (m) => m && process.stderr.write(`fedbridge cluster: metrics of every worker on ${m.url}/metrics\n`),
+    (e: unknown) => fail(1, `cannot serve metrics: ${(e as Error).message}`),
+  );
   const now = (): number => Date.now();
-  runPrimary(workers, configPath, jsonLogger((line) => process.stdout.write(line), now), now);
+  runPrimary(workers, configPath, config.server.shutdownGraceMs, jsonLogger((line) => process.stdout.write(line), now), now);
 }
 
 // Imported by tests for its pure parts; run as the entry point otherwise.

@@ -15,6 +15,10 @@ import type { Form } from "../oauth/params.js";
 import type { Logger } from "../log/logger.js";
 import { AdminError } from "./errors.js";
 import { namespaceOf } from "../policy/subject-namespace.js";
+import { idJagExchangeGrant } from "../grants/id-jag-exchange.js";
+import { idJagContent, idJagPlan } from "../exchange/steps/id-jag.js";
+import { idJagClaims } from "../idjag/grant-token.js";
+import { TOKEN_TYPE_ID_JAG } from "../idjag/constants.js";
 
 /**
  * POST /admin/idps/{id}/explain: a dry run answering the support question "why was this user
@@ -34,6 +38,8 @@ const explainInput = z.strictObject({
   // RFC 8693 §2.1: an actor token and its type go together (read_request checks that, as at /token).
   actor_token: z.string().min(1).optional(),
   actor_token_type: z.enum([TOKEN_TYPES.jwt, TOKEN_TYPES.idToken, TOKEN_TYPES.accessToken]).optional(),
+  // Cross-App Access: id-jag explains the ID-JAG the bridge would issue (`audience`: the server's issuer).
+  requested_token_type: z.enum([TOKEN_TYPES.accessToken, TOKEN_TYPE_ID_JAG]).default(TOKEN_TYPES.accessToken),
 });
 
 /**
@@ -41,7 +47,12 @@ const explainInput = z.strictObject({
  * `replayed`, nothing is marked) and issue_token is left out (nothing is signed).
  */
 const DRY_RUN: readonly Step[] = tokenExchangeGrant.steps
-  .filter((s) => s.name !== "issue_token")
+  // Rate limits count requests: a dry run must not spend a client's, source's or subject's budget.
+  .filter((s) => s.name !== "issue_token" && !s.name.startsWith("limit_"))
+  .map((s) => (s.name === "consume_tokens" ? checkTokensUnused : s));
+/** The same for an ID-JAG (grants/id-jag-exchange.ts): nothing marked, nothing signed. */
+const ID_JAG_DRY_RUN: readonly Step[] = idJagExchangeGrant.steps
+  .filter((s) => s.name !== "issue_id_jag" && !s.name.startsWith("limit_"))
   .map((s) => (s.name === "consume_tokens" ? checkTokensUnused : s));
 /** Without a client, only what depends on the token and the IdP alone. */
 const TOKEN_ONLY: readonly Step[] = [readRequest, verifySubjectToken, mapSubjectClaims];
@@ -78,7 +89,7 @@ export function explainRoute(router: Router, deps: {
   });
 }
 
-async function explain(
+export async function explain(
   idpId: string,
   body: unknown,
   deps: { services: ExchangeServices; clients: readonly ClientConfig[]; now: () => number; userDirectory?: string | undefined },
@@ -98,10 +109,12 @@ async function explain(
     ...(input.scope !== undefined ? { scope: input.scope } : {}),
     ...(input.actor_token !== undefined ? { actor_token: input.actor_token } : {}),
     ...(input.actor_token_type !== undefined ? { actor_token_type: input.actor_token_type } : {}),
+    requested_token_type: input.requested_token_type,
   };
+  const idJag = input.requested_token_type === TOKEN_TYPE_ID_JAG;
   const ctx: ExchangeContext = { now: deps.now(), form, client: client ?? NO_CLIENT };
   const steps: StepReport[] = [];
-  for (const s of client ? DRY_RUN : TOKEN_ONLY) {
+  for (const s of client ? (idJag ? ID_JAG_DRY_RUN : DRY_RUN) : TOKEN_ONLY) {
     try {
       await s.run(ctx, deps.services);
     } catch (e) {
@@ -117,7 +130,8 @@ async function explain(
     }
     if (s.name !== "read_request") steps.push({ step: s.name, ok: true, ...(detail ? { detail } : {}) });
   }
-  return client ? { ok: true, steps, claims: accessTokenClaims(tokenContent(ctx, deps.services)) } : { ok: true, steps };
+  if (!client) return { ok: true, steps };
+  return { ok: true, steps, claims: idJag ? idJagClaims(idJagContent(ctx, deps.services)) : accessTokenClaims(tokenContent(ctx, deps.services)) };
 }
 
 /** What each step established, as an operator wants to read it. */
@@ -146,6 +160,12 @@ function detailOf(step: string, ctx: ExchangeContext, services: ExchangeServices
     }
     case "resolve_targets":
       return { targets: ctx.targets!.map((t) => t.id) };
+    case "resolve_id_jag_audience": {
+      const plan = idJagPlan(ctx);
+      return { resource_authorization_server: plan.server.id, audience: plan.server.issuer, client_id: plan.entry.clientId, resources: plan.resources };
+    }
+    case "decide_id_jag_subject":
+      return { sub: idJagPlan(ctx).sub };
     case "decide_scope":
       return { scope: ctx.scope };
     case "decide_actor":

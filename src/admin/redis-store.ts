@@ -1,5 +1,7 @@
 import { createHash } from "node:crypto";
-import { createClient } from "redis";
+import { createRedisConnection, type RedisConnection } from "../redis/client.js";
+import { storeKeyPrefix } from "../redis/hash-tag.js";
+import type { RedisConnectionSettings } from "../redis/settings.js";
 import type { Change, CommitResult, IdpRecordStore, StoreLimits } from "./store.js";
 import { withStatus, type IdpRecord, type RefreshStatus } from "./records.js";
 import { HISTORY_MAX, type EntityState, type KeyHistoryEntry } from "./key-history.js";
@@ -19,6 +21,10 @@ import { IdpStoreUnavailable } from "./errors.js";
  * still reach Redis later; its deadline, checked inside the script with Redis' own TIME, makes it
  * a no-op then. The deadline is set a margin before the caller's timeout, on Redis' clock (the
  * offset to this host's clock is measured at every connect).
+ *
+ * One server, Sentinel or Cluster (redis/client.ts). On a cluster the key prefix carries a hash tag
+ * (redis/hash-tag.ts), so every key below, the change channel included, maps to one slot and the
+ * commit script may name them all.
  */
 const COMMIT = `
 local t = redis.call('TIME')
@@ -73,8 +79,7 @@ return 1`;
 const DEADLINE_MARGIN_MS = 250;
 
 export class RedisIdpStore implements IdpRecordStore {
-  readonly #client;
-  readonly #subscriber;
+  readonly #client: RedisConnection;
   readonly #prefix: string;
   readonly #limits: StoreLimits;
   #timer: NodeJS.Timeout | undefined;
@@ -83,30 +88,31 @@ export class RedisIdpStore implements IdpRecordStore {
   /** Redis clock minus this host's clock (ms). */
   #offset = 0;
 
-  constructor(options: { url: string; keyPrefix: string } & StoreLimits) {
-    this.#prefix = options.keyPrefix;
+  /** `redis` (any topology) or the older `url` (one server). */
+  constructor(options: { url?: string | undefined; redis?: RedisConnectionSettings | undefined; keyPrefix: string } & StoreLimits) {
+    const settings = options.redis ?? (options.url ? { url: options.url } : undefined);
+    if (!settings) throw new Error("RedisIdpStore: no Redis connection (redis or url)");
     this.#limits = { timeoutMs: options.timeoutMs, auditMaxEntries: options.auditMaxEntries };
-    // No offline queue: while Redis is away, admin calls fail at once (503) instead of hanging.
-    this.#client = createClient({
-      url: options.url,
-      disableOfflineQueue: true,
-      socket: { connectTimeout: 2_000, reconnectStrategy: (n: number) => Math.min(100 * 2 ** n, 2000) },
-    });
-    this.#subscriber = this.#client.duplicate();
-    this.#client.on("error", () => undefined);
-    this.#subscriber.on("error", () => undefined);
-    this.#client.on("ready", () => void this.#measureOffset().catch(() => undefined));
+    // No offline queue (redis/client.ts): while Redis is away, admin calls fail at once (503) instead of hanging.
+    this.#client = createRedisConnection(settings, { connectTimeoutMs: 2_000 });
+    this.#prefix = storeKeyPrefix(options.keyPrefix, this.#client.topology);
+    this.#client.onError(() => undefined);
+    this.#client.onReady(() => void this.#measureOffset().catch(() => undefined));
   }
 
   async connect(): Promise<void> {
     await this.#client.connect();
-    await this.#subscriber.connect();
     await this.#measureOffset();
+  }
+
+  /** One command on the node holding this store's slot (all its keys share it). */
+  #cmd(...args: string[]): Promise<unknown> {
+    return this.#client.command(this.#ids, args);
   }
 
   async #measureOffset(): Promise<void> {
     const before = Date.now();
-    const reply = (await this.#client.time()) as unknown;
+    const reply = await this.#cmd("TIME");
     const after = Date.now();
     const [s, us] = Array.isArray(reply) ? (reply as unknown[]) : [];
     const server = s !== undefined ? Number(s) * 1000 + Math.floor(Number(us) / 1000) : 0;
@@ -162,10 +168,10 @@ export class RedisIdpStore implements IdpRecordStore {
 
   async list(): Promise<IdpRecord[]> {
     return this.#call(async () => {
-      const ids = await this.#client.sMembers(this.#ids);
+      const ids = (await this.#cmd("SMEMBERS", this.#ids)) as string[];
       if (ids.length === 0) return [];
-      const values = await this.#client.mGet(ids.map((id) => this.#key(id)));
-      const statuses = await this.#client.mGet(ids.map((id) => this.#status(id)));
+      const values = (await this.#cmd("MGET", ...ids.map((id) => this.#key(id)))) as unknown[];
+      const statuses = (await this.#cmd("MGET", ...ids.map((id) => this.#status(id)))) as unknown[];
       const out: IdpRecord[] = [];
       values.forEach((v, i) => {
         if (typeof v === "string") out.push(withStatus(JSON.parse(v) as IdpRecord, parseStatus(statuses[i])));
@@ -175,21 +181,22 @@ export class RedisIdpStore implements IdpRecordStore {
   }
 
   async get(id: string): Promise<IdpRecord | undefined> {
-    const [v, s] = await this.#call(() => this.#client.mGet([this.#key(id), this.#status(id)]));
+    const [v, s] = (await this.#call(() => this.#cmd("MGET", this.#key(id), this.#status(id)))) as unknown[];
     return typeof v === "string" ? withStatus(JSON.parse(v) as IdpRecord, parseStatus(s)) : undefined;
   }
 
   async entity(entityId: string): Promise<EntityState | undefined> {
-    const [h, hist] = await this.#call(() => Promise.all([
-      this.#client.hGetAll(this.#entityKey(entityId)),
-      this.#client.lRange(this.#historyKey(entityId), 0, HISTORY_MAX - 1),
-    ]));
-    if (!h || h.ver === undefined) return undefined;
+    const [h, hist] = (await this.#call(() => Promise.all([
+      this.#cmd("HMGET", this.#entityKey(entityId), "owner", "ver", "keys"),
+      this.#cmd("LRANGE", this.#historyKey(entityId), "0", String(HISTORY_MAX - 1)),
+    ]))) as [(string | null)[], string[]];
+    const [owner, ver, keys] = h;
+    if (ver === null || ver === undefined) return undefined;
     return {
       entityId,
-      owner: h.owner ? h.owner : null,
-      version: Number(h.ver),
-      keys: JSON.parse(h.keys ?? "[]") as string[],
+      owner: owner ? owner : null,
+      version: Number(ver),
+      keys: JSON.parse(keys ?? "[]") as string[],
       history: hist.map((x) => JSON.parse(x) as KeyHistoryEntry),
     };
   }
@@ -198,14 +205,14 @@ export class RedisIdpStore implements IdpRecordStore {
     // The script's deadline is on Redis' clock, a margin before our own timeout fires.
     const own = Math.min(deadline, Date.now() + this.#limits.timeoutMs) - DEADLINE_MARGIN_MS;
     const { record, entity, release } = change;
-    const r = await this.#call(() => this.#client.eval(COMMIT, {
-      keys: [
+    const r = await this.#call(() => this.#client.eval(COMMIT,
+      [
         this.#key(record.id), this.#ids, this.#counter, this.#channel,
         this.#entityKey(entity.entityId), this.#historyKey(entity.entityId),
         this.#entityKey(release?.entityId ?? entity.entityId), this.#historyKey(release?.entityId ?? entity.entityId),
         this.#audit, this.#auditSeq, this.#status(record.id),
       ],
-      arguments: [
+      [
         String(own + this.#offset),
         change.expectedVersion === null ? "" : String(change.expectedVersion),
         JSON.stringify(record), record.id,
@@ -213,30 +220,28 @@ export class RedisIdpStore implements IdpRecordStore {
         release ? String(release.expectedVersion) : "", release ? JSON.stringify(release.history) : "",
         JSON.stringify(change.audit), String(this.#limits.auditMaxEntries), String(HISTORY_MAX),
       ],
-    }));
+    ));
     return r as CommitResult;
   }
 
   async setStatus(id: string, status: RefreshStatus): Promise<void> {
-    await this.#call(() => this.#client.eval(STATUS, {
-      keys: [this.#status(id), this.#counter, this.#channel],
-      arguments: [JSON.stringify(status), id],
-    }));
+    await this.#call(() => this.#client.eval(STATUS, [this.#status(id), this.#counter, this.#channel], [JSON.stringify(status), id]));
   }
 
   async appendAudit(entry: AuditEntry): Promise<void> {
-    await this.#call(() => this.#client.eval(AUDIT, {
-      keys: [entry.actor === UNAUTHENTICATED ? this.#auditUnauthenticated : this.#audit, this.#auditSeq],
-      arguments: [JSON.stringify(entry), String(this.#limits.auditMaxEntries)],
-    }));
+    await this.#call(() => this.#client.eval(
+      AUDIT,
+      [entry.actor === UNAUTHENTICATED ? this.#auditUnauthenticated : this.#audit, this.#auditSeq],
+      [JSON.stringify(entry), String(this.#limits.auditMaxEntries)],
+    ));
   }
 
   async auditLog(limit?: number): Promise<AuditEntry[]> {
     const stop = limit === undefined ? -1 : limit - 1;
-    const [main, unauthenticated] = await this.#call(() => Promise.all([
-      this.#client.lRange(this.#audit, 0, stop),
-      this.#client.lRange(this.#auditUnauthenticated, 0, stop),
-    ]));
+    const [main, unauthenticated] = (await this.#call(() => Promise.all([
+      this.#cmd("LRANGE", this.#audit, "0", String(stop)),
+      this.#cmd("LRANGE", this.#auditUnauthenticated, "0", String(stop)),
+    ]))) as [string[], string[]];
     const entries = [...main, ...unauthenticated].map((line) => {
       const space = line.indexOf(" ");
       return { ...(JSON.parse(line.slice(space + 1)) as AuditEntry), seq: Number(line.slice(0, space)) };
@@ -247,12 +252,12 @@ export class RedisIdpStore implements IdpRecordStore {
   }
 
   watch(onChange: () => void): void {
-    void this.#subscriber.subscribe(this.#channel, () => onChange()).catch(() => undefined);
+    void this.#client.subscribe(this.#channel, () => onChange()).catch(() => undefined);
     this.#timer = setInterval(() => {
       // One poll at a time: a stalled Redis must not pile up a poll per second.
       if (this.#polling) return;
       this.#polling = true;
-      this.#client.get(this.#counter).then((v) => {
+      this.#cmd("GET", this.#counter).then((v) => {
         const counter = String(v ?? "");
         if (counter !== this.#lastCounter) {
           this.#lastCounter = counter;
@@ -267,13 +272,7 @@ export class RedisIdpStore implements IdpRecordStore {
 
   async close(): Promise<void> {
     if (this.#timer) clearInterval(this.#timer);
-    for (const c of [this.#subscriber, this.#client]) {
-      try {
-        if (c.isOpen) await Promise.race([c.close(), new Promise((_, reject) => setTimeout(() => reject(new Error("close timed out")), 1_000))]);
-      } catch {
-        c.destroy();
-      }
-    }
+    await this.#client.close();
   }
 }
 

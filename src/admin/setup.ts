@@ -53,7 +53,7 @@ export async function setupAdmin(
   if (config.store.kind === "file") {
     store = new FileIdpStore(resolvePath(deps.baseDir, config.store.directory), limits);
   } else {
-    const redis = new RedisIdpStore({ url: config.store.redisUrl, keyPrefix: config.store.keyPrefix, ...limits });
+    const redis = new RedisIdpStore({ url: config.store.redisUrl, redis: config.store.redis, keyPrefix: config.store.keyPrefix, ...limits });
     // Start-up needs the records: an unreachable Redis stops it with a clear message, not a hang.
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {

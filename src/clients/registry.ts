@@ -1,6 +1,7 @@
 import type { ClientConfig, Config } from "../config/schema.js";
 import { OAuthError } from "../oauth/errors.js";
 import { HashQueue, HashQueueFull } from "./hash-queue.js";
+import type { FailedAuthGuard } from "../limits/failed-auth.js";
 import { scryptParamsOf } from "./scrypt-params.js";
 import { dummyScryptHash, hashSecretSha256, verifySecret } from "./secret-hash.js";
 
@@ -16,7 +17,9 @@ import { dummyScryptHash, hashSecretSha256, verifySecret } from "./secret-hash.j
  *
  * All scrypt work (real or dummy) goes through one HashQueue (config `clientAuth`): a burst of
  * made-up ids is refused with 503 `client_auth_overloaded` past the queue bound instead of holding
- * the thread pool that also signs tokens. Rate-limiting failures is a separate, later layer.
+ * the thread pool that also signs tokens. Failures are also rate limited per client id and per
+ * remote address when configured (limits/failed-auth.ts): a blocked id or address is refused before
+ * any hash, whether the id exists or not.
  */
 export class ClientRegistry {
   readonly #byId: ReadonlyMap<string, ClientConfig>;
@@ -24,8 +27,14 @@ export class ClientRegistry {
   readonly #dummyHash: string;
   readonly #slow: boolean;
   readonly #queue: HashQueue;
+  readonly #guard: FailedAuthGuard | undefined;
 
-  constructor(clients: readonly ClientConfig[], limits: Config["clientAuth"] = { maxConcurrentHashes: 2, maxQueuedHashes: 16 }) {
+  constructor(
+    clients: readonly ClientConfig[],
+    limits: Config["clientAuth"] = { maxConcurrentHashes: 2, maxQueuedHashes: 16 },
+    guard?: FailedAuthGuard,
+  ) {
+    this.#guard = guard;
     this.#byId = new Map(clients.map((c) => [c.id, c]));
     const scrypt = clients.map((c) => scryptParamsOf(c.secretHash)).find((p) => p !== undefined);
     this.#slow = scrypt !== undefined;
@@ -33,7 +42,16 @@ export class ClientRegistry {
     this.#queue = new HashQueue({ maxConcurrent: limits.maxConcurrentHashes, maxQueued: limits.maxQueuedHashes });
   }
 
-  async authenticate(clientId: string, secret: string): Promise<ClientConfig | undefined> {
+  /** `remoteAddress`: the caller's address (limits/remote-address.ts), for the failure limits. */
+  async authenticate(clientId: string, secret: string, remoteAddress?: string): Promise<ClientConfig | undefined> {
+    if (!this.#guard) return this.#check(clientId, secret);
+    await this.#guard.before(clientId, remoteAddress);
+    const client = await this.#check(clientId, secret);
+    if (!client) await this.#guard.failed(clientId, remoteAddress);
+    return client;
+  }
+
+  async #check(clientId: string, secret: string): Promise<ClientConfig | undefined> {
     const client = this.#byId.get(clientId);
     const stored = client?.secretHash;
     if (stored !== undefined && !stored.startsWith("scrypt:")) {

@@ -1,13 +1,18 @@
+import { BlockList, isIP } from "node:net";
 import { z } from "zod";
 import { GRANT_SAML2_BEARER, GRANT_TOKEN_EXCHANGE, JWT_ALGORITHMS, RESERVED_CLAIMS, SCOPE_TOKEN, TOKEN_TYPES } from "../oauth/constants.js";
 import { subjectNamespaceProblems } from "../policy/subject-namespace.js";
 import { SCRYPT_LIMITS, scryptParamsOf, scryptParamsProblem } from "../clients/scrypt-params.js";
+import { LOG_LEVELS } from "../log/logger.js";
+import { GRANT_JWT_BEARER } from "../idjag/constants.js";
+import { redisConnectionSchema } from "../redis/settings.js";
 
 /**
  * The configuration schema: the single source of truth for what a config file may say. Strict
  * everywhere (an unknown key is a typo, and a typo is an error), cross-checked in `superRefine`,
  * and exported as JSON Schema by `npm run config-schema`. Every field carries a description; the
- * README's config reference is generated from these and a test keeps the two in sync.
+ * config reference (docs/configuration.md, `npm run docs`) is generated from these and a test
+ * keeps the two in sync.
  */
 
 const tokenType = z.enum([TOKEN_TYPES.saml2, TOKEN_TYPES.saml1, TOKEN_TYPES.idToken, TOKEN_TYPES.jwt, TOKEN_TYPES.accessToken]);
@@ -24,8 +29,8 @@ const userDirectory = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, "a d
 
 const attributeSelector = z
   .strictObject({
-    name: z.string().min(1).optional().describe("Attribute Name (SAML 2.0) or AttributeName (SAML 1.1)."),
-    friendlyName: z.string().min(1).optional().describe("Attribute FriendlyName (SAML 2.0 only)."),
+    name: z.string().min(1).optional().describe("Attribute Name (SAML 2.0) or AttributeName (SAML 1.1); for a JWT issuer, the claim name. Give exactly one of name or friendlyName."),
+    friendlyName: z.string().min(1).optional().describe("Attribute FriendlyName (SAML 2.0 only). Give exactly one of name or friendlyName."),
     nameFormat: z.string().min(1).optional().describe("Require this NameFormat (SAML 2.0) or AttributeNamespace (SAML 1.1) as well as the name."),
   })
   .refine((s) => (s.name === undefined) !== (s.friendlyName === undefined), {
@@ -41,8 +46,8 @@ const claimRule = z.strictObject({
 });
 
 const scopeRule = z.strictObject({
-  when: attributeSelector.optional().describe("Attribute to test; omit to grant unconditionally."),
-  anyOf: z.array(z.string()).min(1).optional().describe("The rule applies when the attribute has any of these values."),
+  when: attributeSelector.optional().describe("Attribute to test; omit (with anyOf) to grant unconditionally. when and anyOf go together."),
+  anyOf: z.array(z.string()).min(1).optional().describe("The rule applies when the attribute has any of these values; required with when, not allowed without it."),
   grant: z.array(scopeToken).min(1).describe("Scopes the subject may then receive."),
 }).refine((r) => (r.when === undefined) === (r.anyOf === undefined), { message: "when and anyOf go together" });
 
@@ -112,7 +117,8 @@ const admin = z.strictObject({
     }),
     z.strictObject({
       kind: z.literal("redis"),
-      redisUrl: z.string().regex(/^rediss?:\/\//).describe("Redis URL."),
+      redisUrl: z.string().regex(/^rediss?:\/\//).optional().describe("Redis URL (one server); same as `redis: { url }`. Give this or `redis`."),
+      redis: redisConnectionSchema.optional().describe("How to reach Redis: `{ url }`, `{ sentinel: {...} }` or `{ cluster: {...} }` (see the operations docs). Give this or `redisUrl`."),
       keyPrefix: z.string().default("fedbridge:idps:").describe("Prefix of the record keys and change channel."),
     }),
   ]).describe("Where admin-managed IdP records live: file (one instance) or redis (shared by every instance)."),
@@ -130,9 +136,9 @@ const jwtIssuer = z
   .strictObject({
     id: z.string().regex(SOURCE_ID).describe("Local name of the issuer (used by clients' `idps`)."),
     issuer: httpsOrHttpUrl.describe("Exact `iss` value of its tokens."),
-    jwksFile: z.string().min(1).optional().describe("Static JWKS file (relative to the config file)."),
-    jwksUri: httpsOrHttpUrl.optional().describe("JWKS URL, fetched at run time and cached."),
-    discoveryUrl: httpsOrHttpUrl.optional().describe("OIDC discovery document URL; its jwks_uri is used (and its issuer must match)."),
+    jwksFile: z.string().min(1).optional().describe("Static JWKS file (relative to the config file). Give exactly one of jwksFile, jwksUri or discoveryUrl."),
+    jwksUri: httpsOrHttpUrl.optional().describe("JWKS URL, fetched at run time and cached. Give exactly one of jwksFile, jwksUri or discoveryUrl."),
+    discoveryUrl: httpsOrHttpUrl.optional().describe("OIDC discovery document URL; its jwks_uri is used (and its issuer must match). Give exactly one of jwksFile, jwksUri or discoveryUrl."),
     algorithms: z.array(z.enum(JWT_ALGORITHMS)).min(1).default(["RS256", "ES256"]).describe("Accepted JWS algorithms (asymmetric only)."),
     audiences: z.array(z.string().min(1)).min(1).describe("Accepted `aud` values (the bridge's client id at that issuer)."),
     tokenTypes: z.array(z.enum([TOKEN_TYPES.idToken, TOKEN_TYPES.jwt])).default([TOKEN_TYPES.idToken, TOKEN_TYPES.jwt]).describe("subject_token_type values its tokens may arrive as."),
@@ -144,6 +150,9 @@ const jwtIssuer = z
     mapping: mapping.default({ subject: { nameId: true }, claims: {}, scopes: [], require: [] }).describe("Claims → token claims and scopes (`name` is the claim name; `nameId` is `sub`)."),
     actorBinding: z.enum(["azp", "sub", "none"]).default("azp").describe("How its tokens bind to the presenting client as actor_token: azp (default) = the token must name its party in azp/client_id and the client must list it in issuerParties (missing: actor_client_missing; another: actor_client_mismatch); sub = the party is azp/client_id when present, else `sub` (workload tokens that name no client); none = any holder may present it (explicit permissive opt-in)."),
     bindSubjectTokens: z.boolean().default(false).describe("Apply the same binding to subject tokens: one that names a party in azp/client_id must name one the presenting client lists in issuerParties (subject_client_mismatch)."),
+    idJag: z.strictObject({
+      maxLifetimeSeconds: seconds.max(3600).default(600).describe("Refuse ID-JAGs whose `exp` is further than this from `iat` (token_lifetime_too_long): the grant is meant to be short-lived."),
+    }).optional().describe("Accept this issuer's Identity Assertion JWT Authorization Grants (Cross-App Access, typ oauth-id-jag+jwt) at POST /token with grant_type jwt-bearer (RFC 7523). Their `aud` must be this bridge's `issuer` (not `audiences`), `client_id` the authenticated client, each `jti` is accepted once. Omit to refuse them."),
   })
   .refine((i) => [i.jwksFile, i.jwksUri, i.discoveryUrl].filter((x) => x !== undefined).length === 1, {
     message: "give exactly one of jwksFile, jwksUri or discoveryUrl",
@@ -160,7 +169,7 @@ const client = z.strictObject({
       if (problem) ctx.addIssue({ code: "custom", message: `scrypt parameters out of bounds: ${problem}` });
     })
     .describe(`Hash of the client secret, made by \`npm run hash-secret\`. scrypt: N a power of two ${SCRYPT_LIMITS.minN}–${SCRYPT_LIMITS.maxN}, r ≤ ${SCRYPT_LIMITS.maxR}, p ≤ ${SCRYPT_LIMITS.maxP}, 128·N·r ≤ ${SCRYPT_LIMITS.maxMemoryBytes / 1024 / 1024} MiB, N·r·p ≤ ${SCRYPT_LIMITS.maxWork}; every scrypt client uses the same N, r, p.`),
-  grantTypes: z.array(z.enum([GRANT_TOKEN_EXCHANGE, GRANT_SAML2_BEARER])).default([GRANT_TOKEN_EXCHANGE]).describe("Grants this client may use; an empty list authenticates but grants nothing."),
+  grantTypes: z.array(z.enum([GRANT_TOKEN_EXCHANGE, GRANT_SAML2_BEARER, GRANT_JWT_BEARER])).default([GRANT_TOKEN_EXCHANGE]).describe("Grants this client may use; an empty list authenticates but grants nothing. jwt-bearer: present an ID-JAG from a jwtIssuers entry with idJag (Cross-App Access)."),
   audiences: z.array(z.string().min(1)).min(1).describe("Audience ids (from `audiences`) this client may request."),
   defaultAudience: z.string().min(1).optional().describe("Audience used when the request names none."),
   scopes: z.array(scopeToken).default([]).describe("Largest scope this client may receive."),
@@ -174,6 +183,10 @@ const client = z.strictObject({
   mode: z.enum(["delegation", "impersonation"]).default("delegation").describe("delegation: the token carries act naming the acting party (RFC 8693 §4.1); impersonation: no act."),
   impersonateChains: z.boolean().default(false).describe("Let an impersonation client drop an existing delegation chain (off: such subject tokens are refused)."),
   introspect: z.boolean().default(false).describe("May call POST /introspect (RFC 7662): for resource servers."),
+  rateLimit: z.strictObject({
+    max: z.number().int().min(1).max(1_000_000).describe("Most token requests of this client in one window."),
+    windowSeconds: z.number().int().min(1).max(86_400).describe("Length of the window in seconds."),
+  }).optional().describe("This client's own token-request limit, instead of rateLimits.perClient (applies even when perClient is off): for a client whose volume differs from the rest, e.g. a gateway."),
 });
 
 const audience = z.strictObject({
@@ -184,16 +197,76 @@ const audience = z.strictObject({
   mayAct: z.string().min(1).optional().describe("Client id that alone may re-exchange tokens issued for this audience: they carry may_act {sub, iss} (RFC 8693 §4.4)."),
 });
 
+/** Cross-App Access, IdP side: a resource authorization server the bridge issues ID-JAGs for. */
+const resourceAuthorizationServer = z.strictObject({
+  id: z.string().regex(SOURCE_ID).describe("Local name (logs, explain)."),
+  issuer: httpsOrHttpUrl.describe("Its RFC 8414 issuer identifier: the `audience` a client requests and the `aud` of the ID-JAG (compared exactly)."),
+  grantTtlSeconds: seconds.max(3600).default(300).describe("Lifetime of the ID-JAGs issued for it (never past the subject token's own expiry)."),
+  subjectClaim: z.string().regex(/^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$/).optional().describe("Mapped claim whose single value becomes the ID-JAG `sub`, when this server knows the user by another identifier than the mapped `sub` (draft §3.1: the identifier it receives in SSO). Missing or multi-valued: id_jag_subject_claim_missing."),
+  clients: z.array(z.strictObject({
+    client: z.string().min(1).describe("Id of a bridge client (`clients[].id`) that may request ID-JAGs for this server."),
+    clientId: z.string().min(1).max(1024).describe("The client_id that client is known by at this server: the ID-JAG `client_id` (draft §3.1, §5)."),
+    resources: z.array(httpsOrHttpUrl).default([]).describe("Resource identifiers (RFC 8707) it may request; omitted `resource` grants all of them; none listed: the request may not name one."),
+    scopes: z.array(scopeToken).default([]).describe("Scopes it may request at this server (also bounded by the subject's mapping grant)."),
+    defaultScopes: z.array(scopeToken).default([]).describe("Granted when the request has no `scope` (intersected the same way; empty: scope_empty)."),
+  })).min(1).describe("Which bridge clients may request ID-JAGs for this server, and with what."),
+});
+
 const signingKey = z
   .strictObject({
     kid: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).describe("Key id, published in the JWKS and set in every token header."),
     alg: z.enum(["RS256", "PS256", "ES256", "ES384", "EdDSA"]).describe("JWS algorithm."),
-    privateKeyFile: z.string().min(1).optional().describe("PKCS#8 PEM private key (the first key with one signs)."),
-    publicKeyFile: z.string().min(1).optional().describe("PEM public key of a retired key, still published for verification."),
+    privateKeyFile: z.string().min(1).optional().describe("PKCS#8 PEM private key (the first key with one signs). Give exactly one of privateKeyFile or publicKeyFile."),
+    publicKeyFile: z.string().min(1).optional().describe("PEM public key of a retired key, still published for verification. Give exactly one of privateKeyFile or publicKeyFile."),
   })
   .refine((k) => (k.privateKeyFile === undefined) !== (k.publicKeyFile === undefined), {
     message: "give exactly one of privateKeyFile or publicKeyFile",
   });
+
+/**
+ * One rate limit (src/limits): at most `max` counts per key in a fixed window of `windowSeconds`
+ * starting with the key's first count. Off unless enabled; the defaults are the suggested values.
+ */
+const rateLimit = (max: number, windowSeconds: number, what: string, effect: string) => z.strictObject({
+  enabled: z.boolean().default(false).describe("Turn this limit on (off by default)."),
+  max: z.number().int().min(1).max(1_000_000).default(max).describe(`Most ${what} in one window.`),
+  windowSeconds: z.number().int().min(1).max(86_400).default(windowSeconds).describe("Length of the window in seconds (a fixed window, from the key's first count)."),
+}).default({ enabled: false, max, windowSeconds }).describe(effect);
+const RATE_LIMITS_DEFAULT = {
+  store: "memory" as const, keyPrefix: "fedbridge:rl", timeoutMs: 250,
+  perClient: { enabled: false, max: 600, windowSeconds: 60 },
+  perSource: { enabled: false, max: 6_000, windowSeconds: 60 },
+  perSubject: { enabled: false, max: 60, windowSeconds: 60 },
+  failedAuthPerClientId: { enabled: false, max: 10, windowSeconds: 300 },
+  failedAuthPerAddress: { enabled: false, max: 50, windowSeconds: 300 },
+};
+
+/** A `server.trustProxy` entry: an IP address, a CIDR, or one of Express's named ranges. */
+const trustedProxy = z.string().max(64).refine((v) => {
+  if (v === "loopback" || v === "linklocal" || v === "uniquelocal") return true;
+  const [ip, prefix, ...rest] = v.split("/");
+  const family = isIP(ip ?? "");
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  if (!/^\d{1,3}$/.test(prefix) || Number(prefix) > (family === 4 ? 32 : 128)) return false;
+  return !tooWide(ip!, Number(prefix), family);
+}, "an IP address, a CIDR (10.0.0.0/8, fd00::/8) no wider than an IPv4 /8, loopback, linklocal or uniquelocal");
+
+/**
+ * A range wider than an IPv4 /8 (or an IPv6 /8) trusts nearly everyone, which is `trustProxy: true`
+ * spelled as a CIDR: any caller could then name its own address. IPv6 ranges that cover IPv4-mapped
+ * space (::ffff:0:0/96, ::/8: what a dual-stack socket reports for IPv4 clients) count as IPv4.
+ */
+function tooWide(ip: string, prefix: number, family: number): boolean {
+  if (family === 4) return prefix < 8;
+  if (prefix < 8) return true;
+  if (prefix >= 104) return false;
+  const range = new BlockList();
+  range.addSubnet(ip, prefix, "ipv6");
+  const mapped = new BlockList();
+  mapped.addSubnet("::ffff:0:0", 96, "ipv6");
+  return range.check("::ffff:0.0.0.0", "ipv6") || mapped.check(ip, "ipv6");
+}
 
 export const configSchema = z
   .strictObject({
@@ -231,6 +304,7 @@ export const configSchema = z
     audiences: z.array(audience).min(1).describe("Resource servers tokens may be issued for."),
     samlIdps: z.array(samlIdp).default([]).describe("Trusted SAML identity providers."),
     jwtIssuers: z.array(jwtIssuer).default([]).describe("Trusted issuers of ID tokens and JWTs (OIDC providers, CI platforms)."),
+    resourceAuthorizationServers: z.array(resourceAuthorizationServer).default([]).describe("Cross-App Access, IdP side: resource authorization servers the bridge issues ID-JAGs for (token exchange with requested_token_type urn:ietf:params:oauth:token-type:id-jag). Empty: ID-JAGs are refused."),
     userDirectory: userDirectory.optional().describe("Declares that every source (SAML IdP, JWT issuer, admin-managed IdP) without its own mapping.userDirectory asserts identifiers from this one user directory, so that with equal subjectPrefix values they may serve one audience (a single-directory organisation). Unset (the default): sources reaching one audience need distinct subject namespaces, or start-up is refused."),
     admin: admin.optional(),
     delegation: z.strictObject({
@@ -239,22 +313,66 @@ export const configSchema = z
     }).default({ maxChainDepth: 4, maxChainBytes: 4096 }).describe("Delegation chains."),
     replay: z.strictObject({
       store: z.enum(["memory", "redis"]).default("memory").describe("memory: one process only; redis: shared by every instance."),
-      redisUrl: z.string().regex(/^rediss?:\/\//).optional().describe("Redis URL (required for store: redis)."),
-      keyPrefix: z.string().default("fedbridge:replay:").describe("Prefix of replay keys in Redis."),
+      redisUrl: z.string().regex(/^rediss?:\/\//).optional().describe("Redis URL (one server); same as `redis: { url }`. For store: redis, give this or `redis`."),
+      redis: redisConnectionSchema.optional().describe("How to reach Redis: `{ url }`, `{ sentinel: {...} }` (follows failovers) or `{ cluster: {...} }` (see the operations docs). For store: redis, give this or `redisUrl`."),
+      keyPrefix: z.string().default("fedbridge:replay:").describe("Prefix of replay keys in Redis. On a cluster it is wrapped in a hash tag (`{fedbridge:replay:}`) unless it contains one, so every mark runs on one slot."),
       timeoutMs: z.number().int().min(50).max(10_000).default(1_000).describe("Per-command timeout; past it the exchange fails with 503."),
       memoryMaxEntries: z.number().int().min(100).default(100_000).describe("Bound of the in-memory store; when full, new assertions are refused (503) rather than old entries forgotten."),
       initializeEmptyStore: z.boolean().default(true).describe("On an instance's first connection, a store without an epoch marker is taken as new: the marker is created and exchanges start at once. Off: such a store is treated as lost (closed for the lost-store window or until `npm run replay-reopen`), for operators who would rather initialise every store by hand than risk a store that lost its data while no instance was running. An instance that has seen the marker always notices its loss."),
-      quarantineOnServerChange: z.boolean().default(false).describe("Treat a new Redis server (a restart or a failover: another run_id) like a lost store and refuse exchanges for the lost-store window; for Redis without `appendfsync always` or with asynchronous replicas, where the last writes may be gone."),
-    }).default({ store: "memory", keyPrefix: "fedbridge:replay:", timeoutMs: 1_000, memoryMaxEntries: 100_000, initializeEmptyStore: true, quarantineOnServerChange: false }).describe("Where used assertion IDs are recorded."),
+      quarantineOnServerChange: z.boolean().optional().describe("Treat a new Redis server (a restart or a failover: another run_id) like a lost store and refuse exchanges for the lost-store window. Default: on with Sentinel or Cluster (a failover of a live master can lose acknowledged marks, even with waitReplicas, and only this closes that gap for certain), off for a single server (whose restart without data the epoch marker catches). Set false on a replicated store only with waitReplicas >= 1 and planned switchovers that pause writes first (docs/operations.md, Redis topologies): the mark counter then detects lost marks only on a best-effort basis."),
+      waitReplicas: z.number().int().min(0).max(16).default(0).describe("An exchange succeeds only once this many replicas acknowledged its replay mark (Redis WAIT), so a failover to a replica cannot forget it; fewer within waitTimeoutMs: 503, the token stays used. 0: no WAIT (asynchronous replication may lose the last marks on failover). Set it to at least 1 with Sentinel or Cluster."),
+      waitTimeoutMs: z.number().int().min(1).max(5_000).default(250).describe("How long a mark waits for waitReplicas acknowledgements; must be below timeoutMs."),
+    }).default({ store: "memory", keyPrefix: "fedbridge:replay:", timeoutMs: 1_000, memoryMaxEntries: 100_000, initializeEmptyStore: true, waitReplicas: 0, waitTimeoutMs: 250 }).describe("Where used assertion IDs are recorded."),
     server: z.strictObject({
       headersTimeoutMs: z.number().int().min(1_000).max(120_000).default(5_000).describe("A client must send the complete request headers within this time of its first byte, or the connection is closed (408); a connection silent this long while none of its requests is being answered is closed too. Held to within about a second."),
       requestTimeoutMs: z.number().int().min(1_000).max(300_000).default(10_000).describe("A client must send the complete request (headers and body) within this time, or the connection is closed (408). Held to within about a second."),
       keepAliveTimeoutMs: z.number().int().min(0).max(120_000).default(5_000).describe("An idle keep-alive connection is closed after this time."),
-    }).default({ headersTimeoutMs: 5_000, requestTimeoutMs: 10_000, keepAliveTimeoutMs: 5_000 }).describe("HTTP server timeouts (slow clients)."),
+      tls: z.strictObject({
+        certFile: z.string().min(1).describe("PEM certificate chain of the listener (relative to the config file)."),
+        keyFile: z.string().min(1).describe("PEM private key of the listener."),
+        clientCaFile: z.string().min(1).optional().describe("PEM CA certificates that client certificates may chain to: clients may then present one (requested, not required; reserved for mTLS client authentication)."),
+      }).optional().describe("Serve HTTPS instead of HTTP (OAuth requires TLS at the token endpoint, RFC 6749 §3.2; MCP clients refuse plain http). Omit behind a TLS-terminating proxy."),
+      trustProxy: z.union([z.literal(false), z.number().int().min(1).max(10), z.array(trustedProxy).min(1).max(100)]).default(false).describe("Which proxies in front of the bridge may name the client's address in X-Forwarded-For (Express `trust proxy`), used by the per-address rate limit. false (default): the TCP peer is the client and X-Forwarded-For is ignored (anyone can write it). A number n: n proxies are in front, each appending to X-Forwarded-For: the client is the n-th address from the right. A list of proxy addresses and CIDRs (or loopback, linklocal, uniquelocal): the client is the rightmost address not in the list. `true` (trust everything) is not accepted: every caller could then choose its own address."),
+      shutdownGraceMs: z.number().int().min(100).max(600_000).default(10_000).describe("On SIGTERM/SIGINT, the whole drain (shutdownDelayMs, the exchanges in flight, closing Redis) must end within this time of the signal, else the process exits 3 with the rest cut off. Keep it below your orchestrator's kill deadline (Kubernetes terminationGracePeriodSeconds) and above the slowest exchange you expect (about server.requestTimeoutMs)."),
+      shutdownDelayMs: z.number().int().min(0).max(300_000).default(0).describe("On SIGTERM/SIGINT, /readyz answers 503 at once but new connections are still accepted (answered with `Connection: close`) for this long before the listener closes, so a load balancer that polls /readyz stops routing here first. Set it to about your load balancer's probe period times its failure threshold (Kubernetes: readinessProbe periodSeconds x failureThreshold); 0 closes the listener at once."),
+    }).default({ headersTimeoutMs: 5_000, requestTimeoutMs: 10_000, keepAliveTimeoutMs: 5_000, trustProxy: false, shutdownGraceMs: 10_000, shutdownDelayMs: 0 }).describe("HTTP server timeouts (slow clients) and the shutdown drain."),
     clientAuth: z.strictObject({
       maxConcurrentHashes: z.number().int().min(1).max(16).default(2).describe("Most client-secret hashes (scrypt) computed at once, on the libuv thread pool that also signs tokens."),
       maxQueuedHashes: z.number().int().min(0).max(1_024).default(16).describe("Most authentications waiting for a hash slot; past it a request is refused at once (503 client_auth_overloaded, Retry-After) instead of queueing."),
     }).default({ maxConcurrentHashes: 2, maxQueuedHashes: 16 }).describe("Bound of the work client authentication may cost."),
+    metrics: z.strictObject({
+      enabled: z.boolean().default(false).describe("Serve the Prometheus metrics at GET /metrics (off by default: the series name your clients and IdPs)."),
+      port: z.number().int().min(0).max(65535).optional().describe("Serve /metrics on this port of its own (on metrics.host) instead of the main one, to keep it off the public listener; 0 picks a free port. Unset: on the main port."),
+      host: z.string().min(1).default("127.0.0.1").describe("Listen address of the metrics port (metrics.port); use 0.0.0.0 only where a firewall or network policy limits who can reach it."),
+      tokenHash: z.string().regex(/^sha256:[A-Za-z0-9_-]{43}$/, "sha256:<b64url> (npm run hash-secret)").optional().describe("SHA-256 hash of a bearer token every scrape must present (Prometheus `authorization: { credentials_file: ... }`); unset: no token is asked for."),
+      exemplars: z.boolean().default(true).describe("Expose OpenMetrics 1.0 with exemplars (each exchange's request_id and trace_id on fedbridge_exchanges_total and fedbridge_exchange_duration_seconds); false: the classic Prometheus text format 0.0.4 without exemplars."),
+      processMetrics: z.boolean().default(true).describe("Include the Node.js process metrics (CPU, memory, event-loop lag, GC, file descriptors)."),
+    }).default({ enabled: false, host: "127.0.0.1", exemplars: true, processMetrics: true }).describe("Prometheus metrics (see the operations documentation for the series and alert rules)."),
+    tracing: z.strictObject({
+      enabled: z.boolean().default(false).describe("Export an OpenTelemetry span per exchange and per pipeline step over OTLP/HTTP (requires tracing.otlpEndpoint)."),
+      otlpEndpoint: httpsOrHttpUrl.optional().describe("OTLP/HTTP traces URL of your collector, e.g. http://otel-collector:4318/v1/traces."),
+      serviceName: z.string().regex(/^[\x21-\x7E]{1,64}$/, "printable ASCII, no spaces").default("fedbridge").describe("service.name of the exported spans."),
+      sampleRatio: z.number().min(0).max(1).default(1).describe("Share of new traces recorded (0-1); a caller's W3C traceparent sampled flag is followed."),
+      exportTimeoutMs: z.number().int().min(100).max(60_000).default(5_000).describe("Timeout of one export to the collector (export runs in the background, never in an exchange)."),
+    }).default({ enabled: false, serviceName: "fedbridge", sampleRatio: 1, exportTimeoutMs: 5_000 }).describe("OpenTelemetry tracing of the exchange pipeline."),
+    log: z.strictObject({
+      level: z.enum(LOG_LEVELS).default("info").describe("Lowest level written: info (the default: one line per exchange, admin changes, start-up), warn (only failures the bridge works around: metadata refresh, Redis, key fetches, expiring certificates), error (only internal errors); debug writes every line."),
+    }).default({ level: "info" }).describe("Log output (JSON lines on stdout)."),
+    rateLimits: z.strictObject({
+      store: z.enum(["memory", "redis"]).default("memory").describe("memory: counters in this process (one instance; under start:cluster, per worker); redis: counters shared by every instance, in the Redis of replay.redisUrl (which is then required)."),
+      keyPrefix: z.string().regex(/^[A-Za-z0-9:_.-]{1,64}$/, "letters, digits, : _ . -").default("fedbridge:rl").describe("Prefix of the counter keys in Redis (each key is the prefix, the limit's name and a hash: never a client id, subject or address)."),
+      timeoutMs: z.number().int().min(10).max(5_000).default(250).describe("Bound of one limiter call to Redis. Past it, or while Redis is unreachable, limits fail open (the request goes on unlimited, logged as rate_limit_store_unavailable), while the replay check still fails closed (503)."),
+      perClient: rateLimit(600, 60, "token requests of one authenticated client",
+        "Token requests per client, counted right after client authentication; past max: 429 rate_limited with Retry-After. Size it above the client's peak rate."),
+      perSource: rateLimit(6_000, 60, "exchanges of verified tokens from one SAML IdP or JWT issuer (the bridge's own tokens are one source)",
+        "Exchanges per token source, counted once the token is verified and the client may use its source, before the one-time mark (a limited assertion stays usable after Retry-After)."),
+      perSubject: rateLimit(60, 60, "exchanges of verified tokens naming one subject of one source",
+        "Exchanges per subject (one user or workload of one source), counted like perSource; the key is a hash, never the identifier."),
+      failedAuthPerClientId: rateLimit(10, 300, "failed client authentications naming one client_id",
+        "Failed client authentications per client_id, configured or not (an unknown id is answered alike). After max failures every authentication naming that id is refused (429) without checking the secret, the right one included, until the window ends: anyone who knows a client id can cause that, so keep failedAuthPerAddress lower."),
+      failedAuthPerAddress: rateLimit(50, 300, "failed client authentications from one remote address",
+        "Failed client authentications per remote address (an IPv4 address, or an IPv6 /64; behind a proxy see server.trustProxy). After max failures every authentication from it is refused (429) without checking the secret until the window ends."),
+    }).default(RATE_LIMITS_DEFAULT).describe("Rate limits (429 rate_limited with Retry-After): per client, per token source, per subject, and failed client authentications per client_id and per remote address. Each is off until enabled."),
   })
   .superRefine((c, ctx) => {
     const dup = (list: readonly { id: string }[], path: string): void => {
@@ -275,8 +393,14 @@ export const configSchema = z
     if (!c.signing.keys.some((k) => k.privateKeyFile)) {
       ctx.addIssue({ code: "custom", path: ["signing", "keys"], message: "at least one key needs a privateKeyFile" });
     }
+    if (c.tracing.enabled && c.tracing.otlpEndpoint === undefined) {
+      ctx.addIssue({ code: "custom", path: ["tracing", "otlpEndpoint"], message: "required when tracing.enabled is true" });
+    }
     if (c.server.headersTimeoutMs > c.server.requestTimeoutMs) {
       ctx.addIssue({ code: "custom", path: ["server", "headersTimeoutMs"], message: "must not exceed server.requestTimeoutMs" });
+    }
+    if (c.server.shutdownDelayMs >= c.server.shutdownGraceMs) {
+      ctx.addIssue({ code: "custom", path: ["server", "shutdownDelayMs"], message: "must be below server.shutdownGraceMs (the delay is spent inside the grace period, leaving time for the exchanges in flight)" });
     }
     // One scrypt cost for every client: a failed authentication then costs one hash of that cost
     // whatever the client id and its hash kind, so timing tells no ids apart (clients/registry.ts).
@@ -284,8 +408,20 @@ export const configSchema = z
     if (costs.size > 1) {
       ctx.addIssue({ code: "custom", path: ["clients"], message: `every scrypt secretHash must use the same N:r:p (found ${[...costs].join(", ")})` });
     }
-    if (c.replay.store === "redis" && !c.replay.redisUrl) {
+    if (c.rateLimits.store === "redis" && !c.replay.redisUrl && !(c.replay as { redis?: unknown }).redis) {
+      ctx.addIssue({ code: "custom", path: ["rateLimits", "store"], message: "redis needs the replay store's Redis (replay.redisUrl): the limiters use it" });
+    }
+    if (c.replay.store === "redis" && !c.replay.redisUrl && !c.replay.redis) {
       ctx.addIssue({ code: "custom", path: ["replay", "redisUrl"], message: "required when store is redis" });
+    }
+    if (c.replay.redisUrl && c.replay.redis) {
+      ctx.addIssue({ code: "custom", path: ["replay", "redis"], message: "give redis or redisUrl, not both" });
+    }
+    if (c.replay.waitReplicas > 0 && c.replay.waitTimeoutMs >= c.replay.timeoutMs) {
+      ctx.addIssue({ code: "custom", path: ["replay", "waitTimeoutMs"], message: "must be below replay.timeoutMs" });
+    }
+    if (c.admin?.store.kind === "redis" && (c.admin.store.redisUrl === undefined) === (c.admin.store.redis === undefined)) {
+      ctx.addIssue({ code: "custom", path: ["admin", "store", "redisUrl"], message: "give exactly one of redisUrl or redis" });
     }
     const audiences = new Map(c.audiences.map((a) => [a.id, a]));
     const clientIds = new Set(c.clients.map((cl) => cl.id));
@@ -304,6 +440,27 @@ export const configSchema = z
       if (c.samlIdps.some((s) => s.id === j.id)) ctx.addIssue({ code: "custom", path: ["jwtIssuers", i, "id"], message: `"${j.id}" is also a SAML IdP id` });
     });
     dup(c.jwtIssuers, "jwtIssuers");
+    dup(c.resourceAuthorizationServers, "resourceAuthorizationServers");
+    const rasIssuers = new Set<string>();
+    c.resourceAuthorizationServers.forEach((r, i) => {
+      // Draft §8.3: the bridge never takes its own ID-JAGs; an audience of itself would be one.
+      if (r.issuer === c.issuer) ctx.addIssue({ code: "custom", path: ["resourceAuthorizationServers", i, "issuer"], message: "must differ from the bridge's own issuer" });
+      // An ID-JAG and an access token share iss and key: the same aud would leave only `typ` to tell
+      // them apart (RFC 8725 §2.8, §3.11), and a resource server that skips it would take a grant as a token.
+      if (audiences.has(r.issuer)) ctx.addIssue({ code: "custom", path: ["resourceAuthorizationServers", i, "issuer"], message: "must differ from every audience id (an ID-JAG's aud would equal that audience's access tokens')" });
+      if (rasIssuers.has(r.issuer)) ctx.addIssue({ code: "custom", path: ["resourceAuthorizationServers", i, "issuer"], message: "same issuer as another resource authorization server" });
+      rasIssuers.add(r.issuer);
+      const seenClients = new Set<string>();
+      r.clients.forEach((rc, j) => {
+        const path = ["resourceAuthorizationServers", i, "clients", j];
+        if (!clientIds.has(rc.client)) ctx.addIssue({ code: "custom", path: [...path, "client"], message: `unknown client "${rc.client}"` });
+        if (seenClients.has(rc.client)) ctx.addIssue({ code: "custom", path: [...path, "client"], message: `client "${rc.client}" listed twice` });
+        seenClients.add(rc.client);
+        rc.defaultScopes.forEach((s, k) => {
+          if (!rc.scopes.includes(s)) ctx.addIssue({ code: "custom", path: [...path, "defaultScopes", k], message: `"${s}" is not in this entry's scopes` });
+        });
+      });
+    });
     c.saml.decryptionKeys.forEach((k, i) => {
       k.idps?.forEach((d, j) => {
         // SAML IdPs only; with the admin API on, an id may name an IdP an admin manages at run time.
@@ -350,4 +507,5 @@ export type SamlIdpConfig = Config["samlIdps"][number];
 export type MappingConfig = SamlIdpConfig["mapping"];
 export type AttributeSelector = z.infer<typeof attributeSelector>;
 export type JwtIssuerConfig = Config["jwtIssuers"][number];
+export type ResourceAuthorizationServerConfig = Config["resourceAuthorizationServers"][number];
 export type AdminConfig = NonNullable<Config["admin"]>;

@@ -57,12 +57,38 @@ export class StepFailure extends Error {
   }
 }
 
+/**
+ * What watches a grant's pipeline (metrics, tracing: metrics/exchange-observer.ts). `exchange`
+ * is called once per run and returns that run's hooks; none of them may throw or change the
+ * outcome. Optional: a pipeline without an observer runs the same.
+ */
+export interface PipelineObserver {
+  exchange(ctx: ExchangeContext): ExchangeObservation;
+}
+
+export interface ExchangeObservation {
+  /** A step starts; the returned function is called when it ends (`error` undefined: it passed). */
+  step(name: string): (error: unknown) => void;
+  /** The run ends: issued (`error` undefined) or refused/failed at `step`. */
+  end(error: unknown, step?: string): void;
+}
+
+/**
+ * The one place steps run: each step in order, each failure wrapped with the step's name, and
+ * every step timed and traced through the services' observer, whatever the grant.
+ */
 export async function runSteps(steps: readonly Step[], ctx: ExchangeContext, services: ExchangeServices): Promise<void> {
+  const observation = services.observer?.exchange(ctx);
   for (const s of steps) {
+    const done = observation?.step(s.name);
     try {
       await s.run(ctx, services);
     } catch (e) {
+      done?.(e);
+      observation?.end(e, s.name);
       throw new StepFailure(s.name, e);
     }
+    done?.(undefined);
   }
+  observation?.end(undefined);
 }

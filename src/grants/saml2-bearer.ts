@@ -9,6 +9,7 @@ import { resolveTargetAudiences, decideTokenScope, decideActor, decideLifetime }
 import { verifySubjectToken, mapSubjectClaims } from "../exchange/steps/subject.js";
 import { consumeTokens } from "../exchange/steps/replay.js";
 import { issueAccessToken } from "../exchange/steps/issue.js";
+import { limitClient, limitSource, limitSubject } from "../exchange/steps/limits.js";
 
 /**
  * RFC 7522 §2.1: the SAML 2.0 bearer assertion grant, for legacy clients that predate token
@@ -55,12 +56,16 @@ const requireSaml2 = step("authorize_token_types", (_ctx, services) => {
 export const saml2BearerGrant = {
   grantType: GRANT_SAML2_BEARER,
   steps: [
+    limitClient,
     readBearerRequest,
     authorizeGrant(GRANT_SAML2_BEARER),
     requireSaml2,
     resolveTargetAudiences,
     assertionErrorsAsInvalidGrant(verifySubjectToken),
     assertionErrorsAsInvalidGrant(authorizeSources),
+    // Not wrapped: a limit is 429 rate_limited in either grant (exchange/steps/limits.ts).
+    limitSource,
+    limitSubject,
     assertionErrorsAsInvalidGrant(mapSubjectClaims),
     decideTokenScope,
     assertionErrorsAsInvalidGrant(decideActor),

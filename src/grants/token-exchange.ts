@@ -7,6 +7,10 @@ import { resolveTargetAudiences, decideTokenScope, decideActor, decideLifetime }
 import { verifySubjectToken, verifyActorToken, mapSubjectClaims } from "../exchange/steps/subject.js";
 import { consumeTokens } from "../exchange/steps/replay.js";
 import { issueAccessToken } from "../exchange/steps/issue.js";
+import { single, type Form } from "../oauth/params.js";
+import { TOKEN_TYPE_ID_JAG } from "../idjag/constants.js";
+import { idJagExchangeGrant } from "./id-jag-exchange.js";
+import { limitClient, limitSource, limitSubject } from "../exchange/steps/limits.js";
 
 /**
  * RFC 8693 token exchange, in order. Cheap request and policy checks come before any signature
@@ -15,6 +19,7 @@ import { issueAccessToken } from "../exchange/steps/issue.js";
 export const tokenExchangeGrant = {
   grantType: GRANT_TOKEN_EXCHANGE,
   steps: [
+    limitClient,
     readRequest,
     authorizeGrant(GRANT_TOKEN_EXCHANGE),
     authorizeTokenTypes,
@@ -22,6 +27,9 @@ export const tokenExchangeGrant = {
     verifySubjectToken,
     verifyActorToken,
     authorizeSources,
+    // After verification, before the one-time mark: exchange/steps/limits.ts says why.
+    limitSource,
+    limitSubject,
     mapSubjectClaims,
     decideTokenScope,
     decideActor,
@@ -31,4 +39,6 @@ export const tokenExchangeGrant = {
   ] satisfies readonly Step[],
   /** RFC 8693 §2.2.1: the type of what was issued. */
   responseFields: (ctx: ExchangeContext) => ({ issued_token_type: ctx.request!.requestedTokenType }),
+  /** Draft-ietf-oauth-identity-assertion-authz-grant-04 §4.3: an ID-JAG has its own steps. */
+  variant: (form: Form): Grant | undefined => (single(form, "requested_token_type") === TOKEN_TYPE_ID_JAG ? idJagExchangeGrant : undefined),
 } as const satisfies Grant;

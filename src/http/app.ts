@@ -4,11 +4,12 @@ import type { ClientRegistry } from "../clients/registry.js";
 import type { Grant } from "../grants/grant.js";
 import { tokenRoute } from "./routes/token.js";
 import { discoveryRoutes } from "./routes/discovery.js";
-import { healthRoutes } from "./routes/health.js";
+import { healthRoutes, type Readiness } from "./routes/health.js";
 import { introspectRoute } from "./routes/introspect.js";
 import { samlMetadataRoute, type SpMetadataFor } from "./routes/saml-metadata.js";
 import type { OwnTokenVerifier } from "../tokens/self-token.js";
 import { errorHandler } from "./error-response.js";
+import { requestScopeMiddleware } from "../log/request-scope.js";
 import { advertisedTokenTypes } from "../subject/verifiers.js";
 
 export interface AppOptions {
@@ -22,8 +23,14 @@ export interface AppOptions {
   now: () => number;
   /** Further routers (the admin API), mounted before the 404 handler. */
   extraRoutes?: readonly Router[];
+  /** GET /metrics (metrics/telemetry.ts), when served on the main port. */
+  metricsRoute?: Router | undefined;
   /** Extra detail for /readyz (e.g. IdPs whose metadata refresh failed). */
   readinessDetail?: () => Record<string, unknown>;
+  /** Raised on SIGTERM/SIGINT (main.ts): /readyz then answers 503 `draining`. */
+  readiness?: Readiness;
+  /** Config server.trustProxy: which proxies may name the client's address (limits/remote-address.ts). */
+  trustProxy?: false | number | readonly string[];
 }
 
 export function createApp(options: AppOptions): Express {
@@ -31,7 +38,11 @@ export function createApp(options: AppOptions): Express {
   app.disable("x-powered-by");
   app.set("etag", false);
   app.set("query parser", "simple");
+  // Express `trust proxy` (proxy-addr): req.ip is the TCP peer unless trusted proxies are configured.
+  app.set("trust proxy", typeof options.trustProxy === "object" ? [...options.trustProxy] : options.trustProxy ?? false);
   // RFC 6749 §5.1 / RFC 8693 §2.2: token responses must not be cached; applied to every response.
+  // Every request's id (X-Request-Id) and W3C trace context, for its log lines, exemplars and spans.
+  app.use(requestScopeMiddleware());
   app.use((_req, res, next) => {
     res.setHeader("Cache-Control", "no-store");
     res.setHeader("Pragma", "no-cache");
@@ -46,6 +57,10 @@ export function createApp(options: AppOptions): Express {
       keys: options.services.keys,
       grantTypes: options.grants.map((g) => g.grantType),
       tokenTypes: () => advertisedTokenTypes(options.services.tokenVerifiers),
+      crossAppAccess: {
+        issuesIdJag: (options.services.crossAppAccess?.servers.size ?? 0) > 0,
+        acceptsIdJag: options.services.crossAppAccess?.verifyGrant !== undefined,
+      },
     }),
   );
   app.use(introspectRoute({
@@ -54,8 +69,9 @@ export function createApp(options: AppOptions): Express {
     maxBodyBytes: options.services.limits.maxBodyBytes,
     now: options.now,
   }));
-  app.use(healthRoutes(options.services.replay, options.readinessDetail));
+  app.use(healthRoutes(options.services.replay, options.readinessDetail, options.readiness));
   for (const r of options.extraRoutes ?? []) app.use(r);
+  if (options.metricsRoute) app.use(options.metricsRoute);
   app.use(samlMetadataRoute(options.samlMetadata));
   app.use((_req, res) => {
     res.status(404).json({ error: "not_found" });

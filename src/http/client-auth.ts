@@ -5,6 +5,7 @@ import { OAuthError, refuse } from "../oauth/errors.js";
 import type { ClientConfig } from "../config/schema.js";
 import type { ClientRegistry } from "../clients/registry.js";
 import { single, type Form } from "../oauth/params.js";
+import { remoteAddress } from "../limits/remote-address.js";
 
 /**
  * Client authentication at the token endpoint (RFC 6749 §2.3.1): `client_secret_basic` and
@@ -13,7 +14,8 @@ import { single, type Form } from "../oauth/params.js";
  * unauthenticated exchange is impossible.
  */
 
-type Verify = (id: string, secret: string) => Promise<ClientConfig | undefined>;
+/** `address`: the caller's, for the failed-authentication limits (limits/failed-auth.ts). */
+type Verify = (id: string, secret: string, address: string | undefined) => Promise<ClientConfig | undefined>;
 
 function formUrlDecode(s: string): string {
   // RFC 6749 §2.3.1: id and secret are form-urlencoded before being joined with ':'.
@@ -52,7 +54,7 @@ class ClientSecretBasicStrategy extends Strategy {
       this.error(refuse("client_id_mismatch"));
       return;
     }
-    this.verify(creds.id, creds.secret).then(
+    this.verify(creds.id, creds.secret, remoteAddress(req)).then(
       (client) => (client ? this.success(client) : this.error(new OAuthError("client_auth_failed", { challenge: true }))),
       (e: unknown) => this.error(e as Error),
     );
@@ -78,7 +80,7 @@ class ClientSecretPostStrategy extends Strategy {
       this.error(refuse("client_auth_malformed"));
       return;
     }
-    this.verify(id, secret).then(
+    this.verify(id, secret, remoteAddress(req)).then(
       (client) => (client ? this.success(client) : this.error(refuse("client_auth_failed"))),
       (e: unknown) => this.error(e as Error),
     );
@@ -95,7 +97,7 @@ declare module "express-serve-static-core" {
 /** Express middleware: picks the one method the request uses and runs its passport strategy. */
 export function authenticateClient(clients: ClientRegistry): RequestHandler {
   const passport = new Passport();
-  const verify: Verify = (id, secret) => clients.authenticate(id, secret);
+  const verify: Verify = (id, secret, address) => clients.authenticate(id, secret, address);
   passport.use(new ClientSecretBasicStrategy(verify));
   passport.use(new ClientSecretPostStrategy(verify));
 

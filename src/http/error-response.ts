@@ -13,12 +13,27 @@ const HTTP_STATUS: Partial<Record<Reason, number>> = {
   charset_unsupported: 415,
 };
 
+/** Observes every OAuth error response of one app (the metrics: fedbridge_oauth_errors_total). */
+export type OAuthErrorObserver = (error: string, reason: Reason, status: number) => void;
+const observers = new WeakMap<object, OAuthErrorObserver>();
+
+/** Registers the observer of `app`'s error responses (an app per bridge: tests build many). */
+export function observeOAuthErrors(app: object, observer: OAuthErrorObserver): void {
+  observers.set(app, observer);
+}
+
 /**
  * The one place OAuth errors become HTTP (RFC 6749 §5.2): status, JSON `error` and a stable
  * `error_description` that is just the reason code: never the token, XML, a secret or a stack.
  * Anything that is not an OAuthError is a bug and becomes an opaque `server_error`.
+ * Every such response is counted here, by code, reason and status, whichever endpoint refused.
  */
 export function sendOAuthError(res: Response, err: OAuthError, status = HTTP_STATUS[err.reason] ?? err.status): void {
+  try {
+    (res.app ? observers.get(res.app) : undefined)?.(err.code, err.reason, status);
+  } catch {
+    // counting never changes the answer
+  }
   if (err.status === 401 && err.challenge) {
     res.setHeader("WWW-Authenticate", 'Basic realm="fedbridge", charset="UTF-8"');
   }

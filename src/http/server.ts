@@ -1,6 +1,9 @@
-import { createServer, type RequestListener, type Server } from "node:http";
+import { readFileSync } from "node:fs";
+import { createServer, type RequestListener, type Server, type ServerOptions } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 import type { Config } from "../config/schema.js";
+import { ConfigError, resolvePath } from "../config/load.js";
 
 /**
  * How often Node looks for connections past headersTimeout / requestTimeout. Node checks only on
@@ -16,20 +19,31 @@ export const CONNECTIONS_CHECKING_INTERVAL_MS = 500;
  * live forever: an inactivity timeout of headersTimeoutMs closes a connection that is silent while
  * no request of it is being answered (a request being answered is bounded by the bridge's own
  * timeouts: replay store, key fetches). Idle keep-alive connections close after keepAliveTimeout.
+ *
+ * With `server.tls` it serves HTTPS (RFC 6749 §3.2: the token endpoint requires TLS), the same
+ * bounds applying; its files are read now, relative to `baseDir` (the config file's folder).
  */
-export function createHttpServer(app: RequestListener, config: Config["server"]): Server {
+export function createHttpServer(
+  app: RequestListener,
+  config: Pick<Config["server"], "headersTimeoutMs" | "requestTimeoutMs" | "keepAliveTimeoutMs"> & { tls?: Config["server"]["tls"] },
+  baseDir: string = process.cwd(),
+): Server {
   const answering = new WeakMap<object, number>();
-  const server = createServer({
+  const options: ServerOptions = {
     connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS,
     headersTimeout: config.headersTimeoutMs,
     requestTimeout: config.requestTimeoutMs,
     keepAliveTimeout: config.keepAliveTimeoutMs,
-  }, (req, res) => {
+  };
+  const listener: RequestListener = (req, res) => {
     const socket = req.socket;
     answering.set(socket, (answering.get(socket) ?? 0) + 1);
     res.once("close", () => answering.set(socket, (answering.get(socket) ?? 1) - 1));
     app(req, res);
-  });
+  };
+  const server: Server = config.tls
+    ? createHttpsServer({ ...options, ...tlsMaterial(config.tls, baseDir) }, listener)
+    : createServer(options, listener);
   server.timeout = config.headersTimeoutMs;
   // With a listener, Node no longer destroys timed-out sockets itself: only silent idle ones go.
   server.on("timeout", (socket: Socket) => {
@@ -74,6 +88,29 @@ export function listen(server: Server, port: number, host: string): Promise<Addr
   });
 }
 
-export function urlOf(addr: AddressInfo): string {
-  return `http://${addr.address.includes(":") ? `[${addr.address}]` : addr.address}:${addr.port}`;
+export function urlOf(addr: AddressInfo, scheme: "http" | "https" = "http"): string {
+  return `${scheme}://${addr.address.includes(":") ? `[${addr.address}]` : addr.address}:${addr.port}`;
+}
+
+/**
+ * The listener's certificate chain and key, and the CAs client certificates may chain to. A client
+ * certificate is requested only with a client CA and never required here: authentication stays
+ * the client's secret until mTLS client authentication (RFC 8705) uses it. TLS 1.2 at least.
+ */
+function tlsMaterial(tls: NonNullable<Config["server"]["tls"]>, baseDir: string): { cert: Buffer; key: Buffer; ca?: Buffer; requestCert: boolean; rejectUnauthorized: boolean; minVersion: "TLSv1.2" } {
+  const read = (file: string, field: string): Buffer => {
+    try {
+      return readFileSync(resolvePath(baseDir, file));
+    } catch (e) {
+      throw new ConfigError([{ path: `server.tls.${field}`, message: `cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? "error"})` }]);
+    }
+  };
+  return {
+    cert: read(tls.certFile, "certFile"),
+    key: read(tls.keyFile, "keyFile"),
+    ...(tls.clientCaFile !== undefined ? { ca: read(tls.clientCaFile, "clientCaFile") } : {}),
+    requestCert: tls.clientCaFile !== undefined,
+    rejectUnauthorized: false,
+    minVersion: "TLSv1.2",
+  };
 }

@@ -58,6 +58,8 @@ export class IssuerFetcher {
     /** No new attempt within this long after a failure. */
     cooldownMs: number;
     log: Logger;
+    /** Each document fetched and parsed (metrics). */
+    onFetched?: (() => void) | undefined;
   }) {}
 
   get timeoutMs(): number {
@@ -91,11 +93,16 @@ export class IssuerFetcher {
         throw new KeySourceUnavailable("http_status");
       }
       const text = await readBounded(response, maxBytes, sig);
+      let json: unknown;
       try {
-        return JSON.parse(text) as unknown;
+        json = JSON.parse(text) as unknown;
       } catch (e) {
         throw new KeySourceUnavailable("malformed", { cause: e });
       }
+      // fedbridge_jwks_fetches_total{outcome="ok"}; a document the caller then finds malformed is
+      // counted again under that failure (through the jwt_issuer_keys_unavailable log event).
+      this.o.onFetched?.();
+      return json;
     } catch (e) {
       const err = e instanceof KeySourceUnavailable ? e : new KeySourceUnavailable(sig.aborted ? "timeout" : "unreachable", { cause: e });
       this.fail(err.reason);
@@ -241,7 +248,8 @@ function algorithmsFor(jwk: Record<string, unknown>, algorithms: readonly string
   if (jwk.kty === "RSA") fits = algorithms.filter((a) => /^(RS|PS)\d{3}$/.test(a));
   else if (jwk.kty === "EC" || jwk.kty === "OKP") fits = algorithms.filter((a) => a === CURVE_ALG[String(jwk.crv)]);
   else fits = [];
-  return typeof jwk.alg === "string" ? fits.filter((a) => a === jwk.alg) : fits;
+  // A key restricted to another `alg` (or to a non-string one, which jose never matches) fits none.
+  return jwk.alg === undefined ? fits : fits.filter((a) => a === jwk.alg);
 }
 
 /**

@@ -29,6 +29,8 @@ export interface TrustedJwtIssuer {
   binding: PartyBinding;
   /** This issuer's keys only. */
   keys: KeyResolver;
+  /** Set when its ID-JAGs are accepted (Cross-App Access, src/idjag/verify.ts). */
+  idJag?: { maxLifetimeSeconds: number } | undefined;
 }
 
 export class JwtIssuerRegistry {
@@ -58,6 +60,8 @@ export interface JwtIssuerDeps {
   /** Per-request timeout of JWKS and discovery fetches. Default 5000 ms. */
   timeoutMs?: number | undefined;
   log: Logger;
+  /** Each JWKS or discovery document an issuer's fetcher got (metrics: fedbridge_jwks_fetches_total). */
+  onKeysFetched?: ((issuerId: string) => void) | undefined;
 }
 
 export const DEFAULT_KEY_FETCH_TIMEOUT_MS = 5_000;
@@ -84,6 +88,7 @@ export function loadJwtIssuers(config: Pick<Config, "jwtIssuers">, baseDir: stri
       mapping: cfg.mapping,
       binding: { actor: cfg.actorBinding, subject: cfg.bindSubjectTokens },
       keys: keySource(cfg, path, baseDir, fetchImpl, deps),
+      idJag: cfg.idJag,
     };
   });
   return new JwtIssuerRegistry(issuers);
@@ -101,6 +106,7 @@ function keySource(cfg: JwtIssuerConfig, path: string, baseDir: string, fetchImp
     timeoutMs: deps.timeoutMs ?? DEFAULT_KEY_FETCH_TIMEOUT_MS,
     cooldownMs: cfg.jwksCooldownSeconds * 1000,
     log: deps.log,
+    onFetched: () => deps.onKeysFetched?.(cfg.id),
   });
   const remote = {
     fetcher,

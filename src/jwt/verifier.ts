@@ -166,11 +166,11 @@ function checkAuthorizedParty(payload: JWTPayload, issuer: TrustedJwtIssuer): vo
 }
 
 /**
- * Claims as mapping attributes (`name` = claim name): a string is one value, an array of
+ * Claims as mapping attributes (`name` = claim name; ID-JAGs too, src/idjag/verify.ts): a string is one value, an array of
  * strings/numbers/booleans its values, a number or boolean its string form. Objects (and arrays
  * holding any) are skipped; `act` and `may_act` are never attributes.
  */
-function attributesOf(payload: JWTPayload): Attribute[] {
+export function attributesOf(payload: JWTPayload): Attribute[] {
   const out: Attribute[] = [];
   for (const [name, value] of Object.entries(payload)) {
     if (NOT_ATTRIBUTES.has(name)) continue;

@@ -102,6 +102,17 @@ export const REASONS = {
   act_claim_too_large: "invalid_request",
   delegation_too_deep: "invalid_request",
   delegation_chain_present: "invalid_request",
+  // Cross-App Access (draft-ietf-oauth-identity-assertion-authz-grant-04), IdP side
+  id_jag_subject_not_assertion: "invalid_request",
+  id_jag_subject_client_mismatch: "invalid_request",
+  id_jag_subject_claim_missing: "invalid_request",
+  id_jag_actor_unsupported: "invalid_request",
+  id_jag_audience_unknown: "invalid_target",
+  // Cross-App Access, resource side (RFC 7523 §3.1: a bad grant is invalid_grant)
+  id_jag_issuer_not_trusted: "invalid_grant",
+  id_jag_client_mismatch: "invalid_grant",
+  id_jag_claim_invalid: "invalid_grant",
+  id_jag_pop_unsupported: "invalid_grant",
   // invalid_client (RFC 6749 §5.2)
   client_auth_missing: "invalid_client",
   client_auth_failed: "invalid_client",
@@ -124,6 +135,15 @@ export const REASONS = {
   replay_store_lost: "temporarily_unavailable",
   client_auth_overloaded: "temporarily_unavailable",
   issuer_keys_unavailable: "temporarily_unavailable",
+  // HTTP 429 (RFC 6585 §4) with Retry-After: a rate limit (src/limits). RFC 6749 §5.2 has no code
+  // for "too many requests"; temporarily_unavailable (RFC 6749 §4.1.2.1, registered in the OAuth
+  // Extensions Error Registry) is the one standard code that tells a client "the same request can
+  // succeed later", which is what a limited client must do. Not invalid_request (that says the
+  // request is wrong: clients do not retry it) and not RFC 8628's slow_down (a device-flow polling
+  // signal, HTTP 400, that token-exchange clients do not know). The 429 status and Retry-After
+  // carry the rest; one reason for every limit, so a caller learns nothing about which counter or
+  // whether a client id exists.
+  rate_limited: "temporarily_unavailable",
   internal_error: "server_error",
   signature_verifier_failed: "server_error",
 } as const satisfies Record<string, OAuthErrorCode>;
@@ -156,7 +176,7 @@ export class OAuthError extends Error {
     this.name = "OAuthError";
     this.reason = reason;
     this.code = options.code ?? REASONS[reason];
-    this.status = STATUS[this.code];
+    this.status = reason === "rate_limited" ? 429 : STATUS[this.code];
     this.challenge = options.challenge ?? false;
     this.retryAfterSeconds = options.retryAfterSeconds;
   }

@@ -1,5 +1,5 @@
 /**
- * Admin-managed IdPs shared through a REAL Redis (127.0.0.1:6379): two bridge instances over HTTP,
+ * Admin-managed IdPs shared through a REAL Redis (FEDBRIDGE_TEST_REDIS_URL, default 127.0.0.1:6379): two bridge instances over HTTP,
  * one record store. A change made on one instance is served by the other within a second, rotation
  * and the rollover guard work across instances, concurrent writers are serialised by the record
  * version (exactly one of two racing If-Match writes wins), no instance ever serves a half-applied
@@ -11,11 +11,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createClient } from "redis";
 import { exchange, startBridge, type TestBridge } from "../support/harness.js";
 import { IDP1_CERT, IDP1_NEXT_CERT, IDP2_CERT } from "../support/constants.js";
+import { TEST_REDIS_URL } from "../support/redis-url.js";
 import { metadataFor } from "../support/metadata-builder.js";
 import { buildAssertion2 } from "../support/saml-builder.js";
 import { KEYS, signWithXmlsec1, type KeyPair } from "../support/independent-signers.js";
 
-const REDIS_URL = "redis://127.0.0.1:6379";
+const REDIS_URL = TEST_REDIS_URL;
 const RUN_PREFIX = `fedbridge:test:admin:${randomUUID()}:`;
 const ADMIN_TOKEN = "admin-token-for-redis-tests-0123456789";
 const ENTITY = "https://dyn.test/idp";

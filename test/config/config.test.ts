@@ -1,7 +1,7 @@
 /**
  * Configuration: strict zod validation, cross-checks, files resolved at start-up, and a process
- * that exits non-zero naming the path of every bad field. The README's reference is generated
- * from the same schema, and this suite fails when the two drift apart.
+ * that exits non-zero naming the path of every bad field. The config reference (docs/configuration.md)
+ * is generated from the same schema, and this suite fails when the two drift apart.
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -204,17 +204,21 @@ describe("start-up", () => {
   });
 });
 
-describe("README", () => {
-  it("lists every reason code the bridge can answer with", () => {
-    const readme = readFileSync(join(ROOT, "README.md"), "utf8");
-    const missing = Object.keys(REASONS).filter((r) => !readme.includes(`\`${r}\``));
+describe("docs (the README links to them)", () => {
+  it("lists every reason code the bridge can answer with in the reason-code table of docs/api.md", () => {
+    const api = readFileSync(join(ROOT, "docs", "api.md"), "utf8");
+    // The table under "## Errors and reason codes", up to the next heading.
+    const section = /\n## Errors and reason codes\n([\s\S]*?)(?=\n## )/.exec(api);
+    expect(section, "docs/api.md: ## Errors and reason codes").not.toBeNull();
+    const rows = (section?.[1] ?? "").split("\n").filter((l) => l.startsWith("|")).join("\n");
+    const missing = Object.keys(REASONS).filter((r) => !rows.includes(`\`${r}\``));
     expect(missing).toEqual([]);
   });
 
-  it("documents every config field, exactly as the schema says (npm run config-schema -- --markdown)", () => {
-    const readme = readFileSync(join(ROOT, "README.md"), "utf8");
-    const m = /<!-- config-reference:start -->\n([\s\S]*?)\n<!-- config-reference:end -->/.exec(readme);
-    expect(m, "README config reference markers").not.toBeNull();
+  it("documents every config field in docs/configuration.md, exactly as the schema says (npm run docs)", () => {
+    const page = readFileSync(join(ROOT, "docs", "configuration.md"), "utf8");
+    const m = /<!-- config-reference:start -->\n([\s\S]*?)\n<!-- config-reference:end -->/.exec(page);
+    expect(m, "docs/configuration.md config reference markers").not.toBeNull();
     expect(m![1]).toBe(configReferenceMarkdown());
   });
 });

@@ -1,8 +1,9 @@
 /**
  * The README's quick start, as a test: the bundled example config with the development keys that
- * `npm start` creates, and the README's example exchanges (SAML 2.0, its replay, a scope the
- * mapping does not grant, SAML 1.1, and the saml2-bearer grant). If the README's examples stop
- * working, this fails.
+ * `npm start` creates, and what the README says of its example exchange beyond what curl prints
+ * (the claims, the replay refused, a scope the mapping does not grant), with the SAML 1.1
+ * (docs/saml.md) and saml2-bearer (docs/api.md) examples. The curl commands themselves run as
+ * pasted in docs-examples.test.ts.
  */
 import { execFileSync } from "node:child_process";
 import { join, resolve } from "node:path";
@@ -11,6 +12,7 @@ import request from "supertest";
 import { createBridge, type Bridge } from "../../src/bootstrap.js";
 import { loadConfigFile } from "../../src/config/load.js";
 import { decodeJwt } from "../support/harness.js";
+import { ensureDevKeys } from "./dev-keys.js";
 
 const ROOT = resolve(import.meta.dirname, "..", "..");
 const GRANT = "urn:ietf:params:oauth:grant-type:token-exchange";
@@ -23,7 +25,7 @@ function exampleAssertion(...args: string[]): string {
 
 beforeAll(async () => {
   // `npm start` runs this first: development keys and the example IdP, created if missing.
-  execFileSync(process.execPath, [join(ROOT, "dist", "scripts", "dev-keys.js")], { stdio: "ignore" });
+  await ensureDevKeys();
   bridge = await createBridge(loadConfigFile(join(ROOT, "config", "fedbridge.example.yaml")), { now: () => Date.now(), log: () => undefined });
 });
 afterAll(() => bridge.close());

@@ -1,6 +1,7 @@
 /**
  * One assertion, many concurrent requests, spread over two bridge PROCESSES (the built
- * `dist/src/main.js`, as deployed) sharing the real Redis at 127.0.0.1:6379: exactly one token.
+ * `dist/src/main.js`, as deployed) sharing the real Redis (FEDBRIDGE_TEST_REDIS_URL, default
+ * 127.0.0.1:6379): exactly one token.
  * Fails, never skips, when Redis is absent.
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -14,6 +15,7 @@ import { stringify } from "yaml";
 import { reopenReplayStore } from "../../src/replay/epoch.js";
 import { baseConfig, CLIENTS, GRANT, SAML2 } from "../support/harness.js";
 import { FIXTURES_DIR } from "../support/constants.js";
+import { TEST_REDIS_URL } from "../support/redis-url.js";
 import { buildAssertion2 } from "../support/saml-builder.js";
 import { KEYS, signWithXmlsec1, toBase64Url } from "../support/independent-signers.js";
 
@@ -45,12 +47,12 @@ beforeAll(async () => {
   const c = baseConfig();
   for (const k of c.signing.keys) k.privateKeyFile = join(FIXTURES_DIR, k.privateKeyFile);
   for (const i of c.samlIdps) i.metadataFile = join(FIXTURES_DIR, i.metadataFile);
-  c.replay = { store: "redis", redisUrl: "redis://127.0.0.1:6379", keyPrefix };
+  c.replay = { store: "redis", redisUrl: TEST_REDIS_URL, keyPrefix };
   const dir = mkdtempSync(join(tmpdir(), "fedbridge-mp-"));
   const file = join(dir, "config.yaml");
   writeFileSync(file, stringify(c));
   // The epoch marker written up front (as `npm run replay-reopen` would): both processes share it.
-  const init = createClient({ url: "redis://127.0.0.1:6379" });
+  const init = createClient({ url: TEST_REDIS_URL });
   await init.connect();
   await reopenReplayStore(init, keyPrefix, { now: Date.now(), operator: "test", reason: "new store" });
   await init.close();
@@ -67,7 +69,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const p of procs) p.kill("SIGTERM");
-  const redis = createClient({ url: "redis://127.0.0.1:6379" });
+  const redis = createClient({ url: TEST_REDIS_URL });
   await redis.connect();
   for await (const keys of redis.scanIterator({ MATCH: `${keyPrefix}*` })) if (keys.length) await redis.del(keys);
   await redis.close();

@@ -1,5 +1,5 @@
 /**
- * The Redis replay store against a REAL Redis (127.0.0.1:6379, plus a redis-server this file
+ * The Redis replay store against a REAL Redis (FEDBRIDGE_TEST_REDIS_URL, default 127.0.0.1:6379, plus a redis-server this file
  * starts and kills itself). Nothing is mocked. If Redis is not there, this file FAILS: the replay
  * guarantee across instances is exactly what it exists to prove, so a silent skip is not allowed.
  */
@@ -15,11 +15,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { IDP1 } from "../support/constants.js";
+import { TEST_REDIS_URL } from "../support/redis-url.js";
 import { exchange, expectError, startBridge, type TestBridge } from "../support/harness.js";
 import { KEYS, signWithXmlsec1 } from "../support/independent-signers.js";
 import { buildAssertion2, randomSamlId, type Assertion2Options } from "../support/saml-builder.js";
 
-const REDIS_URL = "redis://127.0.0.1:6379";
+const REDIS_URL = TEST_REDIS_URL;
 const REDIS_SERVER = "/usr/bin/redis-server";
 /** Unique per test run, so runs never see each other's keys; everything under it is deleted in afterAll. */
 const KEY_PREFIX = `fedbridge:test:${randomUUID()}:`;
@@ -97,7 +98,7 @@ afterAll(async () => {
   }
 });
 
-describe("Redis replay store over HTTP (shared Redis at 127.0.0.1:6379)", () => {
+describe(`Redis replay store over HTTP (shared Redis at ${REDIS_URL})`, () => {
   let started: Promise<TestBridge> | undefined;
   async function bridge(): Promise<TestBridge> {
     await sharedRedis();
@@ -105,7 +106,7 @@ describe("Redis replay store over HTTP (shared Redis at 127.0.0.1:6379)", () => 
     return started;
   }
 
-  it("Redis is reachable at 127.0.0.1:6379 (this file fails without it)", async () => {
+  it(`Redis is reachable at ${REDIS_URL} (this file fails without it)`, async () => {
     expect(await (await sharedRedis()).ping()).toBe("PONG");
   });
 
@@ -319,7 +320,7 @@ describe("RedisReplayStore.markAllUsed (real Redis)", () => {
     store.start();
     const deadline = Date.now() + 5000;
     while (!(await store.ready()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    expect(await store.ready(), "Redis must answer at 127.0.0.1:6379").toBe(true);
+    expect(await store.ready(), `Redis must answer at ${REDIS_URL}`).toBe(true);
     expect(await store.markAllUsed([{ key: "batch:s", ttlMs: 10_000 }, { key: "batch:a", ttlMs: 10_000 }])).toBe(true);
     expect(await store.markAllUsed([{ key: "batch:fresh", ttlMs: 10_000 }, { key: "batch:a", ttlMs: 10_000 }])).toBe(false);
     expect(await store.markUsed("batch:fresh", 10_000)).toBe(true);

@@ -2,6 +2,7 @@ import { Router } from "express";
 import { ACTOR_TOKEN_TYPES } from "../../oauth/constants.js";
 import { ISSUABLE_TOKEN_TYPES } from "../../oauth/constants.js";
 import type { SigningKeySet } from "../../tokens/signing-keys.js";
+import { GRANT_PROFILE_ID_JAG, TOKEN_TYPE_ID_JAG } from "../../idjag/constants.js";
 
 /**
  * RFC 8414 authorization server metadata and the JWKS (RFC 7517). Only what this bridge really
@@ -16,6 +17,13 @@ export function discoveryRoutes(options: {
   keys: SigningKeySet;
   grantTypes: readonly string[];
   tokenTypes: readonly string[] | (() => readonly string[]);
+  /**
+   * Cross-App Access (draft-ietf-oauth-identity-assertion-authz-grant-04 §7): as the IdP, the
+   * ID-JAG token type it can issue (`identity_chaining_requested_token_types_supported`, and among
+   * the requestable types); as the resource authorization server, the `id-jag` grant profile (the
+   * jwt-bearer grant is then in grant_types_supported). No issuer or server is ever listed (§8.4).
+   */
+  crossAppAccess?: { issuesIdJag: boolean; acceptsIdJag: boolean };
 }): Router {
   const given = options.tokenTypes;
   const tokenTypes = typeof given === "function" ? given : (): readonly string[] => given;
@@ -32,7 +40,9 @@ export function discoveryRoutes(options: {
     introspection_endpoint: `${base}/introspect`,
     introspection_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
     response_types_supported: [],
-    token_exchange_requested_token_types_supported: [...ISSUABLE_TOKEN_TYPES],
+    token_exchange_requested_token_types_supported: [...ISSUABLE_TOKEN_TYPES, ...(options.crossAppAccess?.issuesIdJag ? [TOKEN_TYPE_ID_JAG] : [])],
+    ...(options.crossAppAccess?.issuesIdJag ? { identity_chaining_requested_token_types_supported: [TOKEN_TYPE_ID_JAG] } : {}),
+    ...(options.crossAppAccess?.acceptsIdJag ? { authorization_grant_profiles_supported: [GRANT_PROFILE_ID_JAG] } : {}),
     access_token_signing_alg_values_supported: [...new Set(options.keys.jwks.keys.map((k) => k.alg!))],
   };
   router.get("/.well-known/oauth-authorization-server", (_req, res) => {

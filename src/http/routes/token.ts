@@ -34,6 +34,7 @@ export function tokenRoute(options: {
       try {
         grant = grants.get(required(form, "grant_type"));
         if (!grant) throw refuse("grant_type_unsupported");
+        grant = grant.variant?.(form) ?? grant;
         ctx = { now: options.now(), form, client };
         await runSteps(grant.steps, ctx, services);
         logExchange(services, { client, ctx, grantType: grant.grantType, outcome: "issued", jti: ctx.issued!.jti });
@@ -41,10 +42,11 @@ export function tokenRoute(options: {
         // granted exactly or refused (decide_scope), so it differs only when defaults applied.
         res.status(200).json({
           access_token: ctx.issued!.token,
-          ...grant.responseFields?.(ctx),
           token_type: "Bearer",
           expires_in: Math.floor(ctx.expiresAt! / 1000) - Math.floor(ctx.now / 1000),
           ...(ctx.request?.scope === undefined && ctx.scope!.length > 0 ? { scope: ctx.scope!.join(" ") } : {}),
+          // Last: a grant may replace a field (an ID-JAG's token_type is N_A, RFC 8693 §2.2.1).
+          ...grant.responseFields?.(ctx),
         });
       } catch (e) {
         const err = toOAuthError(e);
