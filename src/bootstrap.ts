@@ -3,6 +3,7 @@ import type { Express } from "express";
 import { ConfigError, resolvePath, type LoadedConfig } from "./config/load.js";
 import type { Config } from "./config/schema.js";
 import { ClientRegistry } from "./clients/registry.js";
+import { PrivateKeyJwtVerifier } from "./clients/private-key-jwt.js";
 import { IdpRegistry, trustedIdp, type TrustedIdp } from "./saml/idp-registry.js";
 import { MetadataError, parseIdpMetadata } from "./saml/metadata.js";
 import { KeyError, loadSigningKeys } from "./tokens/signing-keys.js";
@@ -191,12 +192,17 @@ export async function createBridge(loaded: LoadedConfig, options: BridgeOptions)
       }),
     })
     : undefined;
+  // private_key_jwt clients' keys are read (and a bad JWKS refused) before anything starts.
+  const clientAssertions = new PrivateKeyJwtVerifier(config.clients, {
+    issuer: config.issuer, tokenEndpoint, replay, now: options.now, clockSkewSeconds: config.tokens.clockSkewSeconds, baseDir,
+  });
   replay.start?.();
   rateLimits.start();
   const app = createApp({
     ...(admin ? { extraRoutes: [admin.routes], readinessDetail: () => ({ idp_refresh_failures: admin.manager.refreshFailures() }) } : {}),
     services,
-    clients: new ClientRegistry(config.clients, config.clientAuth, failedAuthGuard(rateLimits, new Set(config.clients.map((c) => c.id)))),
+    clients: new ClientRegistry(config.clients, config.clientAuth, failedAuthGuard(rateLimits, new Set(config.clients.map((c) => c.id))),
+      clientAssertions),
     trustProxy: config.server.trustProxy,
     // jwt-bearer only while some issuer's ID-JAGs are accepted: discovery lists only what works.
     grants: [tokenExchangeGrant, saml2BearerGrant, ...(services.crossAppAccess?.verifyGrant ? [jwtBearerGrant] : [])],

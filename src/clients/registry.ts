@@ -4,6 +4,7 @@ import { HashQueue, HashQueueFull } from "./hash-queue.js";
 import type { FailedAuthGuard } from "../limits/failed-auth.js";
 import { scryptParamsOf } from "./scrypt-params.js";
 import { dummyScryptHash, hashSecretSha256, verifySecret } from "./secret-hash.js";
+import type { PrivateKeyJwtVerifier } from "./private-key-jwt.js";
 
 /**
  * The configured OAuth clients and what authenticating one costs.
@@ -28,15 +29,19 @@ export class ClientRegistry {
   readonly #slow: boolean;
   readonly #queue: HashQueue;
   readonly #guard: FailedAuthGuard | undefined;
+  /** private_key_jwt (clients/private-key-jwt.ts); undefined or empty: the method is off. */
+  readonly #assertions: PrivateKeyJwtVerifier | undefined;
 
   constructor(
     clients: readonly ClientConfig[],
     limits: Config["clientAuth"] = { maxConcurrentHashes: 2, maxQueuedHashes: 16 },
     guard?: FailedAuthGuard,
+    assertions?: PrivateKeyJwtVerifier,
   ) {
     this.#guard = guard;
+    this.#assertions = assertions?.enabled ? assertions : undefined;
     this.#byId = new Map(clients.map((c) => [c.id, c]));
-    const scrypt = clients.map((c) => scryptParamsOf(c.secretHash)).find((p) => p !== undefined);
+    const scrypt = clients.map((c) => scryptParamsOf(c.secretHash ?? "")).find((p) => p !== undefined);
     this.#slow = scrypt !== undefined;
     this.#dummyHash = scrypt ? dummyScryptHash(scrypt.N, scrypt.r, scrypt.p) : hashSecretSha256("fedbridge-no-such-client");
     this.#queue = new HashQueue({ maxConcurrent: limits.maxConcurrentHashes, maxQueued: limits.maxQueuedHashes });
@@ -49,6 +54,36 @@ export class ClientRegistry {
     const client = await this.#check(clientId, secret);
     if (!client) await this.#guard.failed(clientId, remoteAddress);
     return client;
+  }
+
+  /** Whether some client authenticates with private_key_jwt (the method is accepted and advertised). */
+  get acceptsClientAssertions(): boolean {
+    return this.#assertions !== undefined;
+  }
+
+  /** The algorithms private_key_jwt clients may sign with (discovery); empty when the method is off. */
+  clientAssertionAlgorithms(): string[] {
+    return this.#assertions?.algorithms() ?? [];
+  }
+
+  /**
+   * private_key_jwt: the signed assertion instead of a secret, under the same failure limits (keyed
+   * by the id the assertion claims). Throws an OAuthError (invalid_client) on any failure.
+   */
+  async authenticateAssertion(
+    assertionType: string | undefined, assertion: string | undefined, clientIdParam: string | undefined, remoteAddress?: string,
+  ): Promise<ClientConfig> {
+    const verifier = this.#assertions;
+    if (!verifier) throw new OAuthError("client_auth_failed");
+    if (!this.#guard) return verifier.verify(assertionType, assertion, clientIdParam);
+    const claimed = verifier.claimedClientId(assertion ?? "");
+    await this.#guard.before(claimed, remoteAddress);
+    try {
+      return await verifier.verify(assertionType, assertion, clientIdParam);
+    } catch (e) {
+      if (e instanceof OAuthError && e.code === "invalid_client") await this.#guard.failed(claimed, remoteAddress);
+      throw e;
+    }
   }
 
   async #check(clientId: string, secret: string): Promise<ClientConfig | undefined> {

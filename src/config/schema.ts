@@ -3,6 +3,7 @@ import { z } from "zod";
 import { GRANT_SAML2_BEARER, GRANT_TOKEN_EXCHANGE, JWT_ALGORITHMS, RESERVED_CLAIMS, SCOPE_TOKEN, TOKEN_TYPES } from "../oauth/constants.js";
 import { subjectNamespaceProblems } from "../policy/subject-namespace.js";
 import { SCRYPT_LIMITS, scryptParamsOf, scryptParamsProblem } from "../clients/scrypt-params.js";
+import { CLIENT_ASSERTION_ALGORITHMS } from "../clients/assertion-algorithms.js";
 import { LOG_LEVELS } from "../log/logger.js";
 import { GRANT_JWT_BEARER } from "../idjag/constants.js";
 import { redisConnectionSchema } from "../redis/settings.js";
@@ -158,8 +159,17 @@ const jwtIssuer = z
     message: "give exactly one of jwksFile, jwksUri or discoveryUrl",
   });
 
+/** `private_key_jwt` client authentication (RFC 7523 §2.2, OIDC Core §9): the client's public keys. */
+const privateKeyJwt = z.strictObject({
+  jwks: z.strictObject({ keys: z.array(z.record(z.string(), z.unknown())).min(1).max(100).describe("The JWKs (RFC 7517 §4), 1 to 100; give each a `kid` when there are several.") }).optional().describe("The client's public keys inline, as a JWK Set (RFC 7517 §5): public asymmetric signature keys only (RSA ≥ 2048 bits, EC, Ed25519). Give exactly one of jwks or jwksFile."),
+  jwksFile: z.string().min(1).optional().describe("Path of a JWK Set file with the client's public keys (read at start-up; relative to the config file). Give exactly one of jwks or jwksFile."),
+  algorithms: z.array(z.enum(CLIENT_ASSERTION_ALGORITHMS)).min(1).default(["RS256", "PS256", "ES256"]).describe("Signature algorithms this client's assertions may use (asymmetric only: none and HMAC are never accepted). Any other alg: client_auth_failed."),
+  maxLifetimeSeconds: z.number().int().min(10).max(3600).default(300).describe("Refuse assertions whose exp is further than this from iat or from now (client_assertion_lifetime_too_long): assertions are meant to be minted per request."),
+}).refine((p) => (p.jwks === undefined) !== (p.jwksFile === undefined), { message: "give exactly one of jwks or jwksFile" });
+
 const client = z.strictObject({
   id: z.string().regex(/^[\x21-\x7E]{1,128}$/, "printable ASCII without spaces").describe("client_id."),
+  privateKeyJwt: privateKeyJwt.optional().describe("Authenticate this client with private_key_jwt (a JWT signed with its private key, RFC 7523 §2.2) instead of a secret: its jti is accepted once, its aud must be the bridge's issuer or token endpoint. Give exactly one of secretHash or privateKeyJwt."),
   secretHash: z
     .string()
     .regex(/^(sha256:[A-Za-z0-9_-]{43}|scrypt:\d+:\d+:\d+:[A-Za-z0-9_-]{22,}:[A-Za-z0-9_-]{43,})$/, "sha256:<b64url> or scrypt:N:r:p:<salt>:<hash> (npm run hash-secret)")
@@ -168,7 +178,8 @@ const client = z.strictObject({
       const problem = params && scryptParamsProblem(params);
       if (problem) ctx.addIssue({ code: "custom", message: `scrypt parameters out of bounds: ${problem}` });
     })
-    .describe(`Hash of the client secret, made by \`npm run hash-secret\`. scrypt: N a power of two ${SCRYPT_LIMITS.minN}–${SCRYPT_LIMITS.maxN}, r ≤ ${SCRYPT_LIMITS.maxR}, p ≤ ${SCRYPT_LIMITS.maxP}, 128·N·r ≤ ${SCRYPT_LIMITS.maxMemoryBytes / 1024 / 1024} MiB, N·r·p ≤ ${SCRYPT_LIMITS.maxWork}; every scrypt client uses the same N, r, p.`),
+    .optional()
+    .describe(`Hash of the client secret (client_secret_basic / client_secret_post), made by \`npm run hash-secret\`; omit it for a privateKeyJwt client. scrypt: N a power of two ${SCRYPT_LIMITS.minN}–${SCRYPT_LIMITS.maxN}, r ≤ ${SCRYPT_LIMITS.maxR}, p ≤ ${SCRYPT_LIMITS.maxP}, 128·N·r ≤ ${SCRYPT_LIMITS.maxMemoryBytes / 1024 / 1024} MiB, N·r·p ≤ ${SCRYPT_LIMITS.maxWork}; every scrypt client uses the same N, r, p.`),
   grantTypes: z.array(z.enum([GRANT_TOKEN_EXCHANGE, GRANT_SAML2_BEARER, GRANT_JWT_BEARER])).default([GRANT_TOKEN_EXCHANGE]).describe("Grants this client may use; an empty list authenticates but grants nothing. jwt-bearer: present an ID-JAG from a jwtIssuers entry with idJag (Cross-App Access)."),
   audiences: z.array(z.string().min(1)).min(1).describe("Audience ids (from `audiences`) this client may request."),
   defaultAudience: z.string().min(1).optional().describe("Audience used when the request names none."),
@@ -404,7 +415,7 @@ export const configSchema = z
     }
     // One scrypt cost for every client: a failed authentication then costs one hash of that cost
     // whatever the client id and its hash kind, so timing tells no ids apart (clients/registry.ts).
-    const costs = new Set(c.clients.map((cl) => scryptParamsOf(cl.secretHash)).filter((p) => p !== undefined).map((p) => `${p.N}:${p.r}:${p.p}`));
+    const costs = new Set(c.clients.map((cl) => scryptParamsOf(cl.secretHash ?? "")).filter((p) => p !== undefined).map((p) => `${p.N}:${p.r}:${p.p}`));
     if (costs.size > 1) {
       ctx.addIssue({ code: "custom", path: ["clients"], message: `every scrypt secretHash must use the same N:r:p (found ${[...costs].join(", ")})` });
     }
@@ -470,6 +481,10 @@ export const configSchema = z
       });
     });
     c.clients.forEach((cl, i) => {
+      // One authentication method per client: a secret, or private_key_jwt (RFC 7591 §2 token_endpoint_auth_method).
+      if ((cl.secretHash === undefined) === (cl.privateKeyJwt === undefined)) {
+        ctx.addIssue({ code: "custom", path: ["clients", i], message: "give exactly one of secretHash or privateKeyJwt" });
+      }
       cl.audiences.forEach((a, j) => {
         if (!audiences.has(a)) ctx.addIssue({ code: "custom", path: ["clients", i, "audiences", j], message: `unknown audience "${a}"` });
       });

@@ -61,6 +61,7 @@ export function createApp(options: AppOptions): Express {
         issuesIdJag: (options.services.crossAppAccess?.servers.size ?? 0) > 0,
         acceptsIdJag: options.services.crossAppAccess?.verifyGrant !== undefined,
       },
+      clientAssertionAlgorithms: options.clients.clientAssertionAlgorithms(),
     }),
   );
   app.use(introspectRoute({

@@ -8,8 +8,9 @@ import { single, type Form } from "../oauth/params.js";
 import { remoteAddress } from "../limits/remote-address.js";
 
 /**
- * Client authentication at the token endpoint (RFC 6749 §2.3.1): `client_secret_basic` and
- * `client_secret_post`, as two passport strategies. Exactly one method per request (RFC 6749 §2.3:
+ * Client authentication at the token endpoint (RFC 6749 §2.3.1): `client_secret_basic`,
+ * `client_secret_post` and (when a client is configured for it) `private_key_jwt`, as passport
+ * strategies. Exactly one method per request (RFC 6749 §2.3:
  * "MUST NOT use more than one authentication method"); no method at all is `invalid_client`, so an
  * unauthenticated exchange is impossible.
  */
@@ -87,6 +88,31 @@ class ClientSecretPostStrategy extends Strategy {
   }
 }
 
+/** `private_key_jwt` (RFC 7523 §2.2, OIDC Core §9): `client_assertion_type` + `client_assertion` in the body. */
+class PrivateKeyJwtStrategy extends Strategy {
+  name = "private_key_jwt";
+  constructor(private readonly clients: ClientRegistry) {
+    super();
+  }
+  override authenticate(req: Request): void {
+    let type: string | undefined;
+    let assertion: string | undefined;
+    let id: string | undefined;
+    try {
+      type = single(req.body as Form, "client_assertion_type");
+      assertion = single(req.body as Form, "client_assertion");
+      id = single(req.body as Form, "client_id");
+    } catch (e) {
+      this.error(e as Error);
+      return;
+    }
+    this.clients.authenticateAssertion(type, assertion, id, remoteAddress(req)).then(
+      (client) => this.success(client),
+      (e: unknown) => this.error(e as Error),
+    );
+  }
+}
+
 declare module "express-serve-static-core" {
   interface Request {
     /** The authenticated OAuth client, set by `authenticateClient`. */
@@ -100,14 +126,18 @@ export function authenticateClient(clients: ClientRegistry): RequestHandler {
   const verify: Verify = (id, secret, address) => clients.authenticate(id, secret, address);
   passport.use(new ClientSecretBasicStrategy(verify));
   passport.use(new ClientSecretPostStrategy(verify));
+  const assertions = clients.acceptsClientAssertions;
+  if (assertions) passport.use(new PrivateKeyJwtStrategy(clients));
 
   return (req: Request, res: Response, next: NextFunction) => {
     const form = req.body as Form;
     const usesHeader = req.headers.authorization !== undefined;
     const usesPost = Object.hasOwn(form, "client_secret");
-    if (usesHeader && usesPost) return next(refuse("client_auth_multiple"));
-    if (!usesHeader && !usesPost) return next(refuse("client_auth_missing"));
-    const method = usesHeader ? "client_secret_basic" : "client_secret_post";
+    // Only while some client uses private_key_jwt: otherwise these parameters mean nothing, as before.
+    const usesAssertion = assertions && (Object.hasOwn(form, "client_assertion") || Object.hasOwn(form, "client_assertion_type"));
+    if (Number(usesHeader) + Number(usesPost) + Number(usesAssertion) > 1) return next(refuse("client_auth_multiple"));
+    if (!usesHeader && !usesPost && !usesAssertion) return next(refuse("client_auth_missing"));
+    const method = usesHeader ? "client_secret_basic" : usesPost ? "client_secret_post" : "private_key_jwt";
     passport.authenticate(method, { session: false }, (err: unknown, client: ClientConfig | false) => {
       if (err) return next(err);
       if (!client) return next(new OAuthError("client_auth_failed", { challenge: usesHeader }));

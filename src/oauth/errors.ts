@@ -117,6 +117,13 @@ export const REASONS = {
   client_auth_missing: "invalid_client",
   client_auth_failed: "invalid_client",
   client_auth_malformed: "invalid_client",
+  // private_key_jwt (RFC 7523 §3, OIDC Core §9): claim reasons only after the signature verified
+  client_assertion_invalid: "invalid_client",
+  client_assertion_alg_forbidden: "invalid_client",
+  client_assertion_audience_invalid: "invalid_client",
+  client_assertion_expired: "invalid_client",
+  client_assertion_lifetime_too_long: "invalid_client",
+  client_assertion_replayed: "invalid_client",
   // unauthorized_client / unsupported_grant_type
   grant_not_allowed: "unauthorized_client",
   grant_type_unsupported: "unsupported_grant_type",

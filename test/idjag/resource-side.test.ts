@@ -55,7 +55,7 @@ describe("a valid ID-JAG", () => {
     const { payload, protectedHeader } = await jwtVerify(res.body.access_token, keys, { issuer: RAS_ISS, audience: CHAT_API, typ: "at+jwt", currentDate: new Date(ras.clock.now) });
     expect(protectedHeader.typ).toBe("at+jwt");
     expect(payload).toMatchObject({ sub: "alice", client_id: WIKI_AT_CHAT.id, scope: "chat.read chat.history", idp: BRIDGE_ISSUER, email: "alice@corp.test", act: { sub: WIKI_AT_CHAT.id } });
-    expect(ras.logs.at(-1)).toMatchObject({ event: "token_exchange", outcome: "issued", grant_type: JWT_BEARER, idp: "bridge-a" });
+    expect(ras.logs.at(-1)).toMatchObject({ event: "token_exchange", outcome: "issued", grant_type: JWT_BEARER, idp: "bridge-a", subject_token_type: "urn:ietf:params:oauth:token-type:id-jag" });
   });
 
   it("a scope or resource parameter only narrows", async () => {

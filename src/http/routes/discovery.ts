@@ -24,6 +24,8 @@ export function discoveryRoutes(options: {
    * jwt-bearer grant is then in grant_types_supported). No issuer or server is ever listed (§8.4).
    */
   crossAppAccess?: { issuesIdJag: boolean; acceptsIdJag: boolean };
+  /** private_key_jwt (RFC 8414 §2, OIDC Core §9): the algorithms its clients may sign with; empty or absent: off. */
+  clientAssertionAlgorithms?: readonly string[];
 }): Router {
   const given = options.tokenTypes;
   const tokenTypes = typeof given === "function" ? given : (): readonly string[] => given;
@@ -31,14 +33,20 @@ export function discoveryRoutes(options: {
   // Endpoints live under the issuer, path included (as the token endpoint does), for a bridge
   // behind a path-prefixing proxy.
   const base = options.issuer.replace(/\/+$/, "");
+  const assertionAlgs = options.clientAssertionAlgorithms ?? [];
+  const authMethods = ["client_secret_basic", "client_secret_post", ...(assertionAlgs.length > 0 ? ["private_key_jwt"] : [])];
+  // RFC 8414 §2: the signing algorithms field is required when private_key_jwt is listed.
+  const authAlgs = assertionAlgs.length > 0 ? { token_endpoint_auth_signing_alg_values_supported: [...assertionAlgs] } : {};
   const metadata = {
     issuer: options.issuer,
     token_endpoint: options.tokenEndpoint,
     jwks_uri: `${base}/.well-known/jwks.json`,
     grant_types_supported: [...options.grantTypes],
-    token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
+    token_endpoint_auth_methods_supported: authMethods,
+    ...authAlgs,
     introspection_endpoint: `${base}/introspect`,
-    introspection_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
+    introspection_endpoint_auth_methods_supported: authMethods,
+    ...(assertionAlgs.length > 0 ? { introspection_endpoint_auth_signing_alg_values_supported: [...assertionAlgs] } : {}),
     response_types_supported: [],
     token_exchange_requested_token_types_supported: [...ISSUABLE_TOKEN_TYPES, ...(options.crossAppAccess?.issuesIdJag ? [TOKEN_TYPE_ID_JAG] : [])],
     ...(options.crossAppAccess?.issuesIdJag ? { identity_chaining_requested_token_types_supported: [TOKEN_TYPE_ID_JAG] } : {}),

@@ -8,6 +8,7 @@ import type { ClientConfig } from "../../config/schema.js";
 import { oauthEndpoint } from "../oauth-endpoint.js";
 import { required, type Form } from "../../oauth/params.js";
 import { toOAuthError } from "../error-response.js";
+import { TOKEN_TYPE_ID_JAG } from "../../idjag/constants.js";
 
 
 /**
@@ -80,7 +81,7 @@ function logExchange(
     grant_type: e.grantType,
     client: e.client.id,
     // Only a known type is logged verbatim: the raw parameter is caller-controlled text.
-    subject_token_type: type === undefined ? undefined : services.tokenVerifiers.has(type) ? type : "unsupported",
+    subject_token_type: type === undefined ? undefined : services.tokenVerifiers.has(type) || type === TOKEN_TYPE_ID_JAG ? type : "unsupported",
     idp: ctx?.subject?.source.id,
     sub: ctx?.mapped?.sub,
     actor: ctx?.act?.sub,
