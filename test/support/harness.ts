@@ -13,6 +13,7 @@ import type { ReplayStore } from "../../src/replay/store.js";
 import { BRIDGE_ENTITY_ID, BRIDGE_ISSUER, FIXTURES_DIR, TOKEN_ENDPOINT } from "./constants.js";
 import { KEYS, signWithXmlsec1, toBase64Url } from "./independent-signers.js";
 import { buildAssertion2, type Assertion2Options } from "./saml-builder.js";
+import { checkLogLine } from "./log-hygiene.js";
 
 export const GRANT = "urn:ietf:params:oauth:grant-type:token-exchange";
 export const SAML2 = "urn:ietf:params:oauth:token-type:saml2";
@@ -122,7 +123,7 @@ export async function startBridge(
   const logs: LogEvent[] = [];
   const bridge = await createBridge(
     { config: parseConfig(raw), baseDir: FIXTURES_DIR },
-    { now: () => clock.now, log: (e) => logs.push(e), ...(replay ? { replay } : {}), ...passThrough },
+    { now: () => clock.now, log: (e) => { logs.push(e); checkLogLine(e); }, ...(replay ? { replay } : {}), ...passThrough },
   );
   return { ...bridge, clock, logs, http: request(bridge.app) };
 }
