@@ -32,7 +32,19 @@ export interface ExchangeContext {
   scope?: string[];
   act?: ActClaim | undefined;
   expiresAt?: number;
+  /**
+   * Proof-of-possession binding of the token to be issued (RFC 7800 `cnf`): the DPoP key's JWK
+   * thumbprint (RFC 9449 §6.1 `jkt`) and/or the client certificate's thumbprint (RFC 8705 §3.1
+   * `x5t#S256`). Set before issue_token by the steps that checked the proof; absent: a bearer token.
+   */
+  confirmation?: Confirmation;
   issued?: IssuedToken;
+}
+
+/** RFC 7800 §3.1 confirmation members the bridge can bind a token to. */
+export interface Confirmation {
+  jkt?: string;
+  "x5t#S256"?: string;
 }
 
 export interface Step {

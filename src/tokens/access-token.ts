@@ -29,6 +29,8 @@ export interface AccessTokenContent {
    * issued on its basis, `aud` the only audiences they may have (claim `proxy_restriction`).
    */
   proxyRestriction?: { count?: number; aud?: readonly string[] } | undefined;
+  /** RFC 7800 `cnf`: the key (DPoP, RFC 9449 §6.1) or certificate (RFC 8705 §3.1) the token is bound to. */
+  cnf?: { jkt?: string; "x5t#S256"?: string } | undefined;
 }
 
 export interface IssuedToken {
@@ -60,6 +62,7 @@ export function accessTokenClaims(content: AccessTokenContent): Record<string, u
     ...(content.authTime !== undefined ? { auth_time: seconds(content.authTime) } : {}),
     ...(content.acr !== undefined ? { acr: content.acr } : {}),
     ...(content.proxyRestriction ? { proxy_restriction: { ...content.proxyRestriction } } : {}),
+    ...(content.cnf && Object.keys(content.cnf).length > 0 ? { cnf: { ...content.cnf } } : {}),
   };
 }
 

@@ -27,6 +27,7 @@ export function tokenContent(ctx: ExchangeContext, services: Pick<ExchangeServic
     issuedAt: ctx.now,
     expiresAt: need(ctx.expiresAt, "expiresAt"),
     proxyRestriction: nextProxyRestriction(subject),
+    cnf: ctx.confirmation,
   };
 }
 

@@ -41,7 +41,9 @@ export function introspectRoute(options: {
         res.json({ active: false });
         return;
       }
-      res.json({ ...payload, active: true, token_type: "Bearer" });
+      // RFC 7662 §2.2 token_type; `cnf` (RFC 9449 §6.2, RFC 8705 §3.2) is among the payload's claims.
+      const cnf = payload.cnf as { jkt?: unknown } | undefined;
+      res.json({ ...payload, active: true, token_type: typeof cnf?.jkt === "string" ? "DPoP" : "Bearer" });
     },
   );
 }

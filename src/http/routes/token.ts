@@ -43,7 +43,8 @@ export function tokenRoute(options: {
         // granted exactly or refused (decide_scope), so it differs only when defaults applied.
         res.status(200).json({
           access_token: ctx.issued!.token,
-          token_type: "Bearer",
+          // RFC 9449 §5: a DPoP-bound token is of type DPoP; a certificate-bound one stays Bearer (RFC 8705 §3).
+          token_type: ctx.confirmation?.jkt !== undefined ? "DPoP" : "Bearer",
           expires_in: Math.floor(ctx.expiresAt! / 1000) - Math.floor(ctx.now / 1000),
           ...(ctx.request?.scope === undefined && ctx.scope!.length > 0 ? { scope: ctx.scope!.join(" ") } : {}),
           // Last: a grant may replace a field (an ID-JAG's token_type is N_A, RFC 8693 §2.2.1).
