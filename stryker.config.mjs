@@ -9,6 +9,9 @@
 // Reports and the incremental file are named after the mutated scope, so each folder keeps its own
 // incremental baseline (reruns only test mutants whose code or covering tests changed).
 
+import { readFileSync } from "node:fs";
+import path from "node:path";
+
 const FOLDERS = ["xml", "saml", "jwt", "policy"];
 
 /** The value of Stryker's `--mutate`/`-m` CLI option, if one was given. */
@@ -29,7 +32,13 @@ function scopeName(pattern) {
   return `custom-${pattern.replace(/[^A-Za-z0-9]+/g, "-").replace(/^-|-$/g, "").slice(0, 60)}`;
 }
 
-const scope = scopeName(mutateArg(process.argv));
+// A sampled run (scripts/mutation-sample.mjs): STRYKER_SAMPLE names the sample file; its chosen
+// mutant locations are the mutate patterns, and the "sample" ignorer keeps nested mutants out.
+const sample = process.env.STRYKER_SAMPLE ? JSON.parse(readFileSync(process.env.STRYKER_SAMPLE, "utf8")) : undefined;
+
+const scope = sample
+  ? `sample-${path.basename(process.env.STRYKER_SAMPLE).replace(/\.json$/, "")}`
+  : scopeName(mutateArg(process.argv));
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
@@ -40,10 +49,13 @@ export default {
     // the mutation test set: the suites covering these folders, without fuzz/cluster/bench/e2e
     configFile: "vitest.mutation.config.ts",
     // only test files that (transitively) import a mutated file take part in the dry run
-    related: true,
+    related: process.env.STRYKER_RELATED !== "0",
   },
   // default scope: the four folders; `--mutate` on the command line overrides it
-  mutate: FOLDERS.map((f) => `src/${f}/**/*.ts`),
+  mutate: sample ? sample.mutate : FOLDERS.map((f) => `src/${f}/**/*.ts`),
+  ...(sample
+    ? { plugins: ["@stryker-mutator/*", "./scripts/mutation-sample-ignorer.mjs"], ignorers: ["sample"] }
+    : {}),
   coverageAnalysis: "perTest",
   // A "static" mutant is reached only outside any test: at module load or in a beforeAll (the test
   // harness parses its config and builds the bridge there). Stryker can only test those by rerunning
@@ -57,7 +69,7 @@ export default {
   // 2 cores shared with other work: at most two test-runner processes (run under `nice`)
   concurrency: 2,
   // a loaded machine makes test times noisy: generous absolute slack before a mutant counts as timeout
-  timeoutMS: 30_000,
+  timeoutMS: 90_000,
   timeoutFactor: 2.5,
   dryRunTimeoutMinutes: 30,
   incremental: true,

@@ -34,7 +34,7 @@ import { allCoreFloor, exchangeCost, formatCost, ofFloor, percentile, perSecond,
 import { measureFloor } from "./floor.js";
 import type { LoadJob, LoadResult } from "./load.js";
 import { presign } from "./presign.js";
-import { breakdown, formatBreakdown, profileFiles, workerProfiles } from "./profile.js";
+import { breakdown, formatBreakdown, monotonicUs, profileFiles, workerProfiles, type Window } from "./profile.js";
 import { BENCH, SCENARIOS, type Scenario, type Signer } from "./tokens.js";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -380,6 +380,8 @@ interface ScenarioResult {
   json: Record<string, unknown>;
   failed: boolean;
   exchanges: number;
+  /** The warm-up and the closed-loop run (what the CPU per exchange is measured over), for --profile. */
+  window: Window;
 }
 
 async function runScenario(o: Options, m: Material, bridge: Bridge, scenario: Scenario, basePerSec: number): Promise<ScenarioResult> {
@@ -397,7 +399,9 @@ async function runScenario(o: Options, m: Material, bridge: Bridge, scenario: Sc
   process.stderr.write(`bench: ${scenario}: warm-up ${warmup}, then up to ${requests} exchanges for at most ${o.durationS} s at concurrency ${o.concurrency}...\n`);
   const base: Omit<LoadJob, "bodiesFile" | "mode" | "warmup"> = { port: bridge.port, authorization: auth, concurrency: o.concurrency, maxMs: o.durationS * 1000 };
   const cpu0 = cpuUs(bridge.workerPids);
+  const fromUs = monotonicUs();
   const max = await runLoad({ ...base, bodiesFile, mode: "closed", warmup }, m.dir, `${scenario}-max`);
+  const window = { fromUs, toUs: monotonicUs() };
   // The warm-up's CPU is not separable from the run's here: the cost is over both.
   const bridgeCpuPerExchange = (cpuUs(bridge.workerPids) - cpu0) / Math.max(1, warmup + max.sent);
   const throughput = perSecond(max.ok, max.wallMs);
@@ -463,6 +467,7 @@ async function runScenario(o: Options, m: Material, bridge: Bridge, scenario: Sc
     json,
     failed: failedCount > 0 || max.warmupOk !== warmup || (half !== undefined && half.ok !== half.sent),
     exchanges: warmup + max.sent + (half?.sent ?? 0),
+    window,
   };
 }
 
@@ -502,10 +507,16 @@ async function main(): Promise<number> {
       + `${o.idps} IdP(s), ${o.alg} access tokens, Redis replay store, concurrency ${o.concurrency}, load generator in its own process`;
     process.stdout.write(`\n${head}\n\n${results.map((x) => x.text.join("\n")).join("\n\n")}\n`);
     if (profileDir) {
-      const exchanges = results.reduce((a, x) => a + x.exchanges, 0);
-      const cpu = results.reduce((a, x) => a + x.exchanges * (x.json.bridge_cpu_us_per_exchange as number), 0) / exchanges;
-      const b = breakdown(workerProfiles(profileFiles([profileDir])));
-      process.stdout.write(`\nprofile of the workers' main threads (${o.scenarios.join(", ")}: ${exchanges} exchanges incl. warm-up, start-up included), share of busy time by step, and that share of the bridge CPU per exchange (profiles kept in ${profileDir}):\n${formatBreakdown(b, cpu).join("\n")}\n`);
+      // Each scenario's own samples (its warm-up and closed-loop run, by the monotonic clock the
+      // profiles share with this process): no start-up, no other scenario, no half-load run.
+      const profiles = workerProfiles(profileFiles([profileDir]));
+      for (const x of results) {
+        const b = breakdown(profiles, x.window);
+        const cpu = x.json.bridge_cpu_us_per_exchange as number;
+        x.json.profile_us_per_exchange = Object.fromEntries(Object.entries(b.busyUs).filter(([, us]) => us > 0).map(([k, us]) => [k, round((us / b.totalBusyUs) * cpu, 1)]));
+        process.stdout.write(`\nprofile of the workers' main threads during ${x.json.scenario} (warm-up and run, ${x.json.warmup as number + (x.json.sent as number)} exchanges), share of busy time by step, and that share of the bridge CPU per exchange:\n${formatBreakdown(b, cpu).join("\n")}\n`);
+      }
+      process.stdout.write(`(profiles kept in ${profileDir})\n`);
     }
     process.stdout.write("\n");
     for (const x of results) process.stdout.write(`${JSON.stringify({ bench: "fedbridge-exchange", node: process.version, cpus: os.availableParallelism(), ...x.json })}\n`);

@@ -15,11 +15,11 @@ interface CallFrame { functionName: string; url: string }
 interface ProfileNode { id: number; callFrame: CallFrame; children?: number[] }
 interface CpuProfile { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[]; startTime: number; endTime: number }
 
-export const STEPS = ["parse", "c14n", "xpath", "digest", "verify", "signature (other)", "mapping", "redis", "sign", "jwt", "http", "gc", "other"] as const;
+export const STEPS = ["parse", "c14n", "xpath", "digest", "verify", "signature (other)", "mapping", "redis", "sign", "jwt", "http", "log", "metrics", "pipeline", "gc", "other"] as const;
 export type Step = (typeof STEPS)[number];
 
 /** Innermost-first rules: the first that matches a frame names its step. */
-const RULES: [Step, (f: CallFrame) => boolean][] = [
+const RULES: [Step | "io", (f: CallFrame) => boolean][] = [
   ["gc", (f) => f.functionName === "(garbage collector)"],
   ["digest", (f) => /node:internal\/crypto\/hash/.test(f.url) || (f.url === "" && /^(digest|update)$/.test(f.functionName))],
   // node:crypto's generic internals (webcrypto, keys, util) name no step: the caller's frame decides.
@@ -32,7 +32,12 @@ const RULES: [Step, (f: CallFrame) => boolean][] = [
   ["mapping", (f) => /src\/(mapping|policy)\//.test(f.url)],
   ["redis", (f) => /@redis\/|src\/replay\//.test(f.url)],
   ["jwt", (f) => /node_modules\/jose\/|src\/jwt\//.test(f.url)],
-  ["http", (f) => /node:_http|node:net|node:internal\/(http|stream|streams|net)|express|body-parser|router\/|passport|raw-body|src\/http\//.test(f.url) || /^(writev|writeUtf8String|writeBuffer)$/.test(f.functionName)],
+  ["http", (f) => /node:_http|express|body-parser|router\/|passport|raw-body|src\/http\//.test(f.url)],
+  // Socket and stream writes serve whoever called them: the log line (stdout) or the response.
+  ["io", (f) => /node:net|node:internal\/(http|stream|streams|net|fs\/sync_write_stream)|node:tty/.test(f.url) || /^(writev|writeUtf8String|writeBuffer)$/.test(f.functionName)],
+  ["log", (f) => /src\/log\//.test(f.url)],
+  ["metrics", (f) => /node_modules\/prom-client\/|src\/metrics\/|src\/tracing\//.test(f.url)],
+  ["pipeline", (f) => /src\/(exchange|grants|subject|oauth)\//.test(f.url)],
 ];
 
 export interface Breakdown {
@@ -46,7 +51,17 @@ function load(file: string): CpuProfile {
   return JSON.parse(readFileSync(file, "utf8")) as CpuProfile;
 }
 
-export function breakdown(profiles: readonly CpuProfile[]): Breakdown {
+/**
+ * A span of the monotonic clock, in µs: V8 stamps profile samples with the same clock as
+ * `process.hrtime` (CLOCK_MONOTONIC on Linux), so another process (the benchmark) can name the
+ * span of one scenario's run and leave out start-up and the other scenarios.
+ */
+export interface Window { fromUs: number; toUs: number }
+
+/** The benchmark's clock, comparable with profile timestamps (see Window). */
+export const monotonicUs = (): number => Number(process.hrtime.bigint() / 1000n);
+
+export function breakdown(profiles: readonly CpuProfile[], window?: Window): Breakdown {
   const busyUs = Object.fromEntries(STEPS.map((s) => [s, 0])) as Record<Step, number>;
   let idleUs = 0;
   for (const p of profiles) {
@@ -62,19 +77,31 @@ export function breakdown(profiles: readonly CpuProfile[]): Breakdown {
       if (leaf.functionName === "(idle)") step = "idle";
       else {
         // Iterative walk to the root: innermost named step wins.
+        // A write (io) belongs to the nearest caller that names a step (the logger's stdout line is
+        // log, a Redis command redis, the response http); with none above it, http.
+        let io = false;
         for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
           const f = byId.get(cur)!.callFrame;
-          const hit = RULES.find(([, test]) => test(f));
+          const hit = RULES.find(([, test]) => test(f))?.[0];
+          if (hit === "io") {
+            io = true;
+            continue;
+          }
           if (hit) {
-            step = hit[0];
+            step = hit;
             break;
           }
         }
+        if (io && step === "other") step = "http";
       }
       stepOf.set(id, step);
       return step;
     };
+    // Sample i is taken at startTime + the first i + 1 deltas and stands for the time until the next.
+    let at = p.startTime;
     p.samples.forEach((id, i) => {
+      at += p.timeDeltas[i] ?? 0;
+      if (window && (at < window.fromUs || at > window.toUs)) return;
       const dt = p.timeDeltas[i + 1] ?? 0;
       const step = classify(id);
       if (step === "idle") idleUs += dt;

@@ -4,6 +4,7 @@ import { ConfigError, resolvePath, type LoadedConfig } from "./config/load.js";
 import type { Config } from "./config/schema.js";
 import { ClientRegistry } from "./clients/registry.js";
 import { PrivateKeyJwtVerifier } from "./clients/private-key-jwt.js";
+import { MtlsVerifier } from "./clients/mtls.js";
 import { IdpRegistry, trustedIdp, type TrustedIdp } from "./saml/idp-registry.js";
 import { MetadataError, parseIdpMetadata } from "./saml/metadata.js";
 import { KeyError, loadSigningKeys } from "./tokens/signing-keys.js";
@@ -35,6 +36,8 @@ import { onboardingNamespaceProblem } from "./policy/subject-namespace.js";
 import { RateLimits } from "./limits/rate-limits.js";
 import { failedAuthGuard } from "./limits/failed-auth.js";
 import { limitsRedisConnection } from "./limits/redis-client.js";
+import { loadFederations, withFederationPrefetch, type Federations } from "./federation/setup.js";
+import { DpopVerifier } from "./dpop/verifier.js";
 
 /**
  * Composition root: turns a validated config into a running app. Every file the config names is
@@ -47,6 +50,8 @@ export interface Bridge {
   admin?: IdpManager;
   /** Metrics registry, tracing and logger of this bridge (metrics/telemetry.ts). */
   telemetry: Telemetry;
+  /** Federation sources (`samlFederations`): aggregates and MDQ responders. */
+  federations: Federations;
   close(): Promise<void>;
 }
 
@@ -63,6 +68,10 @@ export interface BridgeOptions {
   fetch?: FetchFn;
   /** Per-request timeout of those fetches (default 5000 ms). */
   keyFetchTimeoutMs?: number;
+  /** Refresh tick of federation aggregates (default 5 s; 0 = none, tests call federations.tick()). */
+  federationTickMs?: number;
+  /** fetch for federation aggregates and MDQ (default: metadataFetch, else globalThis.fetch). */
+  federationFetch?: typeof globalThis.fetch;
   /** The process's drain flag (main.ts raises it on SIGTERM): /readyz answers 503 once it is up. */
   readiness?: Readiness;
 }
@@ -127,6 +136,10 @@ export async function createBridge(loaded: LoadedConfig, options: BridgeOptions)
   const tokenEndpoint = tokenEndpointOf(config);
   const configIdps = loadIdps(config, baseDir);
   const idps = new IdpRegistry(configIdps);
+  // Federation sources are consulted after the local IdPs (src/federation, docs/federation.md).
+  const federations = await loadFederations(config, idps, {
+    baseDir, tokenEndpoint, now: options.now, log: options.log, fetch: options.federationFetch ?? options.metadataFetch,
+  });
   const decryptionKeys = loadDecryptionKeys(config.saml, baseDir);
   const jwtIssuers = loadJwtIssuers(config, baseDir, {
     fetch: options.fetch, timeoutMs: options.keyFetchTimeoutMs, log: options.log, onKeysFetched: (id) => telemetry.keysFetched(id),
@@ -164,9 +177,13 @@ export async function createBridge(loaded: LoadedConfig, options: BridgeOptions)
     limits: config.limits,
     audiences: new Map(config.audiences.map((a) => [a.id, a])),
     delegation: config.delegation,
-    tokenVerifiers: buildTokenVerifiers({
+    // MDQ: the entity a SAML token claims is fetched before the synchronous verification (federation/claimed-issuer.ts).
+    tokenVerifiers: withFederationPrefetch(buildTokenVerifiers({
       decryptionKeys, ownTokens,
       idps, issuer: config.issuer, saml: config.saml, tokens: config.tokens, limits: config.limits, jwtIssuers,
+    }), federations, {
+      maxDepth: config.limits.maxXmlDepth, maxElements: config.limits.maxXmlElements, maxNodes: config.limits.maxXmlNodes,
+      maxAttributesPerElement: config.limits.maxXmlAttributesPerElement, maxTokenBytes: config.limits.maxTokenBytes,
     }),
     replay,
     rateLimits,
@@ -180,6 +197,8 @@ export async function createBridge(loaded: LoadedConfig, options: BridgeOptions)
         ? idJagVerifier({ issuers: jwtIssuers, audience: config.issuer, skewSeconds: config.tokens.clockSkewSeconds, maxTokenBytes: config.limits.maxTokenBytes })
         : undefined,
     },
+    // DPoP proofs (RFC 9449): htu is the configured token endpoint; jtis go to the same replay store.
+    dpop: new DpopVerifier(config.dpop, { tokenEndpoint, replay, baseDir }),
   };
   const admin = config.admin
     ? await setupAdmin(config.admin, {
@@ -195,6 +214,11 @@ export async function createBridge(loaded: LoadedConfig, options: BridgeOptions)
   // private_key_jwt clients' keys are read (and a bad JWKS refused) before anything starts.
   const clientAssertions = new PrivateKeyJwtVerifier(config.clients, {
     issuer: config.issuer, tokenEndpoint, replay, now: options.now, clockSkewSeconds: config.tokens.clockSkewSeconds, baseDir,
+    fetch: options.fetch, keyFetchTimeoutMs: options.keyFetchTimeoutMs, log: options.log,
+  });
+  // Mutual-TLS clients (RFC 8705 §2): their match values and registered certificates, checked now.
+  const clientCertificates = new MtlsVerifier(config.clients, {
+    baseDir, now: options.now, log: options.log, fetch: options.fetch, timeoutMs: options.keyFetchTimeoutMs,
   });
   replay.start?.();
   rateLimits.start();
@@ -202,7 +226,7 @@ export async function createBridge(loaded: LoadedConfig, options: BridgeOptions)
     ...(admin ? { extraRoutes: [admin.routes], readinessDetail: () => ({ idp_refresh_failures: admin.manager.refreshFailures() }) } : {}),
     services,
     clients: new ClientRegistry(config.clients, config.clientAuth, failedAuthGuard(rateLimits, new Set(config.clients.map((c) => c.id))),
-      clientAssertions),
+      clientAssertions, clientCertificates),
     trustProxy: config.server.trustProxy,
     // jwt-bearer only while some issuer's ID-JAGs are accepted: discovery lists only what works.
     grants: [tokenExchangeGrant, saml2BearerGrant, ...(services.crossAppAccess?.verifyGrant ? [jwtBearerGrant] : [])],
@@ -225,7 +249,9 @@ export async function createBridge(loaded: LoadedConfig, options: BridgeOptions)
     config, idps, tokenTypes: services.tokenVerifiers, admin: admin?.manager,
     grantTypes: [tokenExchangeGrant, saml2BearerGrant, jwtBearerGrant].map((g) => g.grantType),
   });
+  federations.start(options.federationTickMs ?? 5_000);
   const closeParts = async (): Promise<void> => {
+    federations.close();
     await admin?.close();
     await replay.close();
     await rateLimits.close();
@@ -239,6 +265,7 @@ export async function createBridge(loaded: LoadedConfig, options: BridgeOptions)
   return {
     app, services, ...(admin ? { admin: admin.manager } : {}),
     telemetry,
+    federations,
     close: closeParts,
   };
 }

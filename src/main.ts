@@ -3,7 +3,7 @@ import { pathToFileURL } from "node:url";
 import { loadConfigFile, ConfigError } from "./config/load.js";
 import { createBridge } from "./bootstrap.js";
 import { jsonLogger } from "./log/logger.js";
-import { createHttpServer, listen, ListenError, urlOf } from "./http/server.js";
+import { createHttpServer, listen, ListenError, mtlsInUse, urlOf } from "./http/server.js";
 import { Drain, EXIT_SHUTDOWN_CUT, within } from "./http/drain.js";
 import { Readiness } from "./http/routes/health.js";
 
@@ -47,7 +47,7 @@ export async function serve(o: ServeOptions): Promise<Serving> {
   const readiness = new Readiness();
   const bridge = await createBridge(loaded, { now, log, readiness });
   const drain = new Drain(readiness);
-  const server = createHttpServer(drain.handler(bridge.app), loaded.config.server, loaded.baseDir);
+  const server = createHttpServer(drain.handler(bridge.app), { ...loaded.config.server, requestClientCertificate: mtlsInUse(loaded.config.clients) }, loaded.baseDir);
   drain.track(server);
   let url: string;
   try {

@@ -19,6 +19,7 @@ import { idJagExchangeGrant } from "../grants/id-jag-exchange.js";
 import { idJagContent, idJagPlan } from "../exchange/steps/id-jag.js";
 import { idJagClaims } from "../idjag/grant-token.js";
 import { TOKEN_TYPE_ID_JAG } from "../idjag/constants.js";
+import { DPOP_STEP_NAMES } from "../dpop/steps.js";
 
 /**
  * POST /admin/idps/{id}/explain: a dry run answering the support question "why was this user
@@ -49,6 +50,10 @@ const explainInput = z.strictObject({
 const DRY_RUN: readonly Step[] = tokenExchangeGrant.steps
   // Rate limits count requests: a dry run must not spend a client's, source's or subject's budget.
   .filter((s) => s.name !== "issue_token" && !s.name.startsWith("limit_"))
+  // A dry run has no HTTP request, so no DPoP proof (and check_dpop would mark its jti).
+  .filter((s) => !DPOP_STEP_NAMES.has(s.name))
+  // Nor a TLS connection, so no client certificate to hold a certificate-bound token to.
+  .filter((s) => s.name !== "check_certificate_binding")
   .map((s) => (s.name === "consume_tokens" ? checkTokensUnused : s));
 /** The same for an ID-JAG (grants/id-jag-exchange.ts): nothing marked, nothing signed. */
 const ID_JAG_DRY_RUN: readonly Step[] = idJagExchangeGrant.steps
@@ -60,7 +65,7 @@ const TOKEN_ONLY: readonly Step[] = [readRequest, verifySubjectToken, mapSubject
 /** A client that may do nothing: it only carries the token-only steps, which read no client. */
 const NO_CLIENT: ClientConfig = {
   id: "(explain)", secretHash: "", grantTypes: [], audiences: [], scopes: [], subjectTokenTypes: [], actorTokenTypes: [],
-  idps: [], issuerParties: {}, mode: "delegation", impersonateChains: false, introspect: false,
+  idps: [], issuerParties: {}, mode: "delegation", impersonateChains: false, introspect: false, certificateBoundTokens: false,
 };
 
 interface StepReport {

@@ -1,10 +1,10 @@
-import { readFileSync } from "node:fs";
-import { errors, jwtVerify, type JSONWebKeySet } from "jose";
+import { errors, jwtVerify } from "jose";
 import type { ClientConfig } from "../config/schema.js";
-import { ConfigError, resolvePath } from "../config/load.js";
 import { OAuthError, isOAuthError, refuse } from "../oauth/errors.js";
 import { JWT_MAX_BYTES, decodeUnverified } from "../jwt/compact.js";
-import { checkStaticJwks, localKeys, type KeyResolver } from "../jwt/keys.js";
+import { checkStaticJwks, type FetchFn, type KeyResolver } from "../jwt/keys.js";
+import type { Logger } from "../log/logger.js";
+import { clientKeyResolver, loadClientKeys } from "./jwks-uri.js";
 import { ReplayStoreUnavailable, replayKey, type ReplayStore } from "../replay/store.js";
 import { CLIENT_ASSERTION_ALGORITHMS, CLIENT_ASSERTION_TYPE } from "./assertion-algorithms.js";
 
@@ -34,6 +34,10 @@ export interface PrivateKeyJwtOptions {
   clockSkewSeconds: number;
   /** Directory that relative `jwksFile` paths are resolved against. */
   baseDir: string;
+  /** For `jwksUri` clients (clients/jwks-uri.ts): the fetch (default globalThis.fetch), its timeout, the logger. */
+  fetch?: FetchFn | undefined;
+  keyFetchTimeoutMs?: number | undefined;
+  log?: Logger | undefined;
 }
 
 interface ClientKeys {
@@ -54,10 +58,11 @@ export class PrivateKeyJwtVerifier {
       const cfg = client.privateKeyJwt;
       if (!cfg) return;
       const path = `clients.${i}.privateKeyJwt`;
-      const jwks = cfg.jwks ?? readJwks(resolvePath(options.baseDir, cfg.jwksFile!), `${path}.jwksFile`);
-      const problem = checkStaticJwks(jwks, cfg.algorithms);
-      if (problem) throw new ConfigError([{ path, message: problem }]);
-      byId.set(client.id, { client, keys: localKeys(jwks as JSONWebKeySet), algorithms: [...cfg.algorithms], maxLifetimeSeconds: cfg.maxLifetimeSeconds });
+      // Inline and file sets are checked now; a jwksUri set on every fetch, by the same rules.
+      const keys = loadClientKeys(client.id, cfg, path, {
+        baseDir: options.baseDir, now: options.now, log: options.log ?? (() => undefined), fetch: options.fetch, timeoutMs: options.keyFetchTimeoutMs,
+      }, (jwks) => checkStaticJwks(jwks, cfg.algorithms));
+      byId.set(client.id, { client, keys: clientKeyResolver(keys), algorithms: [...cfg.algorithms], maxLifetimeSeconds: cfg.maxLifetimeSeconds });
     });
     this.#byId = byId;
   }
@@ -164,18 +169,4 @@ function mapJoseError(e: unknown): unknown {
   // Signature, key (none with that kid, another client's) and alg-allow-list failures: one answer.
   if (e instanceof errors.JOSEError) return authFailed();
   return e;
-}
-
-function readJwks(file: string, path: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (e) {
-    throw new ConfigError([{ path, message: `cannot read the JWKS file (${(e as NodeJS.ErrnoException).code ?? "error"})` }]);
-  }
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new ConfigError([{ path, message: "the JWKS file is not JSON" }]);
-  }
 }

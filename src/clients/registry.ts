@@ -5,6 +5,7 @@ import type { FailedAuthGuard } from "../limits/failed-auth.js";
 import { scryptParamsOf } from "./scrypt-params.js";
 import { dummyScryptHash, hashSecretSha256, verifySecret } from "./secret-hash.js";
 import type { PrivateKeyJwtVerifier } from "./private-key-jwt.js";
+import type { MtlsVerifier, PresentedCertificate } from "./mtls.js";
 
 /**
  * The configured OAuth clients and what authenticating one costs.
@@ -31,15 +32,19 @@ export class ClientRegistry {
   readonly #guard: FailedAuthGuard | undefined;
   /** private_key_jwt (clients/private-key-jwt.ts); undefined or empty: the method is off. */
   readonly #assertions: PrivateKeyJwtVerifier | undefined;
+  /** tls_client_auth / self_signed_tls_client_auth (clients/mtls.ts); undefined: off. */
+  readonly #mtls: MtlsVerifier | undefined;
 
   constructor(
     clients: readonly ClientConfig[],
     limits: Config["clientAuth"] = { maxConcurrentHashes: 2, maxQueuedHashes: 16 },
     guard?: FailedAuthGuard,
     assertions?: PrivateKeyJwtVerifier,
+    mtls?: MtlsVerifier,
   ) {
     this.#guard = guard;
     this.#assertions = assertions?.enabled ? assertions : undefined;
+    this.#mtls = mtls?.enabled ? mtls : undefined;
     this.#byId = new Map(clients.map((c) => [c.id, c]));
     const scrypt = clients.map((c) => scryptParamsOf(c.secretHash ?? "")).find((p) => p !== undefined);
     this.#slow = scrypt !== undefined;
@@ -82,6 +87,38 @@ export class ClientRegistry {
       return await verifier.verify(assertionType, assertion, clientIdParam);
     } catch (e) {
       if (e instanceof OAuthError && e.code === "invalid_client") await this.#guard.failed(claimed, remoteAddress);
+      throw e;
+    }
+  }
+
+  /** Whether some client authenticates with mutual TLS (RFC 8705 §2). */
+  get acceptsCertificates(): boolean {
+    return this.#mtls !== undefined;
+  }
+
+  /** The RFC 8705 methods in use (discovery); empty when off. */
+  certificateMethods(): string[] {
+    return this.#mtls?.methods() ?? [];
+  }
+
+  /** Whether some client gets certificate-bound access tokens (RFC 8705 §3.3, discovery). */
+  get bindsTokensToCertificates(): boolean {
+    return this.#mtls?.bindsTokens ?? false;
+  }
+
+  /**
+   * Mutual TLS: the connection's certificate for the client named by `client_id`, under the same
+   * failure limits (keyed by that id). Throws an OAuthError (invalid_client) on any failure.
+   */
+  async authenticateCertificate(clientId: string, presented: PresentedCertificate | undefined, remoteAddress?: string): Promise<ClientConfig> {
+    const verifier = this.#mtls;
+    if (!verifier) throw new OAuthError("client_auth_failed");
+    if (!this.#guard) return verifier.verify(clientId, presented);
+    await this.#guard.before(clientId, remoteAddress);
+    try {
+      return await verifier.verify(clientId, presented);
+    } catch (e) {
+      if (e instanceof OAuthError && e.code === "invalid_client") await this.#guard.failed(clientId, remoteAddress);
       throw e;
     }
   }

@@ -4,6 +4,8 @@ import { GRANT_SAML2_BEARER, GRANT_TOKEN_EXCHANGE, JWT_ALGORITHMS, RESERVED_CLAI
 import { subjectNamespaceProblems } from "../policy/subject-namespace.js";
 import { SCRYPT_LIMITS, scryptParamsOf, scryptParamsProblem } from "../clients/scrypt-params.js";
 import { CLIENT_ASSERTION_ALGORITHMS } from "../clients/assertion-algorithms.js";
+import { DPOP_ALGORITHMS, DPOP_DEFAULT_ALGORITHMS } from "../dpop/algorithms.js";
+import { dnProblem } from "../clients/distinguished-name.js";
 import { LOG_LEVELS } from "../log/logger.js";
 import { GRANT_JWT_BEARER } from "../idjag/constants.js";
 import { redisConnectionSchema } from "../redis/settings.js";
@@ -93,6 +95,62 @@ const samlIdp = z.strictObject({
   mapping: mapping.default({ subject: { nameId: true }, claims: {}, scopes: [], require: [] }).describe("How attributes become claims and scopes."),
 });
 
+/**
+ * A federation source (src/federation, docs/federation.md): a signed md:EntitiesDescriptor
+ * aggregate (file or URL) or an MDQ responder, whose selected IdP entities are trusted with one
+ * mapping and policy (the fields of a samlIdps entry), per-entity overrides aside.
+ */
+const entityAttributeRule = z.strictObject({
+  name: z.string().min(1).describe("The entity attribute's Name (mdattr:EntityAttributes / saml:Attribute), e.g. http://macedir.org/entity-category."),
+  nameFormat: z.string().min(1).optional().describe("Require this NameFormat as well."),
+  anyOf: z.array(z.string().min(1)).min(1).describe("The entity must carry at least one of these values, e.g. http://refeds.org/category/research-and-scholarship."),
+});
+const federationSelect = z.strictObject({
+  all: z.boolean().default(false).describe("Trust every IdP entity of the source (the other criteria still apply). Without it, at least one criterion is required."),
+  entityIds: z.array(z.string().min(1)).optional().describe("Only these entityIDs (exact). With entityIdPatterns: either matches."),
+  entityIdPatterns: z.array(z.string().min(1).max(1024)).optional().describe("Only entityIDs matching one of these patterns, where `*` matches any run of characters and everything else is literal (e.g. https://*.example.edu/*)."),
+  registrationAuthorities: z.array(z.string().min(1)).optional().describe("Only entities registered by one of these (mdrpi:RegistrationInfo registrationAuthority, on the entity or inherited from an enclosing EntitiesDescriptor)."),
+  entityAttributes: z.array(entityAttributeRule).optional().describe("Every rule must hold (mdattr:EntityAttributes on the entity or an enclosing EntitiesDescriptor), e.g. R&S or SIRTFI (urn:oasis:names:tc:SAML:attribute:assurance-certification = https://refeds.org/sirtfi)."),
+}).refine((s) => s.all || s.entityIds !== undefined || s.entityIdPatterns !== undefined || s.registrationAuthorities !== undefined || s.entityAttributes !== undefined, {
+  message: "give at least one criterion, or all: true",
+}).describe("Which of the source's IdP entities are trusted; only entities with an IDPSSODescriptor and a signing key count.");
+const federationEntityOverride = samlIdp.pick({ allowSha1: true, requireSignedAssertion: true, recipients: true, maxAssertionAgeSeconds: true, allowTripleDesCbc: true }).partial().extend({
+  entityId: z.string().min(1).describe("The entity this override applies to (it must also be selected)."),
+  mapping: mapping.optional().describe("Replaces the source's mapping for this entity; subjectPrefix and userDirectory stay the source's (the subject namespace is decided per source)."),
+}).refine((o) => o.mapping?.subjectPrefix === undefined && o.mapping?.userDirectory === undefined, {
+  message: "subjectPrefix and userDirectory are set on the source's mapping only",
+});
+const loopbackNote = "Plain http is accepted only for a loopback host and only with allowLoopbackHttp (tests).";
+const samlFederation = samlIdp.omit({ metadataFile: true, entityId: true }).extend({
+  id: z.string().regex(SOURCE_ID).describe("Local name of the source (used by clients' `idps`, and as the `source` of every entity it trusts)."),
+  source: z.discriminatedUnion("kind", [
+    z.strictObject({ kind: z.literal("file"), path: z.string().min(1).describe("Path of the aggregate (relative to the config file); re-read on every refresh.") }),
+    z.strictObject({ kind: z.literal("url"), url: httpsOrHttpUrl.describe(`URL of the aggregate (https). ${loopbackNote}`) }),
+    z.strictObject({
+      kind: z.literal("mdq"),
+      baseUrl: httpsOrHttpUrl.describe(`MDQ base URL (draft-young-md-query): entities are fetched from {baseUrl}/entities/{id}. ${loopbackNote}`),
+      identifier: z.enum(["entityId", "sha1"]).default("entityId").describe("How {id} names the entity: the URL-encoded entityID, or {sha1}hex of it."),
+      negativeCacheSeconds: seconds.max(86_400).default(300).describe("How long a 404 (no such entity) is remembered."),
+      maxCacheEntries: z.number().int().min(16).max(1_000_000).default(10_000).describe("Most entities (and remembered 404s) kept; the oldest is dropped first."),
+      maxConcurrentFetches: z.number().int().min(1).max(256).default(16).describe("Most MDQ requests in flight; past it an unknown issuer is answered idp_metadata_unavailable (503)."),
+    }),
+  ]).describe("Where the metadata comes from: an aggregate (file or URL) or an MDQ responder."),
+  allowLoopbackHttp: z.boolean().default(false).describe("Accept http:// for a loopback host (127.0.0.0/8, ::1, localhost): tests only."),
+  signingCertFiles: z.array(z.string().min(1)).min(1).describe("Pinned metadata-signing certificates (PEM): the aggregate or every MDQ response must carry an enveloped signature by one of them on its root."),
+  requireValidUntil: z.boolean().default(true).describe("Refuse a document whose root has no validUntil (without it, an old signed copy could be replayed forever)."),
+  maxBytes: z.number().int().min(4096).max(512 * 1024 * 1024).default(64 * 1024 * 1024).describe("Largest document accepted (the aggregate, or one MDQ response)."),
+  maxEntities: z.number().int().min(1).max(200_000).default(20_000).describe("Most EntityDescriptors in the aggregate (all roles counted); the XML element bound is this times maxElementsPerEntity."),
+  maxElementsPerEntity: z.number().int().min(16).max(10_000).default(400).describe("Average elements per entity allowed by the parser bound."),
+  maxElementNames: z.number().int().min(32).max(1024).default(256).describe("Most distinct element names (QNames) in the document (the parser's work grows with names × size)."),
+  fetchTimeoutMs: z.number().int().min(100).max(300_000).default(30_000).describe("Time bound of one fetch (aggregate or MDQ request)."),
+  minRefreshSeconds: seconds.min(1).default(300).describe("Shortest time between two loads of the aggregate (also the retry delay after a failure), and the shortest an MDQ entity is cached."),
+  maxRefreshSeconds: seconds.min(1).default(21_600).describe("Longest time between two loads of the aggregate (cacheDuration and validUntil can make it shorter), and the longest an MDQ entity is cached."),
+  select: federationSelect,
+  subjectNamespace: z.enum(["entityId", "source"]).default("entityId").describe("entityId (default): each entity's subjects get their own namespace, mapping.subjectPrefix + the entityID (with % and ! percent-encoded) + \"!\". source: every entity shares mapping.subjectPrefix, allowed only with a declared userDirectory (the entities assert identifiers of one directory)."),
+  entities: z.array(federationEntityOverride).default([]).describe("Per-entity overrides of the policy fields and mapping."),
+});
+export type SamlFederationConfig = z.infer<typeof samlFederation>;
+
 /** The IdP fields an admin sends (PUT /admin/idps/{id}): a config entry without id/metadataFile. */
 export const adminIdpInput = samlIdp
   .omit({ id: true, metadataFile: true })
@@ -159,17 +217,66 @@ const jwtIssuer = z
     message: "give exactly one of jwksFile, jwksUri or discoveryUrl",
   });
 
+/**
+ * A client's `jwks_uri` (RFC 7591 §2): https, or http to a loopback address only (a local key
+ * server, tests); never with credentials in it. Fetched at run time (clients/jwks-uri.ts).
+ */
+const clientJwksUri = z.url({ protocol: /^https?$/ }).refine((u) => {
+  const url = new URL(u);
+  if (url.username !== "" || url.password !== "" || url.hash !== "") return false;
+  if (url.protocol === "https:") return true;
+  const host = url.hostname.replace(/^\[|\]$/g, "");
+  return host === "localhost" || host === "::1" || (isIP(host) === 4 && host.startsWith("127."));
+}, "https (http only to a loopback address), without credentials or fragment");
+
+/** Where a client's public keys come from: inline, a file, or its jwks_uri (clients/jwks-uri.ts). */
+const clientJwksFields = (what: string) => ({
+  // `what`: a lower-case noun phrase ("the client's public keys …").
+  jwks: z.strictObject({ keys: z.array(z.record(z.string(), z.unknown())).min(1).max(100).describe("The JWKs (RFC 7517 §4), 1 to 100; give each a `kid` when there are several.") }).optional().describe(`${what[0]!.toUpperCase()}${what.slice(1)} inline, as a JWK Set (RFC 7517 §5). Give exactly one of jwks, jwksFile or jwksUri.`),
+  jwksFile: z.string().min(1).optional().describe(`Path of a JWK Set file with ${what} (read at start-up; relative to the config file). Give exactly one of jwks, jwksFile or jwksUri.`),
+  jwksUri: clientJwksUri.optional().describe(`The client's jwks_uri (RFC 7591 §2) with ${what}: https (http only to a loopback address), fetched when first needed with a timeout, a 64 KiB bound and no redirects, cached for jwksCacheSeconds, refetched early when no key matches (at most once per jwksCooldownSeconds); a failed fetch keeps the last good set; never fetched yet and unreachable: 503 client_keys_unavailable. Give exactly one of jwks, jwksFile or jwksUri.`),
+  jwksCacheSeconds: z.number().int().min(10).max(86_400).default(300).describe("jwksUri only: how long a fetched key set is used before the next use refetches it."),
+  jwksCooldownSeconds: z.number().int().min(1).max(3600).default(30).describe("jwksUri only: least time between two fetches (an unknown kid or certificate refetches at most this often)."),
+});
+const oneJwksSource = (p: { jwks?: unknown; jwksFile?: unknown; jwksUri?: unknown }): boolean =>
+  [p.jwks, p.jwksFile, p.jwksUri].filter((x) => x !== undefined).length === 1;
+
 /** `private_key_jwt` client authentication (RFC 7523 §2.2, OIDC Core §9): the client's public keys. */
 const privateKeyJwt = z.strictObject({
-  jwks: z.strictObject({ keys: z.array(z.record(z.string(), z.unknown())).min(1).max(100).describe("The JWKs (RFC 7517 §4), 1 to 100; give each a `kid` when there are several.") }).optional().describe("The client's public keys inline, as a JWK Set (RFC 7517 §5): public asymmetric signature keys only (RSA ≥ 2048 bits, EC, Ed25519). Give exactly one of jwks or jwksFile."),
-  jwksFile: z.string().min(1).optional().describe("Path of a JWK Set file with the client's public keys (read at start-up; relative to the config file). Give exactly one of jwks or jwksFile."),
+  ...clientJwksFields("the client's public keys (public asymmetric signature keys only: RSA ≥ 2048 bits, EC, Ed25519)"),
   algorithms: z.array(z.enum(CLIENT_ASSERTION_ALGORITHMS)).min(1).default(["RS256", "PS256", "ES256"]).describe("Signature algorithms this client's assertions may use (asymmetric only: none and HMAC are never accepted). Any other alg: client_auth_failed."),
   maxLifetimeSeconds: z.number().int().min(10).max(3600).default(300).describe("Refuse assertions whose exp is further than this from iat or from now (client_assertion_lifetime_too_long): assertions are meant to be minted per request."),
-}).refine((p) => (p.jwks === undefined) !== (p.jwksFile === undefined), { message: "give exactly one of jwks or jwksFile" });
+}).refine(oneJwksSource, { message: "give exactly one of jwks, jwksFile or jwksUri" });
+
+/**
+ * RFC 8705 §2.1 `tls_client_auth` (PKI): the client certificate must chain to server.tls.clientCaFile
+ * and carry the one expected value (§2.1.2: exactly one of the five metadata parameters).
+ */
+const TLS_CLIENT_AUTH_KEYS = ["subjectDn", "sanDns", "sanUri", "sanIp", "sanEmail"] as const;
+const tlsClientAuth = z.strictObject({
+  subjectDn: z.string().min(1).max(1024).superRefine((v, ctx) => {
+    const problem = dnProblem(v);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  }).optional().describe("tls_client_auth_subject_dn: the certificate's subject DN as an RFC 4514 string (most specific first, e.g. `CN=client-a,O=Example,C=SE`); compared RDN by RDN, attribute types case-insensitively, values exactly."),
+  sanDns: z.string().regex(/^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,62}))*$/, "a DNS name (no wildcard)").optional().describe("tls_client_auth_san_dns: a dNSName SAN entry the certificate must carry (case-insensitive; a wildcard entry in the certificate does not match)."),
+  sanUri: z.url().max(2048).optional().describe("tls_client_auth_san_uri: a uniformResourceIdentifier SAN entry the certificate must carry (compared exactly)."),
+  sanIp: z.string().refine((v) => isIP(v) !== 0, "an IPv4 or IPv6 address").optional().describe("tls_client_auth_san_ip: an iPAddress SAN entry the certificate must carry (IPv4 or IPv6, compared as addresses)."),
+  sanEmail: z.string().regex(/^[^@\s"]{1,64}@[^@\s"]{1,253}$/, "an email address").optional().describe("tls_client_auth_san_email: an rfc822Name SAN entry the certificate must carry."),
+}).refine((t) => TLS_CLIENT_AUTH_KEYS.filter((k) => t[k] !== undefined).length === 1, {
+  message: `give exactly one of ${TLS_CLIENT_AUTH_KEYS.join(", ")}`,
+});
+
+/** RFC 8705 §2.2 `self_signed_tls_client_auth`: the certificates (or keys) the client registered. */
+const selfSignedTlsClientAuth = z.strictObject({
+  ...clientJwksFields("the client's certificates (a JWK's x5c[0], matched exactly) or public keys (a JWK without x5c, matched by key)"),
+}).refine(oneJwksSource, { message: "give exactly one of jwks, jwksFile or jwksUri" });
 
 const client = z.strictObject({
   id: z.string().regex(/^[\x21-\x7E]{1,128}$/, "printable ASCII without spaces").describe("client_id."),
-  privateKeyJwt: privateKeyJwt.optional().describe("Authenticate this client with private_key_jwt (a JWT signed with its private key, RFC 7523 §2.2) instead of a secret: its jti is accepted once, its aud must be the bridge's issuer or token endpoint. Give exactly one of secretHash or privateKeyJwt."),
+  privateKeyJwt: privateKeyJwt.optional().describe("Authenticate this client with private_key_jwt (a JWT signed with its private key, RFC 7523 §2.2) instead of a secret: its jti is accepted once, its aud must be the bridge's issuer or token endpoint. Give exactly one of secretHash, privateKeyJwt, tlsClientAuth or selfSignedTlsClientAuth."),
+  tlsClientAuth: tlsClientAuth.optional().describe("Authenticate this client with tls_client_auth (RFC 8705 §2.1): a client certificate presented in the TLS handshake with the bridge (server.tls, whose clientCaFile it must chain to, unexpired) that carries the expected subject DN or SAN; the request names the client in client_id. Give exactly one of secretHash, privateKeyJwt, tlsClientAuth or selfSignedTlsClientAuth."),
+  selfSignedTlsClientAuth: selfSignedTlsClientAuth.optional().describe("Authenticate this client with self_signed_tls_client_auth (RFC 8705 §2.2): the certificate presented in the TLS handshake with the bridge (server.tls) must be one registered here (no CA and no validity-period check: the registration is the trust); the request names the client in client_id. Give exactly one of secretHash, privateKeyJwt, tlsClientAuth or selfSignedTlsClientAuth."),
+  certificateBoundTokens: z.boolean().default(false).describe("Bind this client's access tokens to its TLS client certificate (RFC 8705 §3): they carry cnf.x5t#S256, and a resource server must check it. Only for a tlsClientAuth or selfSignedTlsClientAuth client. A bound token presented back to the bridge as subject_token or actor_token needs the same certificate on that request (certificate_binding_mismatch otherwise)."),
   secretHash: z
     .string()
     .regex(/^(sha256:[A-Za-z0-9_-]{43}|scrypt:\d+:\d+:\d+:[A-Za-z0-9_-]{22,}:[A-Za-z0-9_-]{43,})$/, "sha256:<b64url> or scrypt:N:r:p:<salt>:<hash> (npm run hash-secret)")
@@ -179,7 +286,7 @@ const client = z.strictObject({
       if (problem) ctx.addIssue({ code: "custom", message: `scrypt parameters out of bounds: ${problem}` });
     })
     .optional()
-    .describe(`Hash of the client secret (client_secret_basic / client_secret_post), made by \`npm run hash-secret\`; omit it for a privateKeyJwt client. scrypt: N a power of two ${SCRYPT_LIMITS.minN}–${SCRYPT_LIMITS.maxN}, r ≤ ${SCRYPT_LIMITS.maxR}, p ≤ ${SCRYPT_LIMITS.maxP}, 128·N·r ≤ ${SCRYPT_LIMITS.maxMemoryBytes / 1024 / 1024} MiB, N·r·p ≤ ${SCRYPT_LIMITS.maxWork}; every scrypt client uses the same N, r, p.`),
+    .describe(`Hash of the client secret (client_secret_basic / client_secret_post), made by \`npm run hash-secret\`; omit it for a privateKeyJwt, tlsClientAuth or selfSignedTlsClientAuth client. scrypt: N a power of two ${SCRYPT_LIMITS.minN}–${SCRYPT_LIMITS.maxN}, r ≤ ${SCRYPT_LIMITS.maxR}, p ≤ ${SCRYPT_LIMITS.maxP}, 128·N·r ≤ ${SCRYPT_LIMITS.maxMemoryBytes / 1024 / 1024} MiB, N·r·p ≤ ${SCRYPT_LIMITS.maxWork}; every scrypt client uses the same N, r, p.`),
   grantTypes: z.array(z.enum([GRANT_TOKEN_EXCHANGE, GRANT_SAML2_BEARER, GRANT_JWT_BEARER])).default([GRANT_TOKEN_EXCHANGE]).describe("Grants this client may use; an empty list authenticates but grants nothing. jwt-bearer: present an ID-JAG from a jwtIssuers entry with idJag (Cross-App Access)."),
   audiences: z.array(z.string().min(1)).min(1).describe("Audience ids (from `audiences`) this client may request."),
   defaultAudience: z.string().min(1).optional().describe("Audience used when the request names none."),
@@ -194,6 +301,7 @@ const client = z.strictObject({
   mode: z.enum(["delegation", "impersonation"]).default("delegation").describe("delegation: the token carries act naming the acting party (RFC 8693 §4.1); impersonation: no act."),
   impersonateChains: z.boolean().default(false).describe("Let an impersonation client drop an existing delegation chain (off: such subject tokens are refused)."),
   introspect: z.boolean().default(false).describe("May call POST /introspect (RFC 7662): for resource servers."),
+  dpop: z.enum(["allowed", "required"]).optional().describe("DPoP (RFC 9449) at POST /token: allowed (the default: a request with a DPoP proof gets a DPoP-bound token, one without a Bearer token) or required (a request without a proof is refused, dpop_proof_missing; RFC 9449 §5.2 dpop_bound_access_tokens)."),
   rateLimit: z.strictObject({
     max: z.number().int().min(1).max(1_000_000).describe("Most token requests of this client in one window."),
     windowSeconds: z.number().int().min(1).max(86_400).describe("Length of the window in seconds."),
@@ -206,6 +314,7 @@ const audience = z.strictObject({
   defaultScopes: z.array(scopeToken).default([]).describe("Granted when the request has no `scope` (still intersected with everything else)."),
   tokenTtlSeconds: seconds.optional().describe("Shorter lifetime for tokens for this audience."),
   mayAct: z.string().min(1).optional().describe("Client id that alone may re-exchange tokens issued for this audience: they carry may_act {sub, iss} (RFC 8693 §4.4)."),
+  requireDpop: z.boolean().optional().describe("Issue only DPoP-bound tokens (RFC 9449) for this audience: a token request naming it without a DPoP proof is refused (dpop_proof_missing), whatever the client's dpop setting. Default false."),
 });
 
 /** Cross-App Access, IdP side: a resource authorization server the bridge issues ID-JAGs for. */
@@ -314,10 +423,20 @@ export const configSchema = z
     clients: z.array(client).min(1).describe("OAuth clients allowed to call the token endpoint."),
     audiences: z.array(audience).min(1).describe("Resource servers tokens may be issued for."),
     samlIdps: z.array(samlIdp).default([]).describe("Trusted SAML identity providers."),
+    samlFederations: z.array(samlFederation).default([]).describe("Federation sources of SAML IdPs: signed metadata aggregates and MDQ responders (docs/federation.md)."),
     jwtIssuers: z.array(jwtIssuer).default([]).describe("Trusted issuers of ID tokens and JWTs (OIDC providers, CI platforms)."),
     resourceAuthorizationServers: z.array(resourceAuthorizationServer).default([]).describe("Cross-App Access, IdP side: resource authorization servers the bridge issues ID-JAGs for (token exchange with requested_token_type urn:ietf:params:oauth:token-type:id-jag). Empty: ID-JAGs are refused."),
     userDirectory: userDirectory.optional().describe("Declares that every source (SAML IdP, JWT issuer, admin-managed IdP) without its own mapping.userDirectory asserts identifiers from this one user directory, so that with equal subjectPrefix values they may serve one audience (a single-directory organisation). Unset (the default): sources reaching one audience need distinct subject namespaces, or start-up is refused."),
     admin: admin.optional(),
+    dpop: z.strictObject({
+      algorithms: z.array(z.enum(DPOP_ALGORITHMS)).min(1).default(DPOP_DEFAULT_ALGORITHMS).describe("JWS algorithms a DPoP proof may use (asymmetric only: none and HMAC are never accepted; RFC 9449 §4.3); advertised as dpop_signing_alg_values_supported. Any other alg: dpop_proof_alg_forbidden."),
+      maxAgeSeconds: z.number().int().min(1).max(600).default(60).describe("A proof's iat may be at most this old (dpop_proof_expired): proofs are made per request (RFC 9449 §4.3 check 11, §11.1). Its jti is remembered in the replay store for this long."),
+      futureSkewSeconds: z.number().int().min(0).max(60).default(5).describe("A proof's iat may be at most this far in the future (dpop_proof_not_yet_valid): the client's clock may run a little ahead."),
+      nonce: z.strictObject({
+        secretFile: z.string().min(1).describe("File holding the secret (at least 32 bytes, e.g. `openssl rand -base64 48`) the nonces are derived from (HMAC-SHA256 of a time window and the client id): give every instance the same file, so a nonce from one is good at all (relative to the config file)."),
+        lifetimeSeconds: z.number().int().min(10).max(3600).default(120).describe("Length of a nonce's time window: a nonce is accepted in its window and the next, so for this long at least and twice this at most."),
+      }).optional().describe("Require server-issued nonces in every DPoP proof (RFC 9449 §8): a proof without one, or with a stale or foreign one, is refused with use_dpop_nonce and a fresh nonce in the DPoP-Nonce header, which every token response to a DPoP request also carries. Omit: no nonces."),
+    }).default({ algorithms: DPOP_DEFAULT_ALGORITHMS, maxAgeSeconds: 60, futureSkewSeconds: 5 }).describe("DPoP proofs at POST /token (RFC 9449): a request with one valid DPoP header gets a token bound to the proof's key (cnf.jkt, token_type DPoP). Which clients and audiences must use it: clients[].dpop, audiences[].requireDpop."),
     delegation: z.strictObject({
       maxChainDepth: z.number().int().min(1).max(16).default(4).describe("Most nested actors an issued token may record (RFC 8693 §4.1 act chain); an incoming chain that would exceed it is refused (delegation_too_deep)."),
       maxChainBytes: z.number().int().min(256).max(16_384).default(4096).describe("Largest `act` claim (UTF-8 JSON bytes) an issued token may carry, the new actor included (act_claim_too_large)."),
@@ -341,7 +460,7 @@ export const configSchema = z
       tls: z.strictObject({
         certFile: z.string().min(1).describe("PEM certificate chain of the listener (relative to the config file)."),
         keyFile: z.string().min(1).describe("PEM private key of the listener."),
-        clientCaFile: z.string().min(1).optional().describe("PEM CA certificates that client certificates may chain to: clients may then present one (requested, not required; reserved for mTLS client authentication)."),
+        clientCaFile: z.string().min(1).optional().describe("PEM CA certificates that client certificates may chain to (tls_client_auth, RFC 8705 §2.1; required by tlsClientAuth clients). A client certificate is then requested, never required: connections without one are accepted, and only a client configured for mTLS needs one."),
       }).optional().describe("Serve HTTPS instead of HTTP (OAuth requires TLS at the token endpoint, RFC 6749 §3.2; MCP clients refuse plain http). Omit behind a TLS-terminating proxy."),
       trustProxy: z.union([z.literal(false), z.number().int().min(1).max(10), z.array(trustedProxy).min(1).max(100)]).default(false).describe("Which proxies in front of the bridge may name the client's address in X-Forwarded-For (Express `trust proxy`), used by the per-address rate limit. false (default): the TCP peer is the client and X-Forwarded-For is ignored (anyone can write it). A number n: n proxies are in front, each appending to X-Forwarded-For: the client is the n-th address from the right. A list of proxy addresses and CIDRs (or loopback, linklocal, uniquelocal): the client is the rightmost address not in the list. `true` (trust everything) is not accepted: every caller could then choose its own address."),
       shutdownGraceMs: z.number().int().min(100).max(600_000).default(10_000).describe("On SIGTERM/SIGINT, the whole drain (shutdownDelayMs, the exchanges in flight, closing Redis) must end within this time of the signal, else the process exits 3 with the rest cut off. Keep it below your orchestrator's kill deadline (Kubernetes terminationGracePeriodSeconds) and above the slowest exchange you expect (about server.requestTimeoutMs)."),
@@ -444,7 +563,18 @@ export const configSchema = z
         if (!a.scopes.includes(s)) ctx.addIssue({ code: "custom", path: ["audiences", i, "defaultScopes", j], message: `"${s}" is not in this audience's scopes` });
       });
     });
-    const idps = new Set([...c.samlIdps.map((i) => i.id), ...c.jwtIssuers.map((i) => i.id)]);
+    const idps = new Set([...c.samlIdps.map((i) => i.id), ...c.jwtIssuers.map((i) => i.id), ...c.samlFederations.map((f) => f.id)]);
+    c.samlFederations.forEach((f, i) => {
+      if (c.samlIdps.some((s) => s.id === f.id) || c.jwtIssuers.some((j) => j.id === f.id)) {
+        ctx.addIssue({ code: "custom", path: ["samlFederations", i, "id"], message: `"${f.id}" is also a SAML IdP or JWT issuer id` });
+      }
+      if (c.samlFederations.findIndex((o) => o.id === f.id) !== i) ctx.addIssue({ code: "custom", path: ["samlFederations", i, "id"], message: `duplicate id "${f.id}"` });
+      // Entities of one source sharing a namespace is one directory's word, never a default.
+      if (f.subjectNamespace === "source" && (f.mapping.userDirectory ?? c.userDirectory) === undefined) {
+        ctx.addIssue({ code: "custom", path: ["samlFederations", i, "subjectNamespace"], message: "source needs a declared userDirectory (mapping.userDirectory or the top-level one); otherwise use entityId" });
+      }
+      if (f.minRefreshSeconds > f.maxRefreshSeconds) ctx.addIssue({ code: "custom", path: ["samlFederations", i, "minRefreshSeconds"], message: "must not exceed maxRefreshSeconds" });
+    });
     c.jwtIssuers.forEach((j, i) => {
       // The bridge's issuer is the namespace of its clients and its own tokens: no source may share it.
       if (j.issuer === c.issuer) ctx.addIssue({ code: "custom", path: ["jwtIssuers", i, "issuer"], message: "must differ from the bridge's own issuer" });
@@ -482,8 +612,19 @@ export const configSchema = z
     });
     c.clients.forEach((cl, i) => {
       // One authentication method per client: a secret, or private_key_jwt (RFC 7591 §2 token_endpoint_auth_method).
-      if ((cl.secretHash === undefined) === (cl.privateKeyJwt === undefined)) {
-        ctx.addIssue({ code: "custom", path: ["clients", i], message: "give exactly one of secretHash or privateKeyJwt" });
+      const methods = [cl.secretHash, cl.privateKeyJwt, cl.tlsClientAuth, cl.selfSignedTlsClientAuth].filter((m) => m !== undefined).length;
+      if (methods !== 1) {
+        ctx.addIssue({ code: "custom", path: ["clients", i], message: "give exactly one of secretHash, privateKeyJwt, tlsClientAuth or selfSignedTlsClientAuth" });
+      }
+      // RFC 8705 needs the certificate of the TLS handshake: the bridge must terminate TLS itself.
+      if (cl.tlsClientAuth !== undefined && c.server.tls?.clientCaFile === undefined) {
+        ctx.addIssue({ code: "custom", path: ["clients", i, "tlsClientAuth"], message: "needs server.tls with a clientCaFile (the CAs client certificates must chain to)" });
+      }
+      if (cl.selfSignedTlsClientAuth !== undefined && c.server.tls === undefined) {
+        ctx.addIssue({ code: "custom", path: ["clients", i, "selfSignedTlsClientAuth"], message: "needs server.tls (the bridge must see the client's certificate)" });
+      }
+      if (cl.certificateBoundTokens && cl.tlsClientAuth === undefined && cl.selfSignedTlsClientAuth === undefined) {
+        ctx.addIssue({ code: "custom", path: ["clients", i, "certificateBoundTokens"], message: "only for a tlsClientAuth or selfSignedTlsClientAuth client" });
       }
       cl.audiences.forEach((a, j) => {
         if (!audiences.has(a)) ctx.addIssue({ code: "custom", path: ["clients", i, "audiences", j], message: `unknown audience "${a}"` });
@@ -511,6 +652,12 @@ export const configSchema = z
     const sources = [
       ...c.samlIdps.map((s, i) => ({ id: s.id, path: ["samlIdps", i], subjectPrefix: s.mapping.subjectPrefix, userDirectory: s.mapping.userDirectory ?? c.userDirectory })),
       ...c.jwtIssuers.map((j, i) => ({ id: j.id, path: ["jwtIssuers", i], subjectPrefix: j.mapping.subjectPrefix, userDirectory: j.mapping.userDirectory ?? c.userDirectory })),
+      // A federation's entities all live under its mapping.subjectPrefix; with entityId namespaces
+      // they are distinct from each other by construction but no directory is shared with others.
+      ...c.samlFederations.map((f, i) => ({
+        id: f.id, path: ["samlFederations", i], subjectPrefix: f.mapping.subjectPrefix,
+        userDirectory: f.subjectNamespace === "source" ? f.mapping.userDirectory ?? c.userDirectory : undefined,
+      })),
     ];
     for (const p of subjectNamespaceProblems(c.clients, sources)) ctx.addIssue({ code: "custom", path: p.path, message: p.message });
   });

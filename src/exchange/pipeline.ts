@@ -15,6 +15,17 @@ export interface ExchangeContext {
   readonly now: number;
   readonly form: Form;
   readonly client: ClientConfig;
+  /**
+   * The request's DPoP header field values (RFC 9449 §4.1), one per header line as received, for
+   * check_dpop (src/dpop/steps.ts). Set by the token endpoint only; absent elsewhere (explain).
+   */
+  readonly dpopProofs?: readonly string[];
+  /**
+   * RFC 8705 §3.1 `x5t#S256` of the client certificate of the request's TLS connection (the bridge
+   * terminating TLS), for certificate binding (src/exchange/steps/certificate-binding.ts). Set by
+   * the token endpoint only.
+   */
+  readonly certificateThumbprint?: string;
   request?: {
     subjectToken: string;
     subjectTokenType: string;

@@ -6,6 +6,7 @@ import type { SubjectVerifier } from "../subject/verifiers.js";
 import type { SigningKeySet } from "../tokens/signing-keys.js";
 import type { PipelineObserver } from "./pipeline.js";
 import type { CrossAppAccessServices } from "../idjag/services.js";
+import type { DpopVerifier } from "../dpop/verifier.js";
 
 /** Everything the grant steps use, each as the narrow slice it needs. Built once at start-up. */
 export interface ExchangeServices {
@@ -25,4 +26,6 @@ export interface ExchangeServices {
   observer?: PipelineObserver;
   /** Cross-App Access (src/idjag): absent or empty, ID-JAGs are neither issued nor accepted. */
   crossAppAccess?: CrossAppAccessServices;
+  /** DPoP proofs at the token endpoint (src/dpop); absent: a request carrying one fails (a bug). */
+  dpop?: DpopVerifier;
 }

@@ -10,6 +10,7 @@ import {
 } from "../exchange/steps/id-jag-accept.js";
 import { GRANT_JWT_BEARER } from "../idjag/constants.js";
 import { limitClient, limitSource, limitSubject } from "../exchange/steps/limits.js";
+import { checkDpop } from "../dpop/steps.js";
 
 /**
  * RFC 7523 §2.1, the JWT bearer authorization grant, for Identity Assertion JWT Authorization
@@ -32,6 +33,8 @@ export const jwtBearerGrant = {
     limitSource,
     limitSubject,
     resolveIdJagTargets,
+    // RFC 9449 §5 names this grant (RFC 7523) explicitly; after the targets (requireDpop), not wrapped.
+    checkDpop,
     grantErrorsAsInvalidGrant(mapSubjectClaims),
     decideIdJagAccessScope,
     grantErrorsAsInvalidGrant(decideActor),

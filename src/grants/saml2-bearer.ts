@@ -1,7 +1,6 @@
 import { GRANT_SAML2_BEARER, TOKEN_TYPES } from "../oauth/constants.js";
 import { isOAuthError, refuse } from "../oauth/errors.js";
-import { many, required, single } from "../oauth/params.js";
-import { parseScope } from "../policy/scope.js";
+import { assertionGrantRequest } from "./assertion-request.js";
 import { step, type Step } from "../exchange/pipeline.js";
 import type { Grant } from "./grant.js";
 import { authorizeGrant, authorizeSources } from "../exchange/steps/authorize.js";
@@ -10,6 +9,7 @@ import { verifySubjectToken, mapSubjectClaims } from "../exchange/steps/subject.
 import { consumeTokens } from "../exchange/steps/replay.js";
 import { issueAccessToken } from "../exchange/steps/issue.js";
 import { limitClient, limitSource, limitSubject } from "../exchange/steps/limits.js";
+import { checkDpop } from "../dpop/steps.js";
 
 /**
  * RFC 7522 §2.1: the SAML 2.0 bearer assertion grant, for legacy clients that predate token
@@ -23,17 +23,7 @@ import { limitClient, limitSource, limitSubject } from "../exchange/steps/limits
  * Client authentication stays mandatory (RFC 7522 §3 leaves it optional; this bridge does not).
  */
 const readBearerRequest = step("read_request", (ctx) => {
-  const { form } = ctx;
-  ctx.request = {
-    subjectToken: required(form, "assertion"),
-    subjectTokenType: TOKEN_TYPES.saml2,
-    actorToken: undefined,
-    actorTokenType: undefined,
-    requestedTokenType: TOKEN_TYPES.accessToken,
-    audience: [],
-    resource: many(form, "resource"),
-    scope: parseScope(single(form, "scope")),
-  };
+  ctx.request = assertionGrantRequest(ctx.form, TOKEN_TYPES.saml2);
 });
 
 /** Assertion problems become invalid_grant; request, client, target and scope errors keep theirs. */
@@ -61,6 +51,8 @@ export const saml2BearerGrant = {
     authorizeGrant(GRANT_SAML2_BEARER),
     requireSaml2,
     resolveTargetAudiences,
+    // RFC 9449 §5 (any grant type); not wrapped: a proof's errors are DPoP's own codes.
+    checkDpop,
     assertionErrorsAsInvalidGrant(verifySubjectToken),
     assertionErrorsAsInvalidGrant(authorizeSources),
     // Not wrapped: a limit is 429 rate_limited in either grant (exchange/steps/limits.ts).

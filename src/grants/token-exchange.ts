@@ -11,6 +11,8 @@ import { single, type Form } from "../oauth/params.js";
 import { TOKEN_TYPE_ID_JAG } from "../idjag/constants.js";
 import { idJagExchangeGrant } from "./id-jag-exchange.js";
 import { limitClient, limitSource, limitSubject } from "../exchange/steps/limits.js";
+import { checkDpop, checkDpopBinding } from "../dpop/steps.js";
+import { checkCertificateBinding } from "../exchange/steps/certificate-binding.js";
 
 /**
  * RFC 8693 token exchange, in order. Cheap request and policy checks come before any signature
@@ -24,8 +26,14 @@ export const tokenExchangeGrant = {
     authorizeGrant(GRANT_TOKEN_EXCHANGE),
     authorizeTokenTypes,
     resolveTargetAudiences,
+    // RFC 9449 §5: after the targets (an audience may require DPoP), before any token signature.
+    checkDpop,
     verifySubjectToken,
     verifyActorToken,
+    // A DPoP-bound token of the bridge only with a proof by its key (src/dpop/steps.ts).
+    checkDpopBinding,
+    // A certificate-bound token of the bridge only over a connection with its certificate (RFC 8705 §3).
+    checkCertificateBinding,
     authorizeSources,
     // After verification, before the one-time mark: exchange/steps/limits.ts says why.
     limitSource,

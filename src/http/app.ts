@@ -62,6 +62,9 @@ export function createApp(options: AppOptions): Express {
         acceptsIdJag: options.services.crossAppAccess?.verifyGrant !== undefined,
       },
       clientAssertionAlgorithms: options.clients.clientAssertionAlgorithms(),
+      certificateMethods: options.clients.certificateMethods(),
+      certificateBoundTokens: options.clients.bindsTokensToCertificates,
+      ...(options.services.dpop ? { dpopAlgorithms: options.services.dpop.algorithms } : {}),
     }),
   );
   app.use(introspectRoute({

@@ -6,11 +6,12 @@ import type { ClientConfig } from "../config/schema.js";
 import type { ClientRegistry } from "../clients/registry.js";
 import { single, type Form } from "../oauth/params.js";
 import { remoteAddress } from "../limits/remote-address.js";
+import { presentedCertificate } from "../clients/mtls.js";
 
 /**
  * Client authentication at the token endpoint (RFC 6749 §2.3.1): `client_secret_basic`,
- * `client_secret_post` and (when a client is configured for it) `private_key_jwt`, as passport
- * strategies. Exactly one method per request (RFC 6749 §2.3:
+ * `client_secret_post` and (when a client is configured for them) `private_key_jwt` and mutual
+ * TLS (RFC 8705 §2), as passport strategies. Exactly one method per request (RFC 6749 §2.3:
  * "MUST NOT use more than one authentication method"); no method at all is `invalid_client`, so an
  * unauthenticated exchange is impossible.
  */
@@ -113,6 +114,34 @@ class PrivateKeyJwtStrategy extends Strategy {
   }
 }
 
+/**
+ * Mutual TLS (RFC 8705 §2: `tls_client_auth`, `self_signed_tls_client_auth`): the certificate of
+ * the TLS connection, for the client named by `client_id` in the body (§2: required).
+ */
+class TlsClientAuthStrategy extends Strategy {
+  name = "tls_client_auth";
+  constructor(private readonly clients: ClientRegistry) {
+    super();
+  }
+  override authenticate(req: Request): void {
+    let id: string | undefined;
+    try {
+      id = single(req.body as Form, "client_id");
+    } catch (e) {
+      this.error(e as Error);
+      return;
+    }
+    if (id === undefined) {
+      this.error(refuse("client_auth_missing"));
+      return;
+    }
+    this.clients.authenticateCertificate(id, presentedCertificate(req), remoteAddress(req)).then(
+      (client) => this.success(client),
+      (e: unknown) => this.error(e as Error),
+    );
+  }
+}
+
 declare module "express-serve-static-core" {
   interface Request {
     /** The authenticated OAuth client, set by `authenticateClient`. */
@@ -128,6 +157,8 @@ export function authenticateClient(clients: ClientRegistry): RequestHandler {
   passport.use(new ClientSecretPostStrategy(verify));
   const assertions = clients.acceptsClientAssertions;
   if (assertions) passport.use(new PrivateKeyJwtStrategy(clients));
+  const certificates = clients.acceptsCertificates;
+  if (certificates) passport.use(new TlsClientAuthStrategy(clients));
 
   return (req: Request, res: Response, next: NextFunction) => {
     const form = req.body as Form;
@@ -136,8 +167,14 @@ export function authenticateClient(clients: ClientRegistry): RequestHandler {
     // Only while some client uses private_key_jwt: otherwise these parameters mean nothing, as before.
     const usesAssertion = assertions && (Object.hasOwn(form, "client_assertion") || Object.hasOwn(form, "client_assertion_type"));
     if (Number(usesHeader) + Number(usesPost) + Number(usesAssertion) > 1) return next(refuse("client_auth_multiple"));
-    if (!usesHeader && !usesPost && !usesAssertion) return next(refuse("client_auth_missing"));
-    const method = usesHeader ? "client_secret_basic" : usesPost ? "client_secret_post" : "private_key_jwt";
+    // Mutual TLS only while some client uses it, and only for a request that carries no other
+    // credential: a certificate is part of the connection, not a method the request chose. A
+    // certificate plus a secret or assertion is authenticated by that secret or assertion alone,
+    // so an mTLS client sending one fails like any wrong credential (client_auth_failed), not as
+    // client_auth_multiple, which would tell a caller which client ids use mTLS.
+    const usesCertificate = certificates && !usesHeader && !usesPost && !usesAssertion;
+    if (!usesHeader && !usesPost && !usesAssertion && !usesCertificate) return next(refuse("client_auth_missing"));
+    const method = usesHeader ? "client_secret_basic" : usesPost ? "client_secret_post" : usesAssertion ? "private_key_jwt" : "tls_client_auth";
     passport.authenticate(method, { session: false }, (err: unknown, client: ClientConfig | false) => {
       if (err) return next(err);
       if (!client) return next(new OAuthError("client_auth_failed", { challenge: usesHeader }));

@@ -25,7 +25,11 @@ export const CONNECTIONS_CHECKING_INTERVAL_MS = 500;
  */
 export function createHttpServer(
   app: RequestListener,
-  config: Pick<Config["server"], "headersTimeoutMs" | "requestTimeoutMs" | "keepAliveTimeoutMs"> & { tls?: Config["server"]["tls"] },
+  config: Pick<Config["server"], "headersTimeoutMs" | "requestTimeoutMs" | "keepAliveTimeoutMs"> & {
+    tls?: Config["server"]["tls"];
+    /** Request a client certificate even without a clientCaFile (self_signed_tls_client_auth clients: mtlsInUse). */
+    requestClientCertificate?: boolean;
+  },
   baseDir: string = process.cwd(),
 ): Server {
   const answering = new WeakMap<object, number>();
@@ -42,7 +46,7 @@ export function createHttpServer(
     app(req, res);
   };
   const server: Server = config.tls
-    ? createHttpsServer({ ...options, ...tlsMaterial(config.tls, baseDir) }, listener)
+    ? createHttpsServer({ ...options, ...tlsMaterial(config.tls, baseDir, config.requestClientCertificate === true) }, listener)
     : createServer(options, listener);
   server.timeout = config.headersTimeoutMs;
   // With a listener, Node no longer destroys timed-out sockets itself: only silent idle ones go.
@@ -92,12 +96,20 @@ export function urlOf(addr: AddressInfo, scheme: "http" | "https" = "http"): str
   return `${scheme}://${addr.address.includes(":") ? `[${addr.address}]` : addr.address}:${addr.port}`;
 }
 
+/** Whether some client authenticates with mutual TLS (RFC 8705 §2): the listener must ask for a certificate. */
+export function mtlsInUse(clients: Config["clients"]): boolean {
+  return clients.some((c) => c.tlsClientAuth !== undefined || c.selfSignedTlsClientAuth !== undefined);
+}
+
 /**
  * The listener's certificate chain and key, and the CAs client certificates may chain to. A client
- * certificate is requested only with a client CA and never required here: authentication stays
- * the client's secret until mTLS client authentication (RFC 8705) uses it. TLS 1.2 at least.
+ * certificate is requested with a client CA or when some client uses mTLS (`request`), and never
+ * required here (`rejectUnauthorized: false`): a connection without one, or with one that does not
+ * chain to the CA, is still served, and each method decides (clients/mtls.ts: tls_client_auth
+ * needs the chain verified, self_signed_tls_client_auth a registered certificate; secret and
+ * private_key_jwt clients ignore it). TLS 1.2 at least.
  */
-function tlsMaterial(tls: NonNullable<Config["server"]["tls"]>, baseDir: string): { cert: Buffer; key: Buffer; ca?: Buffer; requestCert: boolean; rejectUnauthorized: boolean; minVersion: "TLSv1.2" } {
+function tlsMaterial(tls: NonNullable<Config["server"]["tls"]>, baseDir: string, request: boolean): { cert: Buffer; key: Buffer; ca?: Buffer; requestCert: boolean; rejectUnauthorized: boolean; minVersion: "TLSv1.2" } {
   const read = (file: string, field: string): Buffer => {
     try {
       return readFileSync(resolvePath(baseDir, file));
@@ -109,7 +121,7 @@ function tlsMaterial(tls: NonNullable<Config["server"]["tls"]>, baseDir: string)
     cert: read(tls.certFile, "certFile"),
     key: read(tls.keyFile, "keyFile"),
     ...(tls.clientCaFile !== undefined ? { ca: read(tls.clientCaFile, "clientCaFile") } : {}),
-    requestCert: tls.clientCaFile !== undefined,
+    requestCert: tls.clientCaFile !== undefined || request,
     rejectUnauthorized: false,
     minVersion: "TLSv1.2",
   };

@@ -1,11 +1,12 @@
 import { checkSubjectIdentifier } from "../subject/identifier.js";
-import { errors, jwtVerify, type CryptoKey, type JWTPayload, type JWTVerifyOptions } from "jose";
+import { errors, type CryptoKey, type JWTPayload, type JWTVerifyOptions } from "jose";
 import { refuse } from "../oauth/errors.js";
 import { TOKEN_TYPES } from "../oauth/constants.js";
 import { readActClaim, readMayActClaim } from "../policy/act-chain.js";
 import { partyOf } from "../policy/client-binding.js";
 import type { Attribute, VerifiedSubject } from "../subject/types.js";
 import { JWT_MAX_BYTES, decodeUnverified, isPlainJwtTyp } from "./compact.js";
+import { verifyCompactJwt } from "./jws-verify.js";
 import { joseRefusal } from "./refusals.js";
 import type { JwtIssuerRegistry, TrustedJwtIssuer } from "./registry.js";
 
@@ -24,7 +25,8 @@ import type { JwtIssuerRegistry, TrustedJwtIssuer } from "./registry.js";
  *    (no nested JWT), `alg` one of the issuer's asymmetric algorithms (none and HMAC never:
  *    signature_algorithm_forbidden), `kid` a short string if present; `jku`, `x5u`, `x5c` and `jwk`
  *    are never used: keys come from the issuer's configured JWKS only (catalogue G5, G6);
- * 5. jose's jwtVerify with that issuer's keys: signature (token_invalid; an unknown `kid` after the
+ * 5. jose's jwtVerify with that issuer's keys, the signature itself checked by node:crypto
+ *    (jws-verify.ts: the same rules and verdicts, without WebCrypto's per-call cost): signature (token_invalid; an unknown `kid` after the
  *    one permitted refresh too), `crit` understood, `iss` equal, `aud` present and one of the
  *    issuer's audiences (audience_mismatch), `sub` present (subject_missing), `exp`/`iat` present
  *    (timestamp_missing) and numbers (timestamp_invalid), `exp` not passed (token_expired), `nbf`
@@ -71,8 +73,7 @@ export function jwtTokenVerifier(tokenType: string, ctx: JwtVerifierContext): (t
     if (typeof header.alg !== "string" || !issuer.algorithms.includes(header.alg)) throw refuse("signature_algorithm_forbidden");
     if (header.kid !== undefined && (typeof header.kid !== "string" || header.kid.length > MAX_KID_LENGTH)) throw refuse("token_invalid");
 
-    const { payload, kid } = await verifySignatureAndClaims(token, issuer, {
-      algorithms: [...issuer.algorithms],
+    const { payload, kid } = await verifySignatureAndClaims(token, header, issuer, {
       issuer: issuer.issuer,
       audience: [...issuer.audiences],
       requiredClaims: ["exp", "iat", "sub", "iss", "aud"],
@@ -121,15 +122,30 @@ export function jwtTokenVerifier(tokenType: string, ctx: JwtVerifierContext): (t
   };
 }
 
+/** Each issuer's algorithms as a set, made once (the registry's issuers live as long as the process). */
+const algorithmSets = new WeakMap<TrustedJwtIssuer, ReadonlySet<string>>();
+
+function algorithmsOf(issuer: TrustedJwtIssuer): ReadonlySet<string> {
+  let set = algorithmSets.get(issuer);
+  if (set === undefined) {
+    set = new Set(issuer.algorithms);
+    algorithmSets.set(issuer, set);
+  }
+  return set;
+}
+
 async function verifySignatureAndClaims(
   token: string,
+  header: Record<string, unknown>,
   issuer: TrustedJwtIssuer,
-  options: JWTVerifyOptions,
+  options: Omit<JWTVerifyOptions, "algorithms" | "typ" | "crit">,
 ): Promise<{ payload: JWTPayload; kid: string | undefined }> {
+  const algorithms = algorithmsOf(issuer);
+  const kidOf = (h: Record<string, unknown>): string | undefined => h.kid as string | undefined;
   try {
     try {
-      const { payload, protectedHeader } = await jwtVerify(token, issuer.keys, options);
-      return { payload, kid: protectedHeader.kid };
+      const { payload, protectedHeader } = await verifyCompactJwt(token, header, issuer.keys, algorithms, options);
+      return { payload, kid: kidOf(protectedHeader) };
     } catch (e) {
       // No `kid` and several keys of the right type (e.g. during rollover): try each, a bounded few.
       if (!(e instanceof errors.JWKSMultipleMatchingKeys)) throw e;
@@ -138,8 +154,8 @@ async function verifySignatureAndClaims(
       for await (const key of e as AsyncIterable<CryptoKey>) {
         if (++tried > MAX_KEY_CANDIDATES) break;
         try {
-          const { payload, protectedHeader } = await jwtVerify(token, key, options);
-          return { payload, kid: protectedHeader.kid };
+          const { payload, protectedHeader } = await verifyCompactJwt(token, header, key, algorithms, options);
+          return { payload, kid: kidOf(protectedHeader) };
         } catch (err) {
           if (!(err instanceof errors.JWSSignatureVerificationFailed)) throw err;
           last = err;

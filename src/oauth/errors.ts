@@ -7,7 +7,7 @@
  * put into an error. `http/error-response.ts` is the only place that serializes these.
  */
 
-/** RFC 6749 §5.2, RFC 8693 §2.2.2, RFC 6749 §4.1.2.1 (temporarily_unavailable, server_error). */
+/** RFC 6749 §5.2, RFC 8693 §2.2.2, RFC 6749 §4.1.2.1 (temporarily_unavailable, server_error), RFC 9449 §5, §8 (DPoP). */
 export type OAuthErrorCode =
   | "invalid_request"
   | "invalid_client"
@@ -16,6 +16,8 @@ export type OAuthErrorCode =
   | "unsupported_grant_type"
   | "invalid_scope"
   | "invalid_target"
+  | "invalid_dpop_proof"
+  | "use_dpop_nonce"
   | "temporarily_unavailable"
   | "server_error";
 
@@ -98,6 +100,8 @@ export const REASONS = {
   actor_client_missing: "invalid_request",
   client_claim_invalid: "invalid_request",
   subject_client_mismatch: "invalid_request",
+  // RFC 8705 §3: a certificate-bound token of the bridge presented without that certificate
+  token_certificate_mismatch: "invalid_request",
   act_claim_invalid: "invalid_request",
   act_claim_too_large: "invalid_request",
   delegation_too_deep: "invalid_request",
@@ -124,6 +128,22 @@ export const REASONS = {
   client_assertion_expired: "invalid_client",
   client_assertion_lifetime_too_long: "invalid_client",
   client_assertion_replayed: "invalid_client",
+  // mutual TLS (RFC 8705 §2): no certificate in the handshake; any other certificate failure is client_auth_failed
+  client_certificate_missing: "invalid_client",
+  // DPoP (RFC 9449 §5, §7.1: invalid_dpop_proof; §8: use_dpop_nonce, with a DPoP-Nonce header).
+  // Claim reasons only once the proof's signature verified with its own `jwk` (src/dpop/proof.ts).
+  dpop_proof_missing: "invalid_dpop_proof",
+  dpop_proof_multiple: "invalid_dpop_proof",
+  dpop_proof_invalid: "invalid_dpop_proof",
+  dpop_proof_alg_forbidden: "invalid_dpop_proof",
+  dpop_htm_mismatch: "invalid_dpop_proof",
+  dpop_htu_mismatch: "invalid_dpop_proof",
+  dpop_proof_expired: "invalid_dpop_proof",
+  dpop_proof_not_yet_valid: "invalid_dpop_proof",
+  dpop_proof_replayed: "invalid_dpop_proof",
+  dpop_key_mismatch: "invalid_dpop_proof",
+  dpop_nonce_missing: "use_dpop_nonce",
+  dpop_nonce_invalid: "use_dpop_nonce",
   // unauthorized_client / unsupported_grant_type
   grant_not_allowed: "unauthorized_client",
   grant_type_unsupported: "unsupported_grant_type",
@@ -142,6 +162,9 @@ export const REASONS = {
   replay_store_lost: "temporarily_unavailable",
   client_auth_overloaded: "temporarily_unavailable",
   issuer_keys_unavailable: "temporarily_unavailable",
+  // An MDQ source (src/federation) could not supply a signed, valid entity for the Issuer.
+  idp_metadata_unavailable: "temporarily_unavailable",
+  client_keys_unavailable: "temporarily_unavailable",
   // HTTP 429 (RFC 6585 §4) with Retry-After: a rate limit (src/limits). RFC 6749 §5.2 has no code
   // for "too many requests"; temporarily_unavailable (RFC 6749 §4.1.2.1, registered in the OAuth
   // Extensions Error Registry) is the one standard code that tells a client "the same request can
@@ -165,6 +188,8 @@ const STATUS: Record<OAuthErrorCode, number> = {
   unsupported_grant_type: 400,
   invalid_scope: 400,
   invalid_target: 400,
+  invalid_dpop_proof: 400,
+  use_dpop_nonce: 400,
   temporarily_unavailable: 503,
   server_error: 500,
 };

@@ -55,8 +55,20 @@ export interface TrustedIdp {
  * admin API replaces the whole set at once (`replaceAll`): a new map is built off to the side and
  * swapped in one assignment, so a lookup sees either the old set or the new one, never a mix.
  */
+/**
+ * IdPs trusted through a federation source (src/federation: a signed metadata aggregate or an MDQ
+ * responder), looked up after the local map. `summary` stands for the whole source in `all()`
+ * (its id, the protocols and largest assertion age of its entities, no certificates), so that
+ * callers iterating `all()` per request never pay for thousands of entities.
+ */
+export interface IdpSource {
+  byEntityId(entityId: string): TrustedIdp | undefined;
+  summary(): TrustedIdp;
+}
+
 export class IdpRegistry {
   #byEntityId = new Map<string, TrustedIdp>();
+  #sources: readonly IdpSource[] = [];
 
   constructor(idps: readonly TrustedIdp[]) {
     this.replaceAll(idps);
@@ -73,11 +85,22 @@ export class IdpRegistry {
     this.#byEntityId = next;
   }
 
+  /** A federation source, consulted (in the order added) when no local IdP has the entityID. */
+  addSource(source: IdpSource): void {
+    this.#sources = [...this.#sources, source];
+  }
+
   byEntityId(entityId: string): TrustedIdp | undefined {
-    return this.#byEntityId.get(entityId);
+    const local = this.#byEntityId.get(entityId);
+    if (local !== undefined) return local;
+    for (const source of this.#sources) {
+      const idp = source.byEntityId(entityId);
+      if (idp !== undefined) return idp;
+    }
+    return undefined;
   }
 
   all(): TrustedIdp[] {
-    return [...this.#byEntityId.values()];
+    return [...this.#byEntityId.values(), ...this.#sources.map((s) => s.summary())];
   }
 }

@@ -43,9 +43,26 @@ export function parseIdpMetadata(xml: string, wantedEntityId?: string): IdpMetad
   if (!is(root, NS.md, "EntitiesDescriptor") && !is(root, NS.md, "EntityDescriptor")) {
     throw new MetadataError("root is neither md:EntityDescriptor nor md:EntitiesDescriptor");
   }
+  const found = idpEntityScopes(root);
+  const candidates = wantedEntityId === undefined ? found : found.filter((f) => attr(f.el, "entityID") === wantedEntityId);
+  if (candidates.length === 0) {
+    throw new MetadataError(wantedEntityId ? `no IdP entity "${wantedEntityId}" in metadata` : "no IdP (IDPSSODescriptor) in metadata");
+  }
+  if (candidates.length > 1) throw new MetadataError("metadata holds several IdPs: set entityId to choose one");
+  return idpMetadataOf(candidates[0]!);
+}
+
+/** An IdP EntityDescriptor with the validUntil and cacheDuration inherited along its path. */
+export interface EntityScope { el: Element; validUntil: number | undefined; cacheMs: number | undefined }
+
+/**
+ * Every EntityDescriptor with an IDPSSODescriptor under `root` (itself one, or an
+ * EntitiesDescriptor), in document order. Also used for federation aggregates (src/federation).
+ */
+export function idpEntityScopes(root: Element): EntityScope[] {
   // Nested EntitiesDescriptors, walked with an explicit stack (never recursion: issue 9), in
   // document order; validUntil and cacheDuration are inherited as the minimum along the path.
-  type Scope = { el: Element; validUntil: number | undefined; cacheMs: number | undefined };
+  type Scope = EntityScope;
   const found: Scope[] = [];
   const stack: Scope[] = [{ el: root, validUntil: undefined, cacheMs: undefined }];
   while (stack.length > 0) {
@@ -75,12 +92,11 @@ export function parseIdpMetadata(xml: string, wantedEntityId?: string): IdpMetad
       if (children(el, NS.md, "IDPSSODescriptor").length > 0) found.push({ el, validUntil, cacheMs });
     }
   }
-  const candidates = wantedEntityId === undefined ? found : found.filter((f) => attr(f.el, "entityID") === wantedEntityId);
-  if (candidates.length === 0) {
-    throw new MetadataError(wantedEntityId ? `no IdP entity "${wantedEntityId}" in metadata` : "no IdP (IDPSSODescriptor) in metadata");
-  }
-  if (candidates.length > 1) throw new MetadataError("metadata holds several IdPs: set entityId to choose one");
-  const { el, validUntil, cacheMs } = candidates[0]!;
+  return found;
+}
+
+/** The trust an IdP entity carries: its entityID, signing keys (§2.4.1.1) and protocols. */
+export function idpMetadataOf({ el, validUntil, cacheMs }: EntityScope): IdpMetadata {
   const entityId = attr(el, "entityID");
   if (!entityId) throw new MetadataError("EntityDescriptor has no entityID");
 

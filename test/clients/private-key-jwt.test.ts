@@ -251,14 +251,14 @@ describe("private_key_jwt configuration", () => {
   it("requires exactly one of secretHash or privateKeyJwt, and exactly one key source", () => {
     expect(issues((c) => {
       c.clients[0].privateKeyJwt = { jwks: { keys: [{ kty: "EC" }] } };
-    })).toMatch(/exactly one of secretHash or privateKeyJwt/);
+    })).toMatch(/exactly one of secretHash, privateKeyJwt, tlsClientAuth or selfSignedTlsClientAuth/);
     expect(issues((c) => {
       delete c.clients[0].secretHash;
-    })).toMatch(/exactly one of secretHash or privateKeyJwt/);
+    })).toMatch(/exactly one of secretHash, privateKeyJwt, tlsClientAuth or selfSignedTlsClientAuth/);
     expect(issues((c) => {
       delete c.clients[0].secretHash;
       c.clients[0].privateKeyJwt = { jwks: { keys: [{ kty: "EC" }] }, jwksFile: "x.json" };
-    })).toMatch(/exactly one of jwks or jwksFile/);
+    })).toMatch(/exactly one of jwks, jwksFile or jwksUri/);
     expect(issues((c) => {
       delete c.clients[0].secretHash;
       c.clients[0].privateKeyJwt = { jwksFile: "x.json", algorithms: ["HS256"] };

@@ -1,7 +1,6 @@
 import { isOAuthError, refuse } from "../../oauth/errors.js";
-import { many, required, single } from "../../oauth/params.js";
-import { TOKEN_TYPES } from "../../oauth/constants.js";
-import { decideScope, parseScope } from "../../policy/scope.js";
+import { decideScope } from "../../policy/scope.js";
+import { assertionGrantRequest } from "../../grants/assertion-request.js";
 import { resolveTargets } from "../../policy/targets.js";
 import { TOKEN_TYPE_ID_JAG } from "../../idjag/constants.js";
 import type { IdJagGrant } from "../../idjag/verify.js";
@@ -25,17 +24,7 @@ function grantOf(ctx: ExchangeContext): IdJagGrant {
  * both only narrowing what the grant says.
  */
 export const readJwtBearerRequest = step("read_request", (ctx) => {
-  const { form } = ctx;
-  ctx.request = {
-    subjectToken: required(form, "assertion"),
-    subjectTokenType: TOKEN_TYPE_ID_JAG,
-    actorToken: undefined,
-    actorTokenType: undefined,
-    requestedTokenType: TOKEN_TYPES.accessToken,
-    audience: [],
-    resource: many(form, "resource"),
-    scope: parseScope(single(form, "scope")),
-  };
+  ctx.request = assertionGrantRequest(ctx.form, TOKEN_TYPE_ID_JAG);
 });
 
 /** Draft §4.4.1: `typ`, issuer, signature, `aud`, lifetime and claim shapes (src/idjag/verify.ts). */

@@ -26,6 +26,12 @@ export function discoveryRoutes(options: {
   crossAppAccess?: { issuesIdJag: boolean; acceptsIdJag: boolean };
   /** private_key_jwt (RFC 8414 §2, OIDC Core §9): the algorithms its clients may sign with; empty or absent: off. */
   clientAssertionAlgorithms?: readonly string[];
+  /** RFC 8705 §2.1, §2.2: the mTLS methods some client uses (tls_client_auth, self_signed_tls_client_auth). */
+  certificateMethods?: readonly string[];
+  /** RFC 8705 §3.3: some client gets certificate-bound access tokens. */
+  certificateBoundTokens?: boolean;
+  /** RFC 9449 §5.1 dpop_signing_alg_values_supported: the algorithms DPoP proofs may use; absent: not listed. */
+  dpopAlgorithms?: readonly string[];
 }): Router {
   const given = options.tokenTypes;
   const tokenTypes = typeof given === "function" ? given : (): readonly string[] => given;
@@ -34,7 +40,9 @@ export function discoveryRoutes(options: {
   // behind a path-prefixing proxy.
   const base = options.issuer.replace(/\/+$/, "");
   const assertionAlgs = options.clientAssertionAlgorithms ?? [];
-  const authMethods = ["client_secret_basic", "client_secret_post", ...(assertionAlgs.length > 0 ? ["private_key_jwt"] : [])];
+  const authMethods = [
+    "client_secret_basic", "client_secret_post", ...(assertionAlgs.length > 0 ? ["private_key_jwt"] : []), ...(options.certificateMethods ?? []),
+  ];
   // RFC 8414 §2: the signing algorithms field is required when private_key_jwt is listed.
   const authAlgs = assertionAlgs.length > 0 ? { token_endpoint_auth_signing_alg_values_supported: [...assertionAlgs] } : {};
   const metadata = {
@@ -51,7 +59,10 @@ export function discoveryRoutes(options: {
     token_exchange_requested_token_types_supported: [...ISSUABLE_TOKEN_TYPES, ...(options.crossAppAccess?.issuesIdJag ? [TOKEN_TYPE_ID_JAG] : [])],
     ...(options.crossAppAccess?.issuesIdJag ? { identity_chaining_requested_token_types_supported: [TOKEN_TYPE_ID_JAG] } : {}),
     ...(options.crossAppAccess?.acceptsIdJag ? { authorization_grant_profiles_supported: [GRANT_PROFILE_ID_JAG] } : {}),
+    // RFC 8705 §3.3: only when some client's tokens are bound (false is the default meaning).
+    ...(options.certificateBoundTokens ? { tls_client_certificate_bound_access_tokens: true } : {}),
     access_token_signing_alg_values_supported: [...new Set(options.keys.jwks.keys.map((k) => k.alg!))],
+    ...(options.dpopAlgorithms && options.dpopAlgorithms.length > 0 ? { dpop_signing_alg_values_supported: [...options.dpopAlgorithms] } : {}),
   };
   router.get("/.well-known/oauth-authorization-server", (_req, res) => {
     const types = tokenTypes();

@@ -9,6 +9,7 @@ import { oauthEndpoint } from "../oauth-endpoint.js";
 import { required, type Form } from "../../oauth/params.js";
 import { toOAuthError } from "../error-response.js";
 import { TOKEN_TYPE_ID_JAG } from "../../idjag/constants.js";
+import { presentedCertificate } from "../../clients/mtls.js";
 
 
 /**
@@ -36,7 +37,19 @@ export function tokenRoute(options: {
         grant = grants.get(required(form, "grant_type"));
         if (!grant) throw refuse("grant_type_unsupported");
         grant = grant.variant?.(form) ?? grant;
-        ctx = { now: options.now(), form, client };
+        // RFC 9449 §4.3 check 1 counts header lines: headersDistinct keeps repeated ones apart.
+        const dpopProofs = req.headersDistinct.dpop ?? [];
+        // RFC 8705 §3: the connection's client certificate (when the bridge terminates TLS); a
+        // certificateBoundTokens client's token is bound to it (cnf.x5t#S256, merged with a DPoP jkt).
+        const certificateThumbprint = presentedCertificate(req)?.thumbprint;
+        ctx = {
+          now: options.now(), form, client, dpopProofs,
+          ...(certificateThumbprint !== undefined ? { certificateThumbprint } : {}),
+          ...(client.certificateBoundTokens && certificateThumbprint !== undefined ? { confirmation: { "x5t#S256": certificateThumbprint } } : {}),
+        };
+        // RFC 9449 §8: with nonces on, every answer to a DPoP request carries a fresh nonce
+        // (use_dpop_nonce needs it; a success hands the client the next one).
+        if (services.dpop?.nonces && dpopProofs.length > 0) res.setHeader("DPoP-Nonce", services.dpop.nonces.issue(client.id, ctx.now));
         await runSteps(grant.steps, ctx, services);
         logExchange(services, { client, ctx, grantType: grant.grantType, outcome: "issued", jti: ctx.issued!.jti });
         // RFC 6749 §5.1: `scope` is required when it differs from the request. A requested scope is
