@@ -5,15 +5,18 @@
  * fixtures come from xmlsec1 (test/support/independent-encrypt.ts), edited after encryption where a
  * test needs another shape; functions are called directly with a fixed key set and binding.
  */
+import { execFileSync } from "node:child_process";
 import { createPrivateKey } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { decryptAssertion, type CiphertextBinding, type DecryptionKey } from "../../src/saml/decrypt.js";
 import { isOAuthError } from "../../src/oauth/errors.js";
 import { NS, children, text } from "../../src/xml/dom.js";
 import { parseUntrustedXml } from "../../src/xml/safe-parse.js";
 import { encryptAssertion } from "../support/independent-encrypt.js";
-import { buildAssertion2, randomSamlId } from "../support/saml-builder.js";
+import { buildAssertion2, randomSamlId, stripXmlDecl } from "../support/saml-builder.js";
 import { BRIDGE_ENC_CERT, BRIDGE_ENC_KEY, IDP1, IDP2 } from "../support/constants.js";
 
 const LIMITS = { maxDepth: 48, maxElements: 2000 };
@@ -106,6 +109,83 @@ describe("decrypt.ts: the element and the usable keys are checked first (:201)",
     // No key configured at all (the caller refuses that earlier; the function on its own too).
     expect(decrypt(cbc, [], BARE)).toBe("decryption_failed");
     expect(decrypt(unknownAlg, [], BARE)).toBe("decryption_failed");
+  });
+});
+
+/**
+ * Chosen plaintext octets as an EncryptedAssertion: xmlsec1 --binary-data fills the same template
+ * independent-encrypt.ts uses (aes256-gcm content, rsa-oaep-mgf1p to the bridge's test cert), so the
+ * plaintext can carry what libxml2 never serializes from an element (an XML declaration, a comment or
+ * CDATA beside the assertion). `rootAttrs` adds namespace declarations around the ciphertext.
+ */
+function encryptOctets(plaintext: string, rootAttrs = ""): string {
+  const dir = mkdtempSync(join(tmpdir(), "fedbridge-mut-"));
+  try {
+    writeFileSync(join(dir, "data.bin"), plaintext);
+    writeFileSync(
+      join(dir, "template.xml"),
+      `<xenc:EncryptedData xmlns:xenc="${XENC}" Type="${XENC}Element">` +
+        `<xenc:EncryptionMethod Algorithm="http://www.w3.org/2009/xmlenc11#aes256-gcm"/>` +
+        `<ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><xenc:EncryptedKey><xenc:EncryptionMethod Algorithm="${XENC}rsa-oaep-mgf1p"/>` +
+        "<xenc:CipherData><xenc:CipherValue/></xenc:CipherData></xenc:EncryptedKey></ds:KeyInfo>" +
+        "<xenc:CipherData><xenc:CipherValue/></xenc:CipherData></xenc:EncryptedData>",
+    );
+    const out = execFileSync("/usr/bin/xmlsec1", [
+      "--encrypt", "--pubkey-cert-pem", BRIDGE_ENC_CERT, "--session-key", "aes-256", "--binary-data", join(dir, "data.bin"), join(dir, "template.xml"),
+    ], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    return `<saml:EncryptedAssertion xmlns:saml="${NS.saml2}"${rootAttrs}>${stripXmlDecl(out).trim()}</saml:EncryptedAssertion>`;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe("decrypt.ts: the plaintext octets (:548-556, :583)", () => {
+  let assertion: string;
+  beforeAll(() => {
+    assertion = stripXmlDecl(buildAssertion2({ id: randomSamlId("_a"), issuer: IDP1 }));
+  });
+  const run = (plaintext: string, rootAttrs = ""): string => decrypt(encryptOctets(plaintext, rootAttrs), [SHARED]);
+
+  it("control: the bare assertion octets", () => {
+    expect(run(assertion)).toBe(`accepted ${IDP1}`);
+  });
+
+  it.each([
+    '<?xml version="1.0"?>',
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    "<?xml version='1.0' encoding='utf-8'?>",
+    '<?xml version="1.0" encoding = "Utf-8" standalone="yes"?>',
+    '\uFEFF<?xml version="1.0" encoding="UTF-8"?>\n',
+  ])("an XML declaration of UTF-8 (or none named) before the assertion is read past: %j → accepted", (decl) => {
+    expect(run(decl + assertion)).toBe(`accepted ${IDP1}`);
+  });
+
+  it.each([
+    '<?xml version="1.0" encoding="ISO-8859-1"?>',
+    '<?xml version="1.0" encoding ="ISO-8859-1"?>',
+    '<?xml version="1.0" encoding= "US-ASCII"?>',
+    "<?xml version='1.0' encoding  =  'latin1'?>",
+    '<?xml version="1.0" encoding="UTF-16"?>',
+  ])("an XML declaration naming another encoding → decryption_failed: %j", (decl) => {
+    expect(run(decl + assertion)).toBe("decryption_failed");
+  });
+
+  it("comments around the assertion are skipped; CDATA or a processing instruction beside it → decryption_failed", () => {
+    expect(run(`<!-- before -->${assertion}<!-- after -->`)).toBe(`accepted ${IDP1}`);
+    expect(run(`<![CDATA[x]]>${assertion}`)).toBe("decryption_failed");
+    expect(run(`${assertion}<![CDATA[ ]]>`)).toBe("decryption_failed");
+    expect(run(`<?pi x?>${assertion}`)).toBe("decryption_failed");
+    expect(run(`text${assertion}`)).toBe("decryption_failed");
+  });
+
+  it("the wrapper's prefix never collides with a prefix declared around the ciphertext (xmlns:fbw, fbw0)", () => {
+    expect(run(assertion, ' xmlns:fbw="urn:example:fbw"')).toBe(`accepted ${IDP1}`);
+    expect(run(assertion, ' xmlns:fbw="urn:example:fbw" xmlns:fbw0="urn:example:fbw0"')).toBe(`accepted ${IDP1}`);
+    // The plaintext itself uses the fbw prefix, declared only around the ciphertext (§4.4.3 step 3.1).
+    const fbw = once(assertion, ` xmlns:saml="${NS.saml2}"`, "").replace(/<(\/?)saml:/g, "<$1fbw:");
+    expect(fbw).not.toMatch(/xmlns:(fbw|saml)=/);
+    expect(run(fbw, ` xmlns:fbw="${NS.saml2}"`)).toBe(`accepted ${IDP1}`);
+    expect(run(fbw)).toBe("decryption_failed");
   });
 });
 
