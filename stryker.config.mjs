@@ -37,7 +37,7 @@ function scopeName(pattern) {
 const sample = process.env.STRYKER_SAMPLE ? JSON.parse(readFileSync(process.env.STRYKER_SAMPLE, "utf8")) : undefined;
 
 const scope = sample
-  ? `sample-${path.basename(process.env.STRYKER_SAMPLE).replace(/\.json$/, "")}`
+  ? path.basename(process.env.STRYKER_SAMPLE).replace(/\.json$/, "").replace(/^(?!sample)/, "sample-")
   : scopeName(mutateArg(process.argv));
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */

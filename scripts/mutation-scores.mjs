@@ -7,6 +7,9 @@
 //   node scripts/mutation-scores.mjs reports/mutation/x.json [reports/mutation/y.events ...]
 //   node scripts/mutation-scores.mjs --survivors reports/mutation/x.events    also list survivors
 //   node scripts/mutation-scores.mjs --markdown ...                            Markdown table rows
+//   node scripts/mutation-scores.mjs --sample reports/mutation/sample-15.json reports/mutation/sample-15.events
+//        a sampled run (scripts/mutation-sample.mjs): only the chosen mutant locations are counted, and
+//        each score gets its 95 % Wilson interval
 //
 // Score = (killed + timeout) / (killed + timeout + survived + no coverage), as Stryker computes it;
 // ignored (static) mutants and runtime/compile errors are listed but not scored.
@@ -14,6 +17,8 @@ import { readFileSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 
 const args = process.argv.slice(2);
+const sampleAt = args.indexOf("--sample");
+const sampleFile = sampleAt >= 0 ? args.splice(sampleAt, 2)[1] : undefined;
 const flags = new Set(args.filter((a) => a.startsWith("--")));
 const inputs = args.filter((a) => !a.startsWith("--"));
 if (inputs.length === 0) {
@@ -45,7 +50,11 @@ function fromEvents(dir) {
       for (const p of data.mutantPlans) {
         const m = p.mutant;
         // early results (ignored, no coverage, cached by the incremental file) carry their status already
-        byId.set(m.id, toRecord(m, p.plan === "EarlyResult" ? m.status : "Pending"));
+        // the plan's locations are the instrumenter's (0-based lines and columns); tested mutants'
+        // and reports' are 1-based: one convention, so a mutant has one key whichever record holds it
+        const { start, end } = m.location;
+        const location = { start: { line: start.line + 1, column: start.column + 1 }, end: { line: end.line + 1, column: end.column + 1 } };
+        byId.set(m.id, toRecord({ ...m, location }, p.plan === "EarlyResult" ? m.status : "Pending"));
       }
     } else if (n.endsWith("-onMutantTested.json")) {
       byId.set(data.id, toRecord(data, data.status));
@@ -65,6 +74,17 @@ function where(file, loc) {
 
 for (const input of inputs) (statSync(input).isDirectory() ? fromEvents : fromReport)(input);
 
+// A sampled run: keep the chosen locations only (sample columns are 0-based, reports' 1-based).
+if (sampleFile) {
+  const chosen = new Set(
+    JSON.parse(readFileSync(sampleFile, "utf8")).mutate.map((p) => {
+      const [, file, sl, sc, el, ec] = /^(.*):(\d+):(\d+)-(\d+):(\d+)$/.exec(p);
+      return `${rel(file)}:${sl}:${+sc + 1}-${el}:${+ec + 1}`;
+    }),
+  );
+  for (const [k, m] of mutants) if (!chosen.has(`${m.file}:${m.line}:${m.column}-${m.end}`)) mutants.delete(k);
+}
+
 const STATUSES = ["Killed", "Timeout", "Survived", "NoCoverage", "Ignored", "RuntimeError", "CompileError", "Pending"];
 const empty = () => Object.fromEntries(STATUSES.map((s) => [s, 0]));
 const perFile = new Map();
@@ -77,10 +97,19 @@ for (const m of mutants.values()) {
   }
 }
 
+/** 95 % Wilson score interval of a proportion k/n (for sampled runs). */
+const wilson = (k, n) => {
+  const z = 1.96;
+  const p = k / n;
+  const centre = (p + (z * z) / (2 * n)) / (1 + (z * z) / n);
+  const half = (z * Math.sqrt((p * (1 - p)) / n + (z * z) / (4 * n * n))) / (1 + (z * z) / n);
+  return `${(100 * (centre - half)).toFixed(1)}–${(100 * (centre + half)).toFixed(1)}`;
+};
 const score = (c) => {
   const detected = c.Killed + c.Timeout;
   const valid = detected + c.Survived + c.NoCoverage;
-  return valid === 0 ? "n/a" : `${((100 * detected) / valid).toFixed(1)} %`;
+  if (valid === 0) return "n/a";
+  return `${((100 * detected) / valid).toFixed(1)} %${sampleFile ? ` (95 % CI ${wilson(detected, valid)})` : ""}`;
 };
 const total = (c) => STATUSES.reduce((n, s) => n + c[s], 0);
 

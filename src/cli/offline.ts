@@ -1,6 +1,7 @@
 import { ConfigError, loadConfigFile, resolvePath, type LoadedConfig } from "../config/load.js";
 import type { Config } from "../config/schema.js";
-import { loadIdps } from "../bootstrap.js";
+import { loadIdps, tokenEndpointOf } from "../bootstrap.js";
+import { loadFederations, withFederationPrefetch } from "../federation/setup.js";
 import { IdpRegistry, type TrustedIdp } from "../saml/idp-registry.js";
 import { loadDecryptionKeys } from "../saml/decryption-keys.js";
 import { loadJwtIssuers, type JwtIssuerRegistry } from "../jwt/registry.js";
@@ -56,6 +57,12 @@ export async function offlineBridge(loaded: LoadedConfig, now: () => number): Pr
   const { config, baseDir } = loaded;
   const idpList = loadIdps(config, baseDir);
   const idps = new IdpRegistry(idpList);
+  // Federation aggregates from files load as in the bridge; a URL aggregate or an MDQ responder
+  // would need the network: offline, their entities stay unknown.
+  const federations = await loadFederations(config, idps, {
+    baseDir, tokenEndpoint: tokenEndpointOf(config), now, log: silent,
+    fetch: (() => Promise.reject(new Error("fedbridge CLI: no network access offline"))) as typeof globalThis.fetch,
+  });
   const decryptionKeys = loadDecryptionKeys(config.saml, baseDir);
   const jwtIssuers = jwtIssuersOf(loaded);
   const keys = await signingKeysOf(loaded);
@@ -66,7 +73,11 @@ export async function offlineBridge(loaded: LoadedConfig, now: () => number): Pr
     limits: config.limits,
     audiences: new Map(config.audiences.map((a) => [a.id, a])),
     delegation: config.delegation,
-    tokenVerifiers: buildTokenVerifiers({ decryptionKeys, ownTokens, idps, issuer: config.issuer, saml: config.saml, tokens: config.tokens, limits: config.limits, jwtIssuers }),
+    tokenVerifiers: withFederationPrefetch(
+      buildTokenVerifiers({ decryptionKeys, ownTokens, idps, issuer: config.issuer, saml: config.saml, tokens: config.tokens, limits: config.limits, jwtIssuers }),
+      federations,
+      { maxDepth: config.limits.maxXmlDepth, maxElements: config.limits.maxXmlElements, maxNodes: config.limits.maxXmlNodes, maxAttributesPerElement: config.limits.maxXmlAttributesPerElement, maxTokenBytes: config.limits.maxTokenBytes },
+    ),
     // Empty and private to this process: the dry run only reads it, and the bridge's marks are elsewhere.
     replay: new MemoryReplayStore({ maxEntries: 1_000, now }),
     // In memory and never started: the dry run leaves the limit steps out (admin/explain.ts).

@@ -36,6 +36,14 @@ function canonicalType(raw: string): string {
   return OID_NAMES[t] ?? ALIASES[t] ?? t;
 }
 
+/**
+ * OpenSSL short names that differ only in case from another attribute's: OpenSSL prints userId
+ * (0.9.2342.19200300.100.1.1, RFC 4519 `uid`) as "UID" but uniqueIdentifier (…100.1.44) as "uid".
+ * A certificate's printed type is therefore read case-sensitively for these, before the
+ * case-insensitive rules: "uid=alice" in a certificate is not the configured "UID=alice".
+ */
+const CERT_EXACT_TYPES: Readonly<Record<string, string>> = { uid: "0.9.2342.19200300.100.1.44" };
+
 const TYPE = /^([A-Za-z][A-Za-z0-9-]*|[0-9]+(\.[0-9]+)+|OID\.[0-9]+(\.[0-9]+)+)$/i;
 
 /**
@@ -62,19 +70,33 @@ function splitUnescaped(s: string, sep: string): string[] {
   return parts;
 }
 
+/**
+ * Characters RFC 4514 §3 (`string`: SUTF1 excludes them) allows in a value only escaped; `+` and
+ * `,` never reach here unescaped (they split RDNs and AVAs). OpenSSL escapes them all when it
+ * prints a certificate's subject. Refused unescaped, so that a configured "CN=client;O=Example"
+ * (RFC 1779 `;` separators) is an error, not a one-attribute DN whose CN is "client;O=Example".
+ */
+const MUST_ESCAPE = new Set(["\"", ";", "<", ">", "\u0000"]);
+
 /** Unescapes an RFC 4514 / RFC 2253 attribute value. */
 function unescapeValue(raw: string): string {
-  // Spaces around the value are insignificant unless escaped: trim the unescaped ones only.
+  // Spaces around the value are insignificant unless escaped: trim the unescaped ones only. An
+  // escape is a backslash and the character after it, so the scan goes left to right (in "a\\ "
+  // the backslash is escaped and the space is not).
   let start = 0;
-  let end = raw.length;
-  while (start < end && raw[start] === " ") start++;
-  while (end > start && raw[end - 1] === " " && raw[end - 2] !== "\\") end--;
+  while (start < raw.length && raw[start] === " ") start++;
+  let end = start;
+  for (let i = start; i < raw.length; i++) {
+    if (raw[i] === "\\") end = ++i + 1;
+    else if (raw[i] !== " ") end = i + 1;
+  }
   const s = raw.slice(start, end);
   if (s.startsWith("#")) throw new Error("hex values are not supported");
   const bytes: number[] = [];
   for (let i = 0; i < s.length; i++) {
     const ch = s[i]!;
     if (ch !== "\\") {
+      if (MUST_ESCAPE.has(ch)) throw new Error(`unescaped ${JSON.stringify(ch)} in a value`);
       bytes.push(...Buffer.from(ch, "utf8"));
       continue;
     }
@@ -92,13 +114,13 @@ function unescapeValue(raw: string): string {
   return new TextDecoder("utf-8", { fatal: true }).decode(Uint8Array.from(bytes));
 }
 
-function parseRdn(text: string): Rdn {
+function parseRdn(text: string, exactTypes: Readonly<Record<string, string>> = {}): Rdn {
   const avas = splitUnescaped(text, "+").map((ava) => {
     const eq = ava.indexOf("=");
     if (eq <= 0) throw new Error("attribute without type");
     const type = ava.slice(0, eq).trim();
     if (!TYPE.test(type)) throw new Error("bad attribute type");
-    return [canonicalType(type), unescapeValue(ava.slice(eq + 1))] as const;
+    return [exactTypes[type] ?? canonicalType(type), unescapeValue(ava.slice(eq + 1))] as const;
   });
   return avas.sort((a, b) => (a[0] + "\u0000" + a[1] < b[0] + "\u0000" + b[1] ? -1 : 1));
 }
@@ -106,7 +128,7 @@ function parseRdn(text: string): Rdn {
 /** Parses an RFC 4514 string (most specific RDN first); throws an Error on a malformed one. */
 export function parseDn(text: string): Rdn[] {
   if (text.trim() === "") throw new Error("empty");
-  return splitUnescaped(text, ",").map(parseRdn);
+  return splitUnescaped(text, ",").map((rdn) => parseRdn(rdn));
 }
 
 /** The problem with a configured DN, or undefined (the schema's check). */
@@ -123,7 +145,7 @@ export function dnProblem(text: string): string | undefined {
 export function certificateSubject(nodeSubject: string): Rdn[] | undefined {
   try {
     if (nodeSubject === "") return [];
-    return splitUnescaped(nodeSubject, "\n").map(parseRdn).reverse();
+    return splitUnescaped(nodeSubject, "\n").map((rdn) => parseRdn(rdn, CERT_EXACT_TYPES)).reverse();
   } catch {
     return undefined;
   }

@@ -18,8 +18,10 @@ import type { Logger } from "../log/logger.js";
  * - refetched early, when no key matches (the client rotated), at most once per `cooldownMs`:
  *   made-up `kid`s cannot make the bridge hammer the client's server;
  * - never fetched more than once per `cooldownMs` whatever happens, and one fetch at a time;
- * - a failed fetch (or a document that is not a usable key set) keeps the last good set; a client
- *   whose keys were never fetched fails closed: 503 `client_keys_unavailable`.
+ * - a failed fetch (or a document that is not a usable key set) keeps the last good set, for at
+ *   most `maxStaleMs` after it was fetched: a key the client removed (maybe because it leaked)
+ *   must not stay accepted for as long as its server is down or serves junk. Past that, and for a
+ *   client whose keys were never fetched, it fails closed: 503 `client_keys_unavailable`.
  * Only the configured URL is fetched, never one from a request. Unlike jose's createRemoteJWKSet
  * (which the JWT issuers use), an expired cache whose refetch fails keeps the last good set, and
  * the windows run on the injected clock.
@@ -36,6 +38,9 @@ export interface ClientKeySet {
 /** A client's JWK Set is small: a few keys, maybe certificate chains (x5c). */
 export const MAX_CLIENT_JWKS_BYTES = 64 * 1024;
 
+/** Default bound on the use of a stale key set (config jwksMaxStaleSeconds: 86 400). */
+export const DEFAULT_MAX_STALE_MS = 86_400_000;
+
 export interface ClientJwksUriOptions {
   clientId: string;
   url: URL;
@@ -46,6 +51,8 @@ export interface ClientJwksUriOptions {
   cacheMs: number;
   /** Least time between two fetch attempts (success or failure). */
   cooldownMs: number;
+  /** The last good set is used at most this long after it was fetched (default 24 h); at least cacheMs. */
+  maxStaleMs?: number;
   now: () => number;
   log: Logger;
   /** The problem with a fetched document (then ignored, the last good set kept), or undefined. */
@@ -82,8 +89,9 @@ export class ClientJwksUri implements ClientKeySet {
     const now = this.#o.now();
     if (this.#keys && now - this.#fetchedAt < this.#o.cacheMs) return this.#keys;
     if (this.#mayFetch(now)) await this.#fetch();
-    // Stale or not: the last good set, rather than locking the client out while its server is down.
-    if (this.#keys) return this.#keys;
+    // Stale: the last good set, rather than locking the client out while its server is down; but
+    // only for so long (jwksMaxStaleSeconds), then the client fails closed until a fetch succeeds.
+    if (this.#keys && this.#o.now() - this.#fetchedAt < Math.max(this.#o.maxStaleMs ?? DEFAULT_MAX_STALE_MS, this.#o.cacheMs)) return this.#keys;
     throw new OAuthError("client_keys_unavailable", { retryAfterSeconds: this.#retryAfterSeconds() });
   }
 
@@ -120,13 +128,37 @@ export class ClientJwksUri implements ClientKeySet {
       if (e instanceof KeySourceUnavailable) return;
       throw e;
     }
-    if (this.#o.validate(json) !== undefined) {
+    const doc = signatureKeysOnly(json);
+    if (this.#o.validate(doc) !== undefined) {
       this.#fetcher.fail("malformed");
       return;
     }
-    this.#keys = json as JSONWebKeySet;
+    this.#keys = doc as JSONWebKeySet;
     this.#fetchedAt = this.#o.now();
   }
+}
+
+/** JWK members that hold private key material (RFC 7518 §6.2.2, §6.3.2, §6.4.1; RFC 8037 §2). */
+const PRIVATE_JWK_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+
+/**
+ * A client's jwks_uri document without the keys that are not for verifying signatures: `use`
+ * other than "sig" (RFC 7517 §4.2) or `key_ops` without "verify" (§4.3). A client's published set
+ * commonly holds its encryption keys too (OIDC: `use: enc` for encrypted responses); the whole
+ * document must not be refused for them, and they must never verify anything here. A key with
+ * private material is kept, so that the check refuses the whole document as before.
+ */
+export function signatureKeysOnly(json: unknown): unknown {
+  if (json === null || typeof json !== "object" || Array.isArray(json)) return json;
+  const keys = (json as { keys?: unknown }).keys;
+  if (!Array.isArray(keys)) return json;
+  const notForSignatures = (k: unknown): boolean => {
+    if (k === null || typeof k !== "object" || Array.isArray(k)) return false;
+    const jwk = k as Record<string, unknown>;
+    if (PRIVATE_JWK_MEMBERS.some((m) => m in jwk)) return false;
+    return (jwk.use !== undefined && jwk.use !== "sig") || (Array.isArray(jwk.key_ops) && !jwk.key_ops.includes("verify"));
+  };
+  return { ...(json as Record<string, unknown>), keys: keys.filter((k) => !notForSignatures(k)) };
 }
 
 /** A set given inline or in a file: nothing to fetch. */
@@ -161,6 +193,8 @@ export interface ClientJwksConfig {
   jwksUri?: string | undefined;
   jwksCacheSeconds: number;
   jwksCooldownSeconds: number;
+  /** Optional for callers built before it existed; the schema always sets it (default 86 400). */
+  jwksMaxStaleSeconds?: number | undefined;
 }
 
 export interface ClientKeyDeps {
@@ -188,6 +222,7 @@ export function loadClientKeys(
       timeoutMs: deps.timeoutMs ?? DEFAULT_KEY_FETCH_TIMEOUT_MS,
       cacheMs: cfg.jwksCacheSeconds * 1000,
       cooldownMs: cfg.jwksCooldownSeconds * 1000,
+      maxStaleMs: (cfg.jwksMaxStaleSeconds ?? DEFAULT_MAX_STALE_MS / 1000) * 1000,
       now: deps.now,
       log: deps.log,
       validate: check,

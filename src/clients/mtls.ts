@@ -50,7 +50,12 @@ export function presentedCertificate(req: IncomingMessage): PresentedCertificate
   const known = perRequest.get(req);
   if (known !== undefined) return known ?? undefined;
   const cert = socket.getPeerX509Certificate();
-  const presented = cert ? { cert, authorized: socket.authorized === true, thumbprint: certificateThumbprint(cert) } : null;
+  // Node sets `authorized` after the first handshake and never clears it; a later handshake (a TLS
+  // 1.2 renegotiation, refused by http/server.ts but not by every listener) that fails
+  // verification only sets `authorizationError`. So both: never a renegotiated, unverified
+  // certificate under the first one's verdict (and a connection that ever failed stays failed).
+  const authorized = socket.authorized === true && socket.authorizationError == null;
+  const presented = cert ? { cert, authorized, thumbprint: certificateThumbprint(cert) } : null;
   perRequest.set(req, presented);
   return presented ?? undefined;
 }
@@ -215,6 +220,10 @@ function registered(set: JSONWebKeySet, cert: X509Certificate): boolean {
   if (!r) {
     r = { certs: new Set(), keys: new Set() };
     for (const jwk of set.keys) {
+      // RFC 7517 §4.3: a key whose key_ops leave out "verify" is not one to verify the handshake's
+      // CertificateVerify signature with (`use` other than "sig" is refused by checkStaticJwks).
+      const ops = (jwk as { key_ops?: unknown }).key_ops;
+      if (Array.isArray(ops) && !ops.includes("verify")) continue;
       const x5c = (jwk as { x5c?: unknown }).x5c;
       // Checked when the set was loaded (selfSignedSetProblem): x5c[0] is a certificate of this key.
       if (Array.isArray(x5c) && typeof x5c[0] === "string") r.certs.add(sha256(Buffer.from(x5c[0], "base64")));

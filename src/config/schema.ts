@@ -234,19 +234,22 @@ const clientJwksFields = (what: string) => ({
   // `what`: a lower-case noun phrase ("the client's public keys …").
   jwks: z.strictObject({ keys: z.array(z.record(z.string(), z.unknown())).min(1).max(100).describe("The JWKs (RFC 7517 §4), 1 to 100; give each a `kid` when there are several.") }).optional().describe(`${what[0]!.toUpperCase()}${what.slice(1)} inline, as a JWK Set (RFC 7517 §5). Give exactly one of jwks, jwksFile or jwksUri.`),
   jwksFile: z.string().min(1).optional().describe(`Path of a JWK Set file with ${what} (read at start-up; relative to the config file). Give exactly one of jwks, jwksFile or jwksUri.`),
-  jwksUri: clientJwksUri.optional().describe(`The client's jwks_uri (RFC 7591 §2) with ${what}: https (http only to a loopback address), fetched when first needed with a timeout, a 64 KiB bound and no redirects, cached for jwksCacheSeconds, refetched early when no key matches (at most once per jwksCooldownSeconds); a failed fetch keeps the last good set; never fetched yet and unreachable: 503 client_keys_unavailable. Give exactly one of jwks, jwksFile or jwksUri.`),
+  jwksUri: clientJwksUri.optional().describe(`The client's jwks_uri (RFC 7591 §2) with ${what}: https (http only to a loopback address), fetched when first needed with a timeout, a 64 KiB bound and no redirects, cached for jwksCacheSeconds, refetched early when no key matches (at most once per jwksCooldownSeconds); a failed fetch keeps the last good set for at most jwksMaxStaleSeconds after it was fetched; never fetched yet (or the last good set older than that) and unreachable: 503 client_keys_unavailable. Give exactly one of jwks, jwksFile or jwksUri.`),
   jwksCacheSeconds: z.number().int().min(10).max(86_400).default(300).describe("jwksUri only: how long a fetched key set is used before the next use refetches it."),
   jwksCooldownSeconds: z.number().int().min(1).max(3600).default(30).describe("jwksUri only: least time between two fetches (an unknown kid or certificate refetches at most this often)."),
+  jwksMaxStaleSeconds: z.number().int().min(60).max(2_592_000).default(86_400).describe("jwksUri only: while fetches fail, the last good key set is still used for at most this long after it was fetched (at least jwksCacheSeconds); then the client's authentications fail with 503 client_keys_unavailable until a fetch succeeds, so a key the client removed cannot stay accepted indefinitely while its server is down."),
 });
 const oneJwksSource = (p: { jwks?: unknown; jwksFile?: unknown; jwksUri?: unknown }): boolean =>
   [p.jwks, p.jwksFile, p.jwksUri].filter((x) => x !== undefined).length === 1;
+const staleAfterCache = (p: { jwksCacheSeconds: number; jwksMaxStaleSeconds: number }): boolean => p.jwksMaxStaleSeconds >= p.jwksCacheSeconds;
+const STALE_AFTER_CACHE = { message: "jwksMaxStaleSeconds must be at least jwksCacheSeconds", path: ["jwksMaxStaleSeconds"] };
 
 /** `private_key_jwt` client authentication (RFC 7523 §2.2, OIDC Core §9): the client's public keys. */
 const privateKeyJwt = z.strictObject({
   ...clientJwksFields("the client's public keys (public asymmetric signature keys only: RSA ≥ 2048 bits, EC, Ed25519)"),
   algorithms: z.array(z.enum(CLIENT_ASSERTION_ALGORITHMS)).min(1).default(["RS256", "PS256", "ES256"]).describe("Signature algorithms this client's assertions may use (asymmetric only: none and HMAC are never accepted). Any other alg: client_auth_failed."),
   maxLifetimeSeconds: z.number().int().min(10).max(3600).default(300).describe("Refuse assertions whose exp is further than this from iat or from now (client_assertion_lifetime_too_long): assertions are meant to be minted per request."),
-}).refine(oneJwksSource, { message: "give exactly one of jwks, jwksFile or jwksUri" });
+}).refine(oneJwksSource, { message: "give exactly one of jwks, jwksFile or jwksUri" }).refine(staleAfterCache, STALE_AFTER_CACHE);
 
 /**
  * RFC 8705 §2.1 `tls_client_auth` (PKI): the client certificate must chain to server.tls.clientCaFile
@@ -257,7 +260,7 @@ const tlsClientAuth = z.strictObject({
   subjectDn: z.string().min(1).max(1024).superRefine((v, ctx) => {
     const problem = dnProblem(v);
     if (problem) ctx.addIssue({ code: "custom", message: problem });
-  }).optional().describe("tls_client_auth_subject_dn: the certificate's subject DN as an RFC 4514 string (most specific first, e.g. `CN=client-a,O=Example,C=SE`); compared RDN by RDN, attribute types case-insensitively, values exactly."),
+  }).optional().describe("tls_client_auth_subject_dn: the certificate's subject DN as an RFC 4514 string (most specific first, e.g. `CN=client-a,O=Example,C=SE`); compared RDN by RDN, attribute types case-insensitively (UID is userId; uniqueIdentifier only by its OID 0.9.2342.19200300.100.1.44), values exactly; the characters RFC 4514 §3 reserves (`,` `+` `\"` `\\` `;` `<` `>`) must be escaped with a backslash."),
   sanDns: z.string().regex(/^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,62}))*$/, "a DNS name (no wildcard)").optional().describe("tls_client_auth_san_dns: a dNSName SAN entry the certificate must carry (case-insensitive; a wildcard entry in the certificate does not match)."),
   sanUri: z.url().max(2048).optional().describe("tls_client_auth_san_uri: a uniformResourceIdentifier SAN entry the certificate must carry (compared exactly)."),
   sanIp: z.string().refine((v) => isIP(v) !== 0, "an IPv4 or IPv6 address").optional().describe("tls_client_auth_san_ip: an iPAddress SAN entry the certificate must carry (IPv4 or IPv6, compared as addresses)."),
@@ -269,14 +272,14 @@ const tlsClientAuth = z.strictObject({
 /** RFC 8705 §2.2 `self_signed_tls_client_auth`: the certificates (or keys) the client registered. */
 const selfSignedTlsClientAuth = z.strictObject({
   ...clientJwksFields("the client's certificates (a JWK's x5c[0], matched exactly) or public keys (a JWK without x5c, matched by key)"),
-}).refine(oneJwksSource, { message: "give exactly one of jwks, jwksFile or jwksUri" });
+}).refine(oneJwksSource, { message: "give exactly one of jwks, jwksFile or jwksUri" }).refine(staleAfterCache, STALE_AFTER_CACHE);
 
 const client = z.strictObject({
   id: z.string().regex(/^[\x21-\x7E]{1,128}$/, "printable ASCII without spaces").describe("client_id."),
   privateKeyJwt: privateKeyJwt.optional().describe("Authenticate this client with private_key_jwt (a JWT signed with its private key, RFC 7523 §2.2) instead of a secret: its jti is accepted once, its aud must be the bridge's issuer or token endpoint. Give exactly one of secretHash, privateKeyJwt, tlsClientAuth or selfSignedTlsClientAuth."),
   tlsClientAuth: tlsClientAuth.optional().describe("Authenticate this client with tls_client_auth (RFC 8705 §2.1): a client certificate presented in the TLS handshake with the bridge (server.tls, whose clientCaFile it must chain to, unexpired) that carries the expected subject DN or SAN; the request names the client in client_id. Give exactly one of secretHash, privateKeyJwt, tlsClientAuth or selfSignedTlsClientAuth."),
   selfSignedTlsClientAuth: selfSignedTlsClientAuth.optional().describe("Authenticate this client with self_signed_tls_client_auth (RFC 8705 §2.2): the certificate presented in the TLS handshake with the bridge (server.tls) must be one registered here (no CA and no validity-period check: the registration is the trust); the request names the client in client_id. Give exactly one of secretHash, privateKeyJwt, tlsClientAuth or selfSignedTlsClientAuth."),
-  certificateBoundTokens: z.boolean().default(false).describe("Bind this client's access tokens to its TLS client certificate (RFC 8705 §3): they carry cnf.x5t#S256, and a resource server must check it. Only for a tlsClientAuth or selfSignedTlsClientAuth client. A bound token presented back to the bridge as subject_token or actor_token needs the same certificate on that request (certificate_binding_mismatch otherwise)."),
+  certificateBoundTokens: z.boolean().default(false).describe("Bind this client's access tokens to its TLS client certificate (RFC 8705 §3): they carry cnf.x5t#S256, and a resource server must check it. Only for a tlsClientAuth or selfSignedTlsClientAuth client. A bound token presented back to the bridge as subject_token or actor_token needs the same certificate on that request (token_certificate_mismatch otherwise)."),
   secretHash: z
     .string()
     .regex(/^(sha256:[A-Za-z0-9_-]{43}|scrypt:\d+:\d+:\d+:[A-Za-z0-9_-]{22,}:[A-Za-z0-9_-]{43,})$/, "sha256:<b64url> or scrypt:N:r:p:<salt>:<hash> (npm run hash-secret)")

@@ -22,7 +22,11 @@ export function normalizeHttpUri(uri: string): string | undefined {
   if (uri.length === 0 || uri.length > MAX_HTU_LENGTH || !/^[\x21-\x7E]+$/.test(uri) || uri.includes("\\")) return undefined;
   // "without query and fragment parts": a `?` or `#` at all (even empty) is another URI.
   if (uri.includes("?") || uri.includes("#")) return undefined;
-  if (!/^https?:\/\//i.test(uri)) return undefined;
+  // The authority as written: the WHATWG parser drops an empty user info ("https://@host") and
+  // skips extra slashes ("https:///host"), neither of which RFC 3986 §6.2.3 normalization removes
+  // (only an empty port is); any user info at all never names the endpoint.
+  const authority = /^https?:\/\/([^/]*)/i.exec(uri)?.[1];
+  if (authority === undefined || authority === "" || authority.includes("@")) return undefined;
   let url: URL;
   try {
     url = new URL(uri);
@@ -30,6 +34,9 @@ export function normalizeHttpUri(uri: string): string | undefined {
     return undefined;
   }
   if (url.username !== "" || url.password !== "" || url.hostname === "") return undefined;
+  // The WHATWG parser rewrites numeric hosts ("0x7f.1", "2130706433", "127.1", a trailing dot) to
+  // dotted-decimal IPv4; in RFC 3986 §3.2.2 those are reg-names, not that address.
+  if (/^\d+\.\d+\.\d+\.\d+$/.test(url.hostname) && authority.replace(/:\d*$/, "") !== url.hostname) return undefined;
   const path = url.pathname.replace(/%([0-9A-Fa-f]{2})/g, (_m, hex: string) => {
     const c = String.fromCharCode(parseInt(hex, 16));
     return UNRESERVED.test(c) ? c : `%${hex.toUpperCase()}`;

@@ -2,6 +2,7 @@ import { calculateJwkThumbprint, compactVerify, importJWK, type JWK } from "jose
 import { isOAuthError, refuse } from "../oauth/errors.js";
 import { decodeUnverified } from "../jwt/compact.js";
 import { htuMatches } from "./htu.js";
+import { ecPublicKeyFits, ed25519PublicKeyFits, rsaPublicKeyFits } from "./key-material.js";
 
 /**
  * One DPoP proof JWT (RFC 9449 §4.2) checked as §4.3 says, for a request to the token endpoint.
@@ -23,7 +24,9 @@ const MAX_NONCE_LENGTH = 512;
 /** RFC 7517 §4/RFC 7518 §6: members that make a JWK private (or symmetric). §4.3 check 7. */
 const PRIVATE_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"] as const;
 /** Which key type (and EC curve) each algorithm needs: a mismatch is refused before jose runs. */
-const EC_CURVES: Readonly<Record<string, string>> = { ES256: "P-256", ES384: "P-384", ES512: "P-521" };
+const EC_CURVES: Readonly<Record<string, { crv: string; bytes: number }>> = {
+  ES256: { crv: "P-256", bytes: 32 }, ES384: { crv: "P-384", bytes: 48 }, ES512: { crv: "P-521", bytes: 66 },
+};
 
 export interface ProofOptions {
   /** Allowed `alg` values (config dpop.algorithms: asymmetric only). */
@@ -63,6 +66,10 @@ export async function verifyProof(proof: string, o: ProofOptions): Promise<Verif
   }
   // Check 4: typ, exactly (RFC 9449 §4.2 defines no other spelling).
   if (header.typ !== "dpop+jwt") throw refuse("dpop_proof_invalid");
+  // RFC 7515 §4.1.11: RFC 9449 defines no critical extension, and a proof is a JWT (§4.2), so no
+  // `crit` at all. jose alone would accept crit ["b64"] even with b64 false (RFC 7797): a payload
+  // it takes as raw text while the claims below are read base64url-decoded (src/jwt/jws-verify.ts).
+  if (Object.hasOwn(header, "crit")) throw refuse("dpop_proof_invalid");
   // Check 5: an asymmetric algorithm on the list: never none, never HMAC (the jwk is public).
   const alg = header.alg;
   if (typeof alg !== "string" || !o.algorithms.includes(alg)) throw refuse("dpop_proof_alg_forbidden");
@@ -112,29 +119,13 @@ function publicJwk(value: unknown, alg: string): JWK {
   if (PRIVATE_MEMBERS.some((m) => Object.hasOwn(jwk, m))) throw refuse("dpop_proof_invalid");
   if (jwk.alg !== undefined && jwk.alg !== alg) throw refuse("dpop_proof_invalid");
   if (jwk.use !== undefined && jwk.use !== "sig") throw refuse("dpop_proof_invalid");
+  // The key members themselves (canonical text, a key only its holder can sign for): key-material.ts.
+  const curve = EC_CURVES[alg];
   const fits =
-    alg.startsWith("RS") || alg.startsWith("PS") ? jwk.kty === "RSA" && typeof jwk.n === "string" && typeof jwk.e === "string" && rsaKeyFits(jwk.n, jwk.e)
-      : alg.startsWith("ES") ? jwk.kty === "EC" && jwk.crv === EC_CURVES[alg] && typeof jwk.x === "string" && typeof jwk.y === "string"
-        : alg === "EdDSA" || alg === "Ed25519" ? jwk.kty === "OKP" && jwk.crv === "Ed25519" && typeof jwk.x === "string"
+    alg.startsWith("RS") || alg.startsWith("PS") ? jwk.kty === "RSA" && rsaPublicKeyFits(jwk.n, jwk.e, 2048, 8192)
+      : curve !== undefined ? jwk.kty === "EC" && jwk.crv === curve.crv && ecPublicKeyFits(jwk.x, jwk.y, curve.bytes)
+        : alg === "EdDSA" || alg === "Ed25519" ? jwk.kty === "OKP" && jwk.crv === "Ed25519" && ed25519PublicKeyFits(jwk.x)
           : false;
   if (!fits) throw refuse("dpop_proof_invalid");
   return jwk as JWK;
-}
-
-/**
- * RSA of 2048 to 8192 bits with a public exponent of at most 64 bits: enough for any client, and
- * a bound on what one verification may cost (a huge modulus or exponent is a slow modexp).
- */
-function rsaKeyFits(n: string, e: string): boolean {
-  const bits = rsaBits(n);
-  return bits >= 2048 && bits <= 8192 && e.length > 0 && e.length <= 11;
-}
-
-/** Bits of an RSA modulus given as base64url (leading zero bytes not counted). */
-function rsaBits(n: string): number {
-  const bytes = Buffer.from(n, "base64url");
-  let i = 0;
-  while (i < bytes.length && bytes[i] === 0) i++;
-  if (i === bytes.length) return 0;
-  return (bytes.length - i - 1) * 8 + (32 - Math.clz32(bytes[i]!));
 }

@@ -1,3 +1,4 @@
+import { constants as cryptoConstants } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createServer, type RequestListener, type Server, type ServerOptions } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
@@ -107,9 +108,11 @@ export function mtlsInUse(clients: Config["clients"]): boolean {
  * required here (`rejectUnauthorized: false`): a connection without one, or with one that does not
  * chain to the CA, is still served, and each method decides (clients/mtls.ts: tls_client_auth
  * needs the chain verified, self_signed_tls_client_auth a registered certificate; secret and
- * private_key_jwt clients ignore it). TLS 1.2 at least.
+ * private_key_jwt clients ignore it). TLS 1.2 at least, and no TLS 1.2 renegotiation: a client could
+ * otherwise swap its verified certificate for another mid-connection (Node keeps the first
+ * handshake's `authorized`; clients/mtls.ts checks `authorizationError` too), and HTTP needs none.
  */
-function tlsMaterial(tls: NonNullable<Config["server"]["tls"]>, baseDir: string, request: boolean): { cert: Buffer; key: Buffer; ca?: Buffer; requestCert: boolean; rejectUnauthorized: boolean; minVersion: "TLSv1.2" } {
+function tlsMaterial(tls: NonNullable<Config["server"]["tls"]>, baseDir: string, request: boolean): { cert: Buffer; key: Buffer; ca?: Buffer; requestCert: boolean; rejectUnauthorized: boolean; minVersion: "TLSv1.2"; secureOptions: number } {
   const read = (file: string, field: string): Buffer => {
     try {
       return readFileSync(resolvePath(baseDir, file));
@@ -124,5 +127,6 @@ function tlsMaterial(tls: NonNullable<Config["server"]["tls"]>, baseDir: string,
     requestCert: tls.clientCaFile !== undefined || request,
     rejectUnauthorized: false,
     minVersion: "TLSv1.2",
+    secureOptions: cryptoConstants.SSL_OP_NO_RENEGOTIATION,
   };
 }

@@ -59,4 +59,34 @@ describe("profile breakdown", () => {
     expect(lines.find((l) => l.includes("redis"))).toMatch(/25\.0 %\s+≈\s+250 µs/);
     expect(lines.at(-1)).toMatch(/busy total\s+100\.0 %\s+≈\s+1000 µs/);
   });
+
+  it("gives a write to the step of its nearest named caller: the log line is log, a Redis command redis, a bare write http", () => {
+    const write: Frame[] = [["Socket._writeGeneric", "node:net"], ["writeUtf8String", ""]];
+    const b = breakdown([profile([
+      [[["logExchange", `${SRC}/http/routes/token.js`], ["jsonLogger", `${SRC}/log/logger.js`], ["sink", `${SRC}/main.js`], ...write], 11],
+      [[["markAllUsed", `${SRC}/replay/redis.js`], ["sendCommand", `${NM}/@redis/client/dist/lib/client/index.js`], ...write], 13],
+      [[["end", "node:_http_outgoing"], ...write], 17],
+      [[["processTicksAndRejections", "node:internal/process/task_queues"], ...write], 19],
+      [[["observe", `${NM}/prom-client/lib/histogram.js`]], 23],
+      [[["runSteps", `${SRC}/exchange/pipeline.js`]], 29],
+    ])]);
+    expect(b.busyUs.log).toBe(11);
+    expect(b.busyUs.redis).toBe(13);
+    expect(b.busyUs.http).toBe(17 + 19);
+    expect(b.busyUs.metrics).toBe(23);
+    expect(b.busyUs.pipeline).toBe(29);
+    expect(b.busyUs.other).toBe(0);
+  });
+
+  it("counts only the samples inside a window of the monotonic clock (one scenario's run, no start-up)", () => {
+    // Samples at 1000 + 10, +20, +30, +40 µs (startTime + the deltas so far), each standing for the next delta.
+    const p = { ...profile([[[["a", `${NM}/@xmldom/xmldom/lib/sax.js`]], 10], [[["b", `${NM}/@xmldom/xmldom/lib/sax.js`]], 10], [[["c", `${NM}/@redis/client/x.js`]], 10], [[["d", `${NM}/@redis/client/x.js`]], 10]]), startTime: 1000 };
+    p.timeDeltas = [10, 10, 10, 10, 7];
+    expect(breakdown([p]).totalBusyUs).toBe(37);
+    const w = breakdown([p], { fromUs: 1020, toUs: 1030 });
+    expect(w.busyUs.parse).toBe(10);
+    expect(w.busyUs.redis).toBe(10);
+    expect(w.totalBusyUs).toBe(20);
+    expect(breakdown([p], { fromUs: 2000, toUs: 3000 }).totalBusyUs).toBe(0);
+  });
 });

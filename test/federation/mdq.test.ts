@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { decodeJwt, exchange, expectError, startBridge, type TestBridge } from "../support/harness.js";
 import { IDP1_CERT, IDP2_CERT } from "../support/constants.js";
 import { KEYS, signWithXmlsec1 } from "../support/independent-signers.js";
-import { buildAssertion2 } from "../support/saml-builder.js";
+import { buildAssertion2, buildResponse2 } from "../support/saml-builder.js";
 import { FED_SIGNER_OTHER, RA_HOME, RA_OTHER, entityXml, signDocument, type EntitySpec } from "./support.js";
 
 const FED_CLIENT = { id: "fedc", secret: "fedc-secret" };
@@ -221,6 +221,33 @@ describe("MDQ", () => {
     expect(res.status).toBe(200);
     expectError(await send(bridge, "<not-saml/>"), 400, "invalid_request", "saml_shape_invalid");
     expect(r.requests).toHaveLength(0);
+  });
+
+  it("concurrent exchanges for one entity share one request; past maxConcurrentFetches an uncached entity is 503", async () => {
+    const r = await responder((req, res, entityId) => {
+      setTimeout(() => serveSigned(req, res, entityId), 400).unref();
+    });
+    const bridge = await mdqBridge(r.baseUrl, { fetchTimeoutMs: 5_000 }, { maxConcurrentFetches: 1 });
+    const [one, two, other] = await Promise.all([
+      send(bridge, assertionFrom(bridge, A)),
+      send(bridge, assertionFrom(bridge, A)),
+      // B is asked for while A's request is in flight: refused rather than queued.
+      new Promise((ok) => setTimeout(ok, 150)).then(() => send(bridge, assertionFrom(bridge, B, KEYS.idp1))),
+    ]);
+    expect([one.status, two.status]).toEqual([200, 200]);
+    expectError(other, 503, "temporarily_unavailable", "idp_metadata_unavailable");
+    expect(r.requests.map((q) => q.path)).toEqual([`/mdq/entities/${encodeURIComponent(A)}`]);
+    expect((await send(bridge, assertionFrom(bridge, B, KEYS.idp1))).status).toBe(200);
+  });
+
+  it("the Issuer of a samlp:Response chooses the entity too", async () => {
+    const r = await responder();
+    const bridge = await mdqBridge(r.baseUrl, {}, {});
+    const id = `_mdqr${++n}`;
+    const assertion = signWithXmlsec1(buildAssertion2({ id, issuer: A, nameId: "dave", now: new Date(bridge.clock.now) }), id, { key: KEYS.idp2 });
+    const response = buildResponse2(assertion, { issuer: A, now: new Date(bridge.clock.now) });
+    expect((await send(bridge, response)).status).toBe(200);
+    expect(r.requests).toHaveLength(1);
   });
 
   it("https is required for the base URL; loopback http only with allowLoopbackHttp", async () => {

@@ -6,18 +6,27 @@
  * test needs another shape; functions are called directly with a fixed key set and binding.
  */
 import { execFileSync } from "node:child_process";
-import { createPrivateKey } from "node:crypto";
+import { createPrivateKey, randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decryptAssertion, type CiphertextBinding, type DecryptionKey } from "../../src/saml/decrypt.js";
 import { isOAuthError } from "../../src/oauth/errors.js";
 import { NS, children, text } from "../../src/xml/dom.js";
 import { parseUntrustedXml } from "../../src/xml/safe-parse.js";
 import { encryptAssertion } from "../support/independent-encrypt.js";
-import { buildAssertion2, randomSamlId, stripXmlDecl } from "../support/saml-builder.js";
-import { BRIDGE_ENC_CERT, BRIDGE_ENC_KEY, IDP1, IDP2 } from "../support/constants.js";
+import { buildAssertion2, buildResponse2, randomSamlId, samlTime, stripXmlDecl } from "../support/saml-builder.js";
+import { KEYS, signSaml11WithXmlsec1, signWithXmlsec1, toBase64Url } from "../support/independent-signers.js";
+import { KEYS_IDP11, METADATA_IDP11, buildAssertion11, randomSaml11Id } from "../support/saml1-builder.js";
+import { outcome } from "../support/outcome.js";
+import { verifySaml2Token } from "../../src/saml/saml2.js";
+import { verifySaml1Token } from "../../src/saml/saml1.js";
+import { IdpRegistry, trustedIdp } from "../../src/saml/idp-registry.js";
+import { parseIdpMetadata } from "../../src/saml/metadata.js";
+import { metadataFor } from "../support/metadata-builder.js";
+import { CLIENTS, exchange, expectError, startBridge, type TestBridge } from "../support/harness.js";
+import { BRIDGE_ENC_CERT, BRIDGE_ENC_KEY, BRIDGE_ENTITY_ID, IDP1, IDP1_CERT, IDP2, METADATA_IDP1, TOKEN_ENDPOINT } from "../support/constants.js";
 
 const LIMITS = { maxDepth: 48, maxElements: 2000 };
 const XENC = "http://www.w3.org/2001/04/xmlenc#";
@@ -37,10 +46,10 @@ const BARE: CiphertextBinding = { signedBy: undefined, attributedTo: undefined, 
 const UNSIGNED_IDP2: CiphertextBinding = { signedBy: undefined, attributedTo: IDP2, attributedIdp: "idp2", allowTripleDes: false, idpIdOf };
 
 /** "accepted <Issuer of the decrypted assertion>", or the reason code; anything else is rethrown. */
-function decrypt(xml: string, keys: DecryptionKey[], binding: CiphertextBinding = BARE): string {
+function decrypt(xml: string, keys: DecryptionKey[], binding: CiphertextBinding = BARE, allowRsa15KeyTransport = false): string {
   const el = parseUntrustedXml(xml, LIMITS).documentElement!;
   try {
-    const { assertion } = decryptAssertion(el, { keys, allowRsa15KeyTransport: false, allowUnsignedCbc: false }, LIMITS, binding);
+    const { assertion } = decryptAssertion(el, { keys, allowRsa15KeyTransport, allowUnsignedCbc: false }, LIMITS, binding);
     return `accepted ${text(children(assertion, NS.saml2, "Issuer")[0]!)}`;
   } catch (e) {
     if (isOAuthError(e)) return e.reason;
@@ -170,6 +179,37 @@ describe("decrypt.ts: the plaintext octets (:548-556, :583)", () => {
     expect(run(decl + assertion)).toBe("decryption_failed");
   });
 
+  it("a byte order mark before bare octets is dropped; one inside the assertion is kept, byte for byte", () => {
+    expect(run(`\uFEFF${assertion}`)).toBe(`accepted ${IDP1}`);
+    const inner = once(assertion, "alice@example.com", "alice\uFEFF@example.com");
+    const { xml } = decryptAssertion(
+      parseUntrustedXml(encryptOctets(inner), LIMITS).documentElement!, { keys: [SHARED], allowRsa15KeyTransport: false, allowUnsignedCbc: false }, LIMITS, BARE,
+    );
+    expect(xml).toContain("alice\uFEFF@example.com");
+  });
+
+  it("whitespace of any length around the assertion is skipped (XML 1.0 S: space, tab, CR, LF)", () => {
+    expect(run(`\n  \t${assertion}\n\n  `)).toBe(`accepted ${IDP1}`);
+    expect(run(`\u00A0${assertion}`)).toBe("decryption_failed");
+  });
+
+  it("only a declaration at the very start is one: the same text inside a comment is a comment", () => {
+    expect(run(`<!-- <?xml version="1.0"?> -->${assertion}`)).toBe(`accepted ${IDP1}`);
+    expect(run(`<!-- <?xml version="1.0" encoding="ISO-8859-1"?> -->${assertion}`)).toBe(`accepted ${IDP1}`);
+  });
+
+  it("the wrapper carries the namespace declarations in scope and nothing else (no attribute of the ciphertext's ancestors)", () => {
+    const { xml } = decryptAssertion(
+      parseUntrustedXml(encryptOctets(assertion, ' ID="_outer" Foo="bar" xmlns:x="urn:example:x" x:y="z"'), LIMITS).documentElement!,
+      { keys: [SHARED], allowRsa15KeyTransport: false, allowUnsignedCbc: false }, LIMITS, BARE,
+    );
+    const wrapper = parseUntrustedXml(xml, LIMITS).documentElement!;
+    const names = Array.from({ length: wrapper.attributes.length }, (_, i) => wrapper.attributes.item(i)!.name).sort();
+    expect(names.filter((n) => n !== "xmlns" && !n.startsWith("xmlns:"))).toEqual([]);
+    expect(names).toContain("xmlns:x");
+    expect(names).toContain("xmlns:saml");
+  });
+
   it("comments around the assertion are skipped; CDATA or a processing instruction beside it → decryption_failed", () => {
     expect(run(`<!-- before -->${assertion}<!-- after -->`)).toBe(`accepted ${IDP1}`);
     expect(run(`<![CDATA[x]]>${assertion}`)).toBe("decryption_failed");
@@ -202,6 +242,130 @@ describe("decrypt.ts: a bare EncryptedAssertion under a key bound to IdPs (:249-
     expect(decrypt(encrypted(null), [IDP1_ONLY])).toBe("decryption_failed");
     // Control: a shared key takes any Issuer (the IdP is decided after decryption).
     expect(decrypt(encrypted(IDP2), [SHARED])).toBe(`accepted ${IDP2}`);
+  });
+});
+
+/** The test key, counting how often the private key is read (an RSA operation is about to happen). */
+function spyKey(): { key: DecryptionKey; reads: () => number } {
+  let reads = 0;
+  return {
+    key: {
+      get privateKey() {
+        reads++;
+        return privateKey;
+      },
+      certificatePem, fingerprint: "spy", idps: undefined,
+    },
+    reads: () => reads,
+  };
+}
+
+/** The EncryptedData's own CipherValue replaced by `bytes` (the EncryptedKey's is left alone). */
+function withDataCipher(xml: string, bytes: Buffer): string {
+  return once(xml, /(<\/ds:KeyInfo><xenc:CipherData><xenc:CipherValue>)[^<]*(<\/xenc:CipherValue>)/, `$1${bytes.toString("base64")}$2`);
+}
+
+describe("decrypt.ts:309-320 sizes and shape the algorithm implies, before any key is touched", () => {
+  let gcm: string;
+  let cbc: string;
+  /** A verified Response signature of idp1 around the ciphertext: CBC may be decrypted. */
+  const SIGNED_IDP1: CiphertextBinding = { signedBy: IDP1, attributedTo: IDP1, attributedIdp: "idp1", allowTripleDes: false, idpIdOf };
+  beforeAll(() => {
+    gcm = encryptAssertion(buildAssertion2({ id: randomSamlId("_a"), issuer: IDP1 }), { data: "aes128-gcm" });
+    cbc = encryptAssertion(buildAssertion2({ id: randomSamlId("_a"), issuer: IDP1 }), { data: "aes128-cbc" });
+  });
+  const attempt = (xml: string, binding: CiphertextBinding = BARE): { reason: string; reads: number } => {
+    const spy = spyKey();
+    const reason = decrypt(xml, [spy.key], binding);
+    return { reason, reads: spy.reads() };
+  };
+
+  it("controls: both fixtures decrypt, reading the key", () => {
+    expect(attempt(gcm).reason).toBe(`accepted ${IDP1}`);
+    expect(attempt(cbc, SIGNED_IDP1).reason).toBe(`accepted ${IDP1}`);
+    expect(attempt(gcm).reads).toBeGreaterThan(0);
+  });
+
+  it("GCM: shorter than IV + tag (27 octets) is refused before any key; exactly IV + tag (28, empty plaintext) is tried", () => {
+    expect(attempt(withDataCipher(gcm, randomBytes(27)))).toEqual({ reason: "decryption_failed", reads: 0 });
+    expect(attempt(withDataCipher(gcm, randomBytes(12)))).toEqual({ reason: "decryption_failed", reads: 0 });
+    const exact = attempt(withDataCipher(gcm, randomBytes(28)));
+    expect(exact.reason).toBe("decryption_failed");
+    expect(exact.reads).toBeGreaterThan(0);
+  });
+
+  it("CBC: not whole blocks after the IV, or no block at all, is refused before any key; IV + one block is tried", () => {
+    for (const n of [16 + 17, 16 + 15, 16 + 31, 16, 15]) {
+      expect(attempt(withDataCipher(cbc, randomBytes(n)), SIGNED_IDP1), `${n} octets`).toEqual({ reason: "decryption_failed", reads: 0 });
+    }
+    const one = attempt(withDataCipher(cbc, randomBytes(32)), SIGNED_IDP1);
+    expect(one.reason).toBe("decryption_failed");
+    expect(one.reads).toBeGreaterThan(0);
+  });
+
+  it("two xenc:CipherData (the first one good) in the EncryptedData or in the EncryptedKey → decryption_failed, before any key", () => {
+    const dataCipher = /<\/ds:KeyInfo>(<xenc:CipherData>[\s\S]*?<\/xenc:CipherData>)/.exec(gcm)![1]!;
+    expect(attempt(once(gcm, dataCipher + "</xenc:EncryptedData>", dataCipher + dataCipher + "</xenc:EncryptedData>"))).toEqual({ reason: "decryption_failed", reads: 0 });
+    const keyCipher = /<xenc:EncryptedKey>[\s\S]*?(<xenc:CipherData>[\s\S]*?<\/xenc:CipherData>)<\/xenc:EncryptedKey>/.exec(gcm)![1]!;
+    expect(attempt(once(gcm, keyCipher + "</xenc:EncryptedKey>", keyCipher + keyCipher + "</xenc:EncryptedKey>"))).toEqual({ reason: "decryption_failed", reads: 0 });
+  });
+
+  it("no EncryptedKey at all, or more than four → decryption_failed before any key; four (one good) are tried", () => {
+    const key = ENCRYPTED_KEY.exec(gcm)![0];
+    expect(attempt(once(gcm, key, "<ds:KeyName>k</ds:KeyName>"))).toEqual({ reason: "decryption_failed", reads: 0 });
+    expect(attempt(once(gcm, key, key.repeat(5)))).toEqual({ reason: "decryption_failed", reads: 0 });
+    const four = attempt(once(gcm, key, key.repeat(4)));
+    expect(four.reason).toBe(`accepted ${IDP1}`);
+    // Three in KeyInfo and two beside the EncryptedData: five in all.
+    const { rest } = takeKey(gcm);
+    const split = declareXencOnRoot(once(rest, "</xenc:EncryptedData>", `</xenc:EncryptedData>${key}${key}`));
+    const withInfo = once(split, /(<xenc:EncryptedData [^>]*><xenc:EncryptionMethod [^>]*\/>)/, `$1<ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#">${key.repeat(3)}</ds:KeyInfo>`);
+    expect(attempt(withInfo)).toEqual({ reason: "decryption_failed", reads: 0 });
+    const withInfo2 = once(split, /(<xenc:EncryptedData [^>]*><xenc:EncryptionMethod [^>]*\/>)/, `$1<ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#">${key.repeat(2)}</ds:KeyInfo>`);
+    expect(attempt(withInfo2).reason).toBe(`accepted ${IDP1}`);
+  });
+
+  it("two ds:KeyInfo in the EncryptedData (the first one good) → decryption_failed, before any key", () => {
+    const keyInfo = /<ds:KeyInfo xmlns:ds="[^"]+">[\s\S]*?<\/ds:KeyInfo>/.exec(gcm)![0];
+    expect(attempt(once(gcm, keyInfo, keyInfo + keyInfo))).toEqual({ reason: "decryption_failed", reads: 0 });
+    const empty = keyInfo.replace(/>[\s\S]*<\/ds:KeyInfo>$/, "/>");
+    expect(attempt(once(gcm, keyInfo, keyInfo + empty))).toEqual({ reason: "decryption_failed", reads: 0 });
+  });
+});
+
+describe("decrypt.ts:338-354 key transport parameters", () => {
+  let oaep: string;
+  let rsa15: string;
+  const SHA1 = '<ds:DigestMethod xmlns:ds="http://www.w3.org/2000/09/xmldsig#" Algorithm="http://www.w3.org/2000/09/xmldsig#sha1"/>';
+  beforeAll(() => {
+    oaep = encryptAssertion(buildAssertion2({ id: randomSamlId("_a"), issuer: IDP1 }), { data: "aes256-gcm", keyTransport: "rsa-oaep-mgf1p" });
+    rsa15 = encryptAssertion(buildAssertion2({ id: randomSamlId("_a"), issuer: IDP1 }), { data: "aes256-gcm", keyTransport: "rsa-1_5" });
+  });
+  /** The EncryptedKey's EncryptionMethod given these children. */
+  const params = (xml: string, transport: string, children: string): string =>
+    once(xml, `<xenc:EncryptionMethod Algorithm="${XENC}${transport}"/>`, `<xenc:EncryptionMethod Algorithm="${XENC}${transport}">${children}</xenc:EncryptionMethod>`);
+
+  it("OAEP: a DigestMethod and an OAEPparams label (two different parameters) are both read", () => {
+    const label = Buffer.from("fedbridge test label");
+    const labelled = encryptAssertion(buildAssertion2({ id: randomSamlId("_a"), issuer: IDP1 }), { data: "aes256-gcm", keyTransport: { oaep: "rsa-oaep-mgf1p", digest: "sha1", label } });
+    expect(labelled).toContain("<xenc:OAEPparams>");
+    expect(decrypt(labelled, [SHARED])).toBe(`accepted ${IDP1}`);
+  });
+
+  it("OAEP: one DigestMethod (SHA-1, the default written out) is read; the same one twice → decryption_failed", () => {
+    expect(decrypt(params(oaep, "rsa-oaep-mgf1p", SHA1), [SHARED])).toBe(`accepted ${IDP1}`);
+    expect(decrypt(params(oaep, "rsa-oaep-mgf1p", SHA1 + SHA1), [SHARED])).toBe("decryption_failed");
+  });
+
+  it("rsa-1_5 (allowed): no parameter or one DigestMethod (xml-encryption writes one) is accepted; anything else → decryption_failed", () => {
+    expect(decrypt(rsa15, [SHARED], BARE, true)).toBe(`accepted ${IDP1}`);
+    expect(decrypt(params(rsa15, "rsa-1_5", SHA1), [SHARED], BARE, true)).toBe(`accepted ${IDP1}`);
+    expect(decrypt(params(rsa15, "rsa-1_5", SHA1 + SHA1), [SHARED], BARE, true)).toBe("decryption_failed");
+    expect(decrypt(params(rsa15, "rsa-1_5", `<xenc:OAEPparams>AAAA</xenc:OAEPparams>`), [SHARED], BARE, true)).toBe("decryption_failed");
+    expect(decrypt(params(rsa15, "rsa-1_5", `<xenc:KeySize>2048</xenc:KeySize>`), [SHARED], BARE, true)).toBe("decryption_failed");
+    expect(decrypt(params(rsa15, "rsa-1_5", `<x:DigestMethod xmlns:x="urn:example:not-ds" Algorithm="http://www.w3.org/2000/09/xmldsig#sha1"/>`), [SHARED], BARE, true)).toBe("decryption_failed");
+    // Control: without the switch, rsa-1_5 is not allowed at all.
+    expect(decrypt(rsa15, [SHARED])).toBe("encryption_algorithm_not_allowed");
   });
 });
 
@@ -250,5 +414,134 @@ describe("decrypt.ts: EncryptedElementType is one xenc:EncryptedData, then xenc:
     // A second EncryptedData beside the first.
     const data = /<xenc:EncryptedData [\s\S]*<\/xenc:EncryptedData>/.exec(gcm)![0];
     expect(decrypt(once(gcm, "</xenc:EncryptedData>", `</xenc:EncryptedData>${data}`), [SHARED])).toBe("decryption_failed");
+  });
+});
+
+// ---- saml2.ts ----------------------------------------------------------------------------------------
+
+describe("saml2.ts:79 an IdP whose metadata does not list the SAML 2.0 protocol (HTTP)", () => {
+  const ONLY_11 = "https://saml11-only.test/idp";
+  const LOOK_ALIKE = "https://saml2-look-alike.test/idp";
+  let b: TestBridge;
+  let dir: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "fedbridge-mut-md-"));
+    writeFileSync(join(dir, "only11.xml"), metadataFor(ONLY_11, [IDP1_CERT], { protocols: "urn:oasis:names:tc:SAML:1.1:protocol" }));
+    writeFileSync(join(dir, "lookalike.xml"), metadataFor(LOOK_ALIKE, [IDP1_CERT], { protocols: "urn:oasis:names:tc:SAML:2.0:protocolX urn:oasis:names:tc:SAML:2.0" }));
+    b = await startBridge({
+      patch: (c) => {
+        const mapping = { subject: { nameId: true }, scopes: [{ grant: ["read"] }] };
+        c.samlIdps.push({ id: "only11", metadataFile: join(dir, "only11.xml"), recipients: [TOKEN_ENDPOINT], mapping });
+        c.samlIdps.push({ id: "lookalike", metadataFile: join(dir, "lookalike.xml"), recipients: [TOKEN_ENDPOINT], mapping });
+        const c1 = c.clients.find((x: { id: string }) => x.id === CLIENTS.c1.id);
+        c1.idps = [...c1.idps, "only11", "lookalike"];
+        c.saml.decryptionKeys = [{ privateKeyFile: "keys/bridge-enc.key", certificateFile: "keys/bridge-enc.crt" }];
+      },
+    });
+  });
+  afterAll(async () => {
+    await b?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const assertion = (issuer: string): { xml: string; id: string } => {
+    const id = randomSamlId("_a");
+    return { xml: signWithXmlsec1(buildAssertion2({ id, issuer, now: new Date(b.clock.now) }), id, { key: KEYS.idp1 }), id };
+  };
+  const response = (inner: string, issuer: string, sign: boolean): string => {
+    const id = randomSamlId("_r");
+    const xml = buildResponse2(inner, { id, issuer, now: new Date(b.clock.now) });
+    return sign ? signWithXmlsec1(xml, id, { key: KEYS.idp1 }) : xml;
+  };
+  const send = (xml: string) => exchange(b, { xml, scope: "read" });
+
+  it("control: the same key and shapes as idp1 (metadata lists SAML 2.0) → 200", async () => {
+    expect((await send(assertion(IDP1).xml)).status).toBe(200);
+    expect((await send(response(assertion(IDP1).xml, IDP1, true))).status).toBe(200);
+  });
+
+  it.each([
+    ["SAML 1.1 only", ONLY_11],
+    ["a look-alike of the SAML 2.0 protocol URI only", LOOK_ALIKE],
+  ])("%s: a signed bare assertion, a signed Response, an encrypted assertion in a Response → protocol_not_supported", async (_what, issuer) => {
+    expectError(await send(assertion(issuer).xml), 400, "invalid_request", "protocol_not_supported");
+    expectError(await send(response(assertion(issuer).xml, issuer, true)), 400, "invalid_request", "protocol_not_supported");
+    expectError(await send(response(assertion(issuer).xml, issuer, false)), 400, "invalid_request", "protocol_not_supported");
+    // Encrypted: the Response Issuer chooses the IdP, refused before anything is decrypted.
+    const encrypted = encryptAssertion(assertion(issuer).xml, { data: "aes256-gcm" });
+    expectError(await send(response(encrypted, issuer, true)), 400, "invalid_request", "protocol_not_supported");
+  });
+});
+
+// ---- verifySaml2Token / verifySaml1Token, called directly --------------------------------------------
+
+describe("saml2.ts:312/316/337, saml1.ts:47/223: statements read in full (verify*Token directly)", () => {
+  const NOW = Date.now();
+  const settings = { allowSha1: false, requireSignedAssertion: true, recipients: [TOKEN_ENDPOINT], maxAssertionAgeSeconds: 300, allowTripleDesCbc: false, mapping: { subject: { nameId: true as const }, claims: {}, scopes: [], require: [] } };
+  const idps = new IdpRegistry([
+    trustedIdp("idp1", parseIdpMetadata(readFileSync(METADATA_IDP1, "utf8")), settings, TOKEN_ENDPOINT),
+    trustedIdp("idp11", parseIdpMetadata(readFileSync(METADATA_IDP11, "utf8")), settings, TOKEN_ENDPOINT),
+  ]);
+  const ctx = { now: NOW, skewMs: 60_000, acceptedAudiences: new Set([BRIDGE_ENTITY_ID]), limits: { maxDepth: 48, maxElements: 2000, maxTokenBytes: 131_072 }, idps };
+  const at = (ms: number): Date => new Date(NOW + ms);
+  const stamp = (ms: number): string => samlTime(at(ms));
+
+  /** An idp1 assertion with these statements instead of the builder's one AuthnStatement, signed by xmlsec1. */
+  function saml2(authn: { instant: number; session?: number }[], attributes?: string): string {
+    const id = randomSamlId("_a");
+    let xml = buildAssertion2({ id, issuer: IDP1, now: at(0), authnInstant: at(authn[0]!.instant), ...(authn[0]!.session !== undefined ? { sessionNotOnOrAfter: at(authn[0]!.session) } : {}) });
+    const first = /<saml:AuthnStatement[\s\S]*?<\/saml:AuthnStatement>/.exec(xml)![0];
+    const more = authn.slice(1).map((s) => first
+      .replace(/ SessionNotOnOrAfter="[^"]*"/, "")
+      .replace(/AuthnInstant="[^"]*"/, `AuthnInstant="${stamp(s.instant)}"${s.session === undefined ? "" : ` SessionNotOnOrAfter="${stamp(s.session)}"`}`)).join("");
+    xml = once(xml, first, first + more);
+    if (attributes !== undefined) xml = once(xml, /<saml:AttributeStatement>[\s\S]*<\/saml:AttributeStatement>/, attributes);
+    return signWithXmlsec1(xml, id, { key: KEYS.idp1 });
+  }
+  const verify2 = (xml: string) => verifySaml2Token(toBase64Url(xml), ctx);
+
+  it("saml2: authTime is the latest AuthnInstant, whatever the order", () => {
+    expect(verify2(saml2([{ instant: -120_000 }, { instant: -30_000 }])).authTime).toBe(NOW - 30_000);
+    expect(verify2(saml2([{ instant: -30_000 }, { instant: -120_000 }])).authTime).toBe(NOW - 30_000);
+    expect(verify2(saml2([{ instant: -45_000 }])).authTime).toBe(NOW - 45_000);
+  });
+
+  it("saml2: the session ends at the earliest SessionNotOnOrAfter, whatever the order (and one without none)", () => {
+    expect(verify2(saml2([{ instant: -1000, session: 2 * 3_600_000 }, { instant: -1000, session: 3_600_000 }])).notAfter).toBe(NOW + 3_600_000);
+    expect(verify2(saml2([{ instant: -1000, session: 3_600_000 }, { instant: -1000, session: 2 * 3_600_000 }])).notAfter).toBe(NOW + 3_600_000);
+    expect(verify2(saml2([{ instant: -1000 }, { instant: -1000, session: 600_000 }, { instant: -1000, session: 1_200_000 }])).notAfter).toBe(NOW + 600_000);
+    expect(verify2(saml2([{ instant: -1000 }])).notAfter).toBeUndefined();
+  });
+
+  it("saml2: an Attribute without a Name (or an empty one) → saml_shape_invalid; a named one is read", () => {
+    const statement = (attr: string): string => `<saml:AttributeStatement>${attr}</saml:AttributeStatement>`;
+    const value = '<saml:AttributeValue xsi:type="xs:string">user</saml:AttributeValue>';
+    expect(outcome(() => verify2(saml2([{ instant: -1000 }], statement(`<saml:Attribute>${value}</saml:Attribute>`))))).toBe("saml_shape_invalid");
+    expect(outcome(() => verify2(saml2([{ instant: -1000 }], statement(`<saml:Attribute Name="">${value}</saml:Attribute>`))))).toBe("saml_shape_invalid");
+    expect(outcome(() => verify2(saml2([{ instant: -1000 }], statement(`<saml:Attribute Name="role">${value}</saml:Attribute><saml:Attribute FriendlyName="x">${value}</saml:Attribute>`))))).toBe("saml_shape_invalid");
+    expect(verify2(saml2([{ instant: -1000 }], statement(`<saml:Attribute Name="role">${value}</saml:Attribute>`))).attributes.map((a) => a.name)).toEqual(["role"]);
+  });
+
+  /** An idp11 SAML 1.1 assertion with a second AuthenticationStatement, signed by xmlsec1. */
+  function saml1(instants: number[]): string {
+    const id = randomSaml11Id("_a");
+    const xml = buildAssertion11({ id, now: at(0), authenticationInstant: at(instants[0]!) });
+    const first = /<saml:AuthenticationStatement[\s\S]*?<\/saml:AuthenticationStatement>/.exec(xml)![0];
+    const more = instants.slice(1).map((t) => first.replace(/AuthenticationInstant="[^"]*"/, `AuthenticationInstant="${stamp(t)}"`)).join("");
+    return signSaml11WithXmlsec1(once(xml, first, first + more), id, { key: KEYS_IDP11 });
+  }
+  const verify1 = (xml: string) => verifySaml1Token(toBase64Url(xml), ctx);
+
+  it("saml1: authTime is the latest AuthenticationInstant, whatever the order", () => {
+    expect(verify1(saml1([-120_000, -30_000])).authTime).toBe(NOW - 30_000);
+    expect(verify1(saml1([-30_000, -120_000])).authTime).toBe(NOW - 30_000);
+    expect(verify1(saml1([-45_000])).authTime).toBe(NOW - 45_000);
+  });
+
+  it("saml1: a root that is neither SAML 1.x nor SAML 2.0 → saml_shape_invalid (SAML 2.0: token_type_mismatch)", () => {
+    for (const root of ["<x/>", `<saml:Assertion xmlns:saml="urn:example:not-saml"/>`, `<samlp:Response xmlns:samlp="${NS.samlp2}x"/>`, `<saml:Advice xmlns:saml="${NS.saml1}"/>`]) {
+      expect(outcome(() => verify1(root))).toBe("saml_shape_invalid");
+    }
+    expect(outcome(() => verify1(`<saml:Assertion xmlns:saml="${NS.saml2}"/>`))).toBe("token_type_mismatch");
   });
 });

@@ -1,0 +1,53 @@
+/**
+ * Mutation testing (issue 8, docs/mutation-testing.md, "Sampled runs"): the no-coverage mutants of
+ * the sampled src/xml run (scripts/mutation-sample.mjs, seed 20261205, 15 %), called directly.
+ */
+import { DOMParser } from "@xmldom/xmldom";
+import { describe, expect, it } from "vitest";
+import { ancestorNamespaces } from "../../src/xml/dsig/c14n.js";
+import { checkDomBounds, parseXmlStrict } from "../../src/xml/safe-parse.js";
+import { outcome } from "../support/outcome.js";
+
+const LIMITS = { maxDepth: 48, maxElements: 2000 };
+const lax = (xml: string): Document => new DOMParser().parseFromString(xml, "text/xml") as unknown as Document;
+const byLocalName = (doc: Document, name: string): Element => doc.getElementsByTagNameNS("*", name)[0]! as Element;
+
+describe("c14n.ts:305 ancestorNamespaces: an undeclaration (xmlns=\"\") is never a binding, and hides the farther default", () => {
+  it.each([
+    ['<r xmlns="urn:a"><m xmlns=""><p:e xmlns:p="urn:p"/></m></r>', []],
+    ['<r xmlns="urn:a" xmlns:q="urn:q"><m xmlns=""><p:e xmlns:p="urn:p"/></m></r>', [{ prefix: "q", namespaceURI: "urn:q" }]],
+    ['<m xmlns=""><p:e xmlns:p="urn:p"/></m>', []],
+    // Control: without the undeclaration the default namespace is inherited.
+    ['<r xmlns="urn:a"><m><p:e xmlns:p="urn:p"/></m></r>', [{ prefix: "", namespaceURI: "urn:a" }]],
+  ])("%s → %j", (xml, expected) => {
+    expect(ancestorNamespaces(byLocalName(lax(xml), "e"))).toEqual(expected);
+  });
+});
+
+describe("safe-parse.ts:268, :332 a DOCTYPE that reaches the DOM checks is xml_doctype_forbidden (not xml_malformed)", () => {
+  it("parseXmlStrict (the pre-scan refuses a DOCTYPE first on the token path; the strict parser on its own too)", () => {
+    expect(outcome(() => parseXmlStrict("<!DOCTYPE x><x/>"))).toBe("xml_doctype_forbidden");
+    expect(outcome(() => parseXmlStrict('<?xml version="1.0"?>\n<!DOCTYPE x [<!ELEMENT x ANY>]>\n<x/>'))).toBe("xml_doctype_forbidden");
+    expect(outcome(() => parseXmlStrict("<x/>"))).toBe("accepted");
+  });
+
+  it("checkDomBounds on a DOM another parser built with a DOCTYPE", () => {
+    expect(outcome(() => checkDomBounds(lax("<!DOCTYPE x><x/>"), LIMITS))).toBe("xml_doctype_forbidden");
+    expect(outcome(() => checkDomBounds(lax("<x/>"), LIMITS))).toBe("accepted");
+  });
+});
+
+describe("safe-parse.ts:268 a document without a root element is xml_malformed (xmldom reports nothing for these)", () => {
+  it.each([" ", "\n", "<!-- only a comment -->", '<?xml version="1.0"?>', "text", '<?xml version="1.0"?><!-- c -->'])("%j → xml_malformed", (text) => {
+    expect(outcome(() => parseXmlStrict(text))).toBe("xml_malformed");
+  });
+});
+
+describe("safe-parse.ts:332 checkDomBounds: a node kind the strict parser never builds is xml_malformed", () => {
+  it("an entity reference node in a DOM built elsewhere", () => {
+    const doc = lax("<x><y/></x>");
+    (doc.documentElement!.firstChild as Element).appendChild((doc as unknown as { createEntityReference(n: string): Node }).createEntityReference("ent"));
+    expect(outcome(() => checkDomBounds(doc, LIMITS))).toBe("xml_malformed");
+    expect(outcome(() => checkDomBounds(lax("<x><y/></x>"), LIMITS))).toBe("accepted");
+  });
+});
