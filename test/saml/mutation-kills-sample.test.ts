@@ -14,11 +14,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decryptAssertion, type CiphertextBinding, type DecryptionKey } from "../../src/saml/decrypt.js";
 import { isOAuthError } from "../../src/oauth/errors.js";
 import { NS, children, text } from "../../src/xml/dom.js";
-import { parseUntrustedXml } from "../../src/xml/safe-parse.js";
+import { checkDomBounds, parseUntrustedXml, parseXmlStrict } from "../../src/xml/safe-parse.js";
 import { encryptAssertion } from "../support/independent-encrypt.js";
 import { buildAssertion2, buildResponse2, randomSamlId, samlTime, stripXmlDecl } from "../support/saml-builder.js";
 import { KEYS, signSaml11WithXmlsec1, signWithXmlsec1, toBase64Url } from "../support/independent-signers.js";
-import { KEYS_IDP11, METADATA_IDP11, buildAssertion11, randomSaml11Id } from "../support/saml1-builder.js";
+import { KEYS_IDP11, METADATA_IDP11, buildAssertion11, buildResponse11, randomSaml11Id } from "../support/saml1-builder.js";
 import { outcome } from "../support/outcome.js";
 import { verifySaml2Token } from "../../src/saml/saml2.js";
 import { verifySaml1Token } from "../../src/saml/saml1.js";
@@ -208,6 +208,32 @@ describe("decrypt.ts: the plaintext octets (:548-556, :583)", () => {
     expect(names.filter((n) => n !== "xmlns" && !n.startsWith("xmlns:"))).toEqual([]);
     expect(names).toContain("xmlns:x");
     expect(names).toContain("xmlns:saml");
+  });
+
+  it("the token's maxNodes bounds the plaintext's own nodes, the wrapper (element and declarations) allowed for on top (:568)", () => {
+    const n = checkDomBounds(parseXmlStrict(assertion), LIMITS).nodes;
+    const declarations = Array.from({ length: 6 }, (_, i) => ` xmlns:d${i}="urn:example:d${i}"`).join("");
+    for (const rootAttrs of ["", declarations]) {
+      const el = parseUntrustedXml(encryptOctets(assertion, rootAttrs), LIMITS).documentElement!;
+      const withNodes = (maxNodes: number): string =>
+        outcome(() => decryptAssertion(el, { keys: [SHARED], allowRsa15KeyTransport: false, allowUnsignedCbc: false }, { ...LIMITS, maxNodes }, BARE));
+      expect(withNodes(n), `${n} nodes, context ${rootAttrs}`).toBe("accepted");
+      expect(withNodes(n - 1), `${n - 1} nodes, context ${rootAttrs}`).toBe("decryption_failed");
+    }
+  });
+
+  it("the wrapper's declarations in scope never push it over maxAttributesPerElement (:569)", () => {
+    const own = parseXmlStrict(assertion).documentElement!.attributes.length;
+    const withMax = (rootAttrs: string, maxAttributesPerElement: number): string => {
+      const el = parseUntrustedXml(encryptOctets(assertion, rootAttrs), { ...LIMITS, maxAttributesPerElement: 64 }).documentElement!;
+      return outcome(() => decryptAssertion(el, { keys: [SHARED], allowRsa15KeyTransport: false, allowUnsignedCbc: false }, { ...LIMITS, maxAttributesPerElement }, BARE));
+    };
+    // Control: the bound applies to the assertion's own attributes.
+    expect(withMax("", own)).toBe("accepted");
+    expect(withMax("", own - 1)).toBe("decryption_failed");
+    // More declarations around the ciphertext than the bound: the wrapper carries them all.
+    const declarations = Array.from({ length: own + 3 }, (_, i) => ` xmlns:d${i}="urn:example:d${i}"`).join("");
+    expect(withMax(declarations, own)).toBe("accepted");
   });
 
   it("comments around the assertion are skipped; CDATA or a processing instruction beside it → decryption_failed", () => {
@@ -536,6 +562,15 @@ describe("saml2.ts:312/316/337, saml1.ts:47/223: statements read in full (verify
     expect(verify1(saml1([-120_000, -30_000])).authTime).toBe(NOW - 30_000);
     expect(verify1(saml1([-30_000, -120_000])).authTime).toBe(NOW - 30_000);
     expect(verify1(saml1([-45_000])).authTime).toBe(NOW - 45_000);
+  });
+
+  it("saml1: a Response Status without a StatusCode, or with two, → status_not_success (an unsigned Response around a signed assertion)", () => {
+    const response = (status: string): string => once(buildResponse11(saml1([-1000]), { now: at(0) }), /<samlp:Status>[\s\S]*?<\/samlp:Status>/, status);
+    const ok = '<samlp:StatusCode Value="samlp:Success"/>';
+    expect(verify1(response(`<samlp:Status>${ok}</samlp:Status>`)).subject).toBe("alice@example.com");
+    expect(outcome(() => verify1(response("<samlp:Status></samlp:Status>")))).toBe("status_not_success");
+    expect(outcome(() => verify1(response(`<samlp:Status>${ok}${ok}</samlp:Status>`)))).toBe("status_not_success");
+    expect(outcome(() => verify1(response(`<samlp:Status><samlp:StatusMessage>ok</samlp:StatusMessage></samlp:Status>`)))).toBe("status_not_success");
   });
 
   it("saml1: a root that is neither SAML 1.x nor SAML 2.0 → saml_shape_invalid (SAML 2.0: token_type_mismatch)", () => {
