@@ -15,7 +15,7 @@ import { JWT_KEYS, pySign } from "../support/independent-jwt.js";
 import { corpClaims } from "../support/jwt-fixtures.js";
 import { API, CLIENTS } from "../support/harness.js";
 import { METADATA_DIR } from "../support/constants.js";
-import { freePort } from "../replay/redis-process.js";
+import { freePort } from "../support/redis-process.js";
 import { killAll, ready, startProcess } from "../ops/processes.js";
 import { cli, cliAsync, json, TMP, writeConfig } from "./support.js";
 

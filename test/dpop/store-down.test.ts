@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startBridge, type TestBridge } from "../support/harness.js";
-import { TestRedis, waitUntil } from "../replay/redis-process.js";
+import { TestRedis, waitUntil } from "../support/redis-process.js";
 import { makeProof, proofKey, tokenRequest, type ProofKey } from "./support.js";
 
 let redis: TestRedis;

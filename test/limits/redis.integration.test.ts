@@ -7,7 +7,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CLIENTS, exchange, expectError, signedAssertion, type TestBridge } from "../support/harness.js";
-import { TestRedis, waitUntil } from "../replay/redis-process.js";
+import { TestRedis, waitUntil } from "../support/redis-process.js";
 import { expectLimited, hop, incomplete, limitedBridge, ownToken, rightSecret, wrongSecret } from "./helpers.js";
 
 let redis: TestRedis;
@@ -69,7 +69,7 @@ describe("shared across instances through Redis", () => {
     }, prefix);
     await exchange(a, { xml: signedAssertion(a, { nameId: "frank@example.com" }), scope: "read" });
     await wrongSecret(a, "secret-looking-unknown-id");
-    const keys = (await redis.command("KEYS", `${prefix}:*`)) as string[];
+    const keys = (await redis.cmd("KEYS", `${prefix}:*`)) as string[];
     expect(keys.length).toBeGreaterThanOrEqual(4);
     for (const k of keys) {
       expect(k).toMatch(new RegExp(`^${prefix}:[a-z_]+:\\{[a-z_]+:[A-Za-z0-9_-]{22}\\}$`));
@@ -77,7 +77,7 @@ describe("shared across instances through Redis", () => {
       // identifiers themselves must not appear after the random prefix (a short one such as the
       // client id "c1" could occur in a random hash by chance, so only the long ones are searched).
       expect(k.slice(prefix.length)).not.toMatch(/frank@example|secret-looking|127\.0\.0\.1/);
-      const ttl = Number(await redis.command("PTTL", k));
+      const ttl = Number(await redis.cmd("PTTL", k));
       expect(ttl > 0 && ttl <= 60_000, `TTL of ${k}: ${ttl}`).toBe(true);
     }
   });
@@ -101,7 +101,7 @@ describe("Redis stopped mid-run: limits fail open, replay fails closed", () => {
     expectLimited(await rightSecret(a, CLIENTS.c2), 60);
 
     for (const outage of ["stalled", "killed"] as const) {
-      if (outage === "stalled") redis.stop();
+      if (outage === "stalled") redis.pause();
       else await redis.kill();
       // Fail open: HOP, over its limit, gets a token (its re-exchange needs no replay mark).
       const started = Date.now();

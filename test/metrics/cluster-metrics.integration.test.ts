@@ -15,7 +15,7 @@ import { baseConfig, CLIENTS, GRANT, SAML2 } from "../support/harness.js";
 import { FIXTURES_DIR } from "../support/constants.js";
 import { buildAssertion2 } from "../support/saml-builder.js";
 import { KEYS, signWithXmlsec1, toBase64Url } from "../support/independent-signers.js";
-import { TestRedis, freePort } from "../replay/redis-process.js";
+import { TestRedis, freePort } from "../support/redis-process.js";
 import { find, parseExposition, value } from "./scrape.js";
 
 const ROOT = resolve(import.meta.dirname, "..", "..");

@@ -6,7 +6,7 @@
  * a worker that cannot even run its own grace timer is killed 5 s past the grace: exit 3.
  */
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { freePort, TestRedis } from "../replay/redis-process.js";
+import { freePort, TestRedis } from "../support/redis-process.js";
 import { events, exchange, killAll, outcome, readyz, request, sleep, startProcess, until, writeConfig, type Running } from "./processes.js";
 
 const redises: TestRedis[] = [];
@@ -32,7 +32,7 @@ describe("cluster drain", () => {
   it("SIGTERM: every worker 503 on readyz during the delay, then refused; exchanges in flight on both workers 200; exit 0", async () => {
     const DELAY_MS = 3_000;
     const { r, port, store } = await cluster("drain", { shutdownGraceMs: 25_000, shutdownDelayMs: DELAY_MS });
-    store.stop();
+    store.pause();
     let done = 0;
     // Twelve connections: the supervisor hands them round-robin to both workers.
     const inflight = Array.from({ length: 12 }, () => exchange(port).finally(() => done++));
@@ -65,7 +65,7 @@ describe("cluster drain", () => {
 
   it("a second signal to the supervisor stops every worker at once: exchanges still stuck are cut off, exit 3", async () => {
     const { r, port, store } = await cluster("twice", { shutdownGraceMs: 60_000 });
-    store.stop();
+    store.pause();
     const stuck = Array.from({ length: 4 }, () => outcome(exchange(port)));
     await sleep(600);
     r.child.kill("SIGTERM");

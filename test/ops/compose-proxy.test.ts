@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { freePort, TestRedis } from "../replay/redis-process.js";
+import { freePort, TestRedis } from "../support/redis-process.js";
 import { events, exchange, killAll, readyz, ROOT, sleep, startProcess, until, writeConfig, type Running } from "./processes.js";
 
 const HAPROXY = "/usr/sbin/haproxy";

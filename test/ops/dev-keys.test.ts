@@ -17,7 +17,7 @@ import { createClient } from "redis";
 import { parse, stringify } from "yaml";
 import { ensureDevKeys } from "../../scripts/dev-keys.js";
 import { buildExampleAssertion, signAssertion } from "../../scripts/lib/example-idp.js";
-import { freePort } from "../replay/redis-process.js";
+import { freePort } from "../support/redis-process.js";
 import { TEST_REDIS_URL } from "../support/redis-url.js";
 import { killAll, ROOT, request, startProcess, until } from "./processes.js";
 

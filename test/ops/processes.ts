@@ -1,7 +1,7 @@
 /**
  * The deployed processes for the shutdown tests: `node dist/src/main.js` and `dist/src/cluster.js`
  * (built by `npm test`) with a config of the test's own, each test with a redis-server of its own on
- * a free port (replay/redis-process.ts: stalled with SIGSTOP, never the shared one), and exchanges
+ * a free port (support/redis-process.ts: stalled with SIGSTOP, never the shared one), and exchanges
  * sent on connections of their own so the test knows which are in flight.
  */
 import { spawn, type ChildProcess } from "node:child_process";

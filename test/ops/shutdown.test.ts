@@ -8,7 +8,7 @@
 import { connect } from "node:net";
 import { once } from "node:events";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { freePort, TestRedis } from "../replay/redis-process.js";
+import { freePort, TestRedis } from "../support/redis-process.js";
 import { events, exchange, killAll, outcome, readyz, ready, request, sleep, startProcess, until, writeConfig } from "./processes.js";
 
 const redises: TestRedis[] = [];
@@ -33,7 +33,7 @@ describe("SIGTERM drains main.js", () => {
     expect((await exchange(port)).status).toBe(200);
 
     // Redis held still: each exchange waits at its replay step, certainly in flight at SIGTERM.
-    store.stop();
+    store.pause();
     let done = 0;
     const inflight = Array.from({ length: 6 }, () => exchange(port).finally(() => done++));
     await sleep(500);
@@ -108,7 +108,7 @@ describe("SIGTERM drains main.js", () => {
     const port = await freePort();
     const r = startProcess("main", config, port);
     await ready(r, port);
-    store.stop();
+    store.pause();
     const stuck = outcome(exchange(port));
     await sleep(500);
     const t0 = Date.now();
@@ -130,7 +130,7 @@ describe("SIGTERM drains main.js", () => {
     const port = await freePort();
     const r = startProcess("main", config, port);
     await ready(r, port);
-    store.stop();
+    store.pause();
     const stuck = outcome(exchange(port));
     await sleep(500);
     r.child.kill("SIGTERM");
@@ -155,7 +155,7 @@ describe("SIGTERM drains main.js", () => {
     const port = await freePort();
     const r = startProcess("main", config, port);
     await ready(r, port);
-    store.stop();
+    store.pause();
     const t0 = Date.now();
     r.child.kill("SIGTERM");
     const exit = await r.exited;

@@ -12,7 +12,7 @@ import { RedisIdpStore } from "../../src/admin/redis-store.js";
 import { markerKey } from "../../src/replay/epoch.js";
 import { storeKeyPrefix } from "../../src/redis/hash-tag.js";
 import { exchange, expectError, startBridge, type TestBridge } from "../support/harness.js";
-import { waitUntil } from "../replay/redis-process.js";
+import { waitUntil } from "../support/redis-process.js";
 import { ExchangeLoad, measure, type Outcome } from "./load.js";
 import { ClusterSetup } from "./topologies.js";
 

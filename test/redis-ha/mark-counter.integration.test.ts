@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
 import { markerKey } from "../../src/replay/epoch.js";
 import { exchange, expectError, signedAssertion, startBridge, type TestBridge } from "../support/harness.js";
-import { TestRedis, waitUntil } from "../replay/redis-process.js";
+import { TestRedis, waitUntil } from "../support/redis-process.js";
 
 const redises: TestRedis[] = [];
 const bridges: TestBridge[] = [];
@@ -35,15 +35,15 @@ describe("the mark counter", () => {
     for (const xml of used) expect((await exchange(a, { xml, scope: "read" })).status).toBe(200);
     // A replay is no mark: the counter counts marks only.
     expectError(await exchange(a, { xml: used[0]!, scope: "read" }), 400, "invalid_request", "replayed");
-    expect(Number(await r.command("HGET", markerKey(prefix), "seq"))).toBe(3);
+    expect(Number(await r.cmd("HGET", markerKey(prefix), "seq"))).toBe(3);
 
     // What a failover to a replica that missed the last two marks leaves: the marker (same epoch),
     // seq 1, the last two replay keys gone.
-    const keys = ((await r.command("KEYS", `${prefix}*`)) as string[]).filter((k) => k !== markerKey(prefix));
+    const keys = ((await r.cmd("KEYS", `${prefix}*`)) as string[]).filter((k) => k !== markerKey(prefix));
     expect(keys).toHaveLength(3);
-    await r.command("HSET", markerKey(prefix), "seq", "1");
+    await r.cmd("HSET", markerKey(prefix), "seq", "1");
     // Which keys are the last two does not matter here: delete all but one.
-    await r.command("DEL", ...keys.slice(1));
+    await r.cmd("DEL", ...keys.slice(1));
 
     // A second instance that never saw the higher count would not notice by itself...
     const b = await bridgeOn(r, prefix);
@@ -57,7 +57,7 @@ describe("the mark counter", () => {
     expect(readyz.status).toBe(503);
     expect(readyz.body.replay_store).toBe("lost");
     // Declared once: the marker's count is raised to what the instance saw, with the cause.
-    expect(await r.command("HMGET", markerKey(prefix), "seq", "cause")).toEqual(["3", "marks_missing"]);
+    expect(await r.cmd("HMGET", markerKey(prefix), "seq", "cause")).toEqual(["3", "marks_missing"]);
   }, 60_000);
 
   it("noticed on reconnection too, before any exchange (/readyz)", async () => {
@@ -66,7 +66,7 @@ describe("the mark counter", () => {
     const prefix = `fedbridge:test:seq:${randomBytes(4).toString("hex")}:`;
     const a = await bridgeOn(r, prefix);
     for (let i = 0; i < 2; i++) expect((await exchange(a, { xml: signedAssertion(a), scope: "read" })).status).toBe(200);
-    await r.command("HDEL", markerKey(prefix), "seq");
+    await r.cmd("HDEL", markerKey(prefix), "seq");
     await waitUntil(async () => (await a.http.get("/readyz")).body.replay_store === "lost", 10_000, "/readyz never said lost");
     expect(a.logs.some((l) => l.event === "replay_store_lost" && l.cause === "marks_missing")).toBe(true);
   }, 60_000);

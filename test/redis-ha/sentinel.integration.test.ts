@@ -11,9 +11,9 @@ import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RedisIdpStore } from "../../src/admin/redis-store.js";
 import { exchange, expectError, signedAssertion, startBridge, type TestBridge } from "../support/harness.js";
-import { waitUntil } from "../replay/redis-process.js";
+import { type RedisProcess, waitUntil } from "../support/redis-process.js";
 import { ExchangeLoad, measure, type Outcome } from "./load.js";
-import { MASTER_NAME, SentinelSetup, type Proc } from "./topologies.js";
+import { MASTER_NAME, SentinelSetup } from "./topologies.js";
 
 let setup: SentinelSetup;
 const bridges: TestBridge[] = [];
@@ -53,7 +53,7 @@ async function replicated(n = 2): Promise<void> {
   }, 60_000, `the master never had ${n} replicas online`);
 }
 
-async function replicasOfMaster(): Promise<Proc[]> {
+async function replicasOfMaster(): Promise<RedisProcess[]> {
   const master = await setup.masterPort();
   return setup.servers.filter((p) => p.port !== master && p.alive);
 }

@@ -4,116 +4,16 @@
  * a fast failover (down-after-milliseconds 500), and a 3-master cluster with one replica each
  * (cluster-node-timeout 1000).
  */
-import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { once } from "node:events";
+import { execFile } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { plainClient, waitUntil } from "../replay/redis-process.js";
+import { freePorts, REDIS_SERVER, RedisProcess, waitUntil } from "../support/redis-process.js";
 
-const REDIS_SERVER = "/usr/bin/redis-server";
 const REDIS_SENTINEL = "/usr/bin/redis-sentinel";
 const REDIS_CLI = "/usr/bin/redis-cli";
 const run = promisify(execFile);
-
-async function portFree(port: number): Promise<boolean> {
-  const s = createServer();
-  s.listen(port, "127.0.0.1");
-  try {
-    await Promise.race([once(s, "listening"), once(s, "error").then(([e]) => Promise.reject(e))]);
-    return true;
-  } catch {
-    return false;
-  } finally {
-    if (s.listening) await new Promise((r) => s.close(r));
-  }
-}
-
-/** `n` distinct free ports; `withBus`: each one's +10000 (the cluster bus port) free too. */
-async function freePorts(n: number, withBus = false): Promise<number[]> {
-  const out: number[] = [];
-  while (out.length < n) {
-    const s = createServer();
-    s.listen(0, "127.0.0.1");
-    await once(s, "listening");
-    const p = (s.address() as { port: number }).port;
-    await new Promise((r) => s.close(r));
-    if (out.includes(p)) continue;
-    if (withBus && (p + 10_000 > 65_535 || !(await portFree(p + 10_000)))) continue;
-    out.push(p);
-  }
-  return out;
-}
-
-/** One process, by PID; `kill` is SIGKILL (a crash). */
-export class Proc {
-  readonly port: number;
-  #child: ChildProcess | undefined;
-  readonly #argv: string[];
-  readonly #bin: string;
-
-  constructor(bin: string, port: number, argv: string[]) {
-    this.#bin = bin;
-    this.port = port;
-    this.#argv = argv;
-  }
-
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-
-  get alive(): boolean {
-    return this.#child !== undefined && this.#child.exitCode === null && this.#child.signalCode === null;
-  }
-
-  async start(): Promise<void> {
-    const child = spawn(this.#bin, this.#argv, { stdio: "ignore" });
-    this.#child = child;
-    let spawnError: Error | undefined;
-    child.on("error", (e) => {
-      spawnError = e;
-    });
-    await waitUntil(async () => {
-      if (spawnError) throw new Error(`cannot run ${this.#bin}: ${spawnError.message}`);
-      if (child.exitCode !== null) throw new Error(`${this.#bin} exited with ${child.exitCode}`);
-      return (await this.cmd("PING")) === "PONG";
-    }, 10_000, `${this.#bin} on port ${this.port} did not start`);
-  }
-
-  async kill(): Promise<void> {
-    const child = this.#child;
-    this.#child = undefined;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    child.kill("SIGCONT");
-    const exited = once(child, "exit");
-    child.kill("SIGKILL");
-    await exited;
-  }
-
-  pause(): void {
-    this.#child?.kill("SIGSTOP");
-  }
-
-  resume(): void {
-    this.#child?.kill("SIGCONT");
-  }
-
-  /** A one-off command on a fresh connection (bounded). */
-  async cmd(...args: string[]): Promise<unknown> {
-    const c = plainClient(this.url, 1_000);
-    await c.connect();
-    try {
-      return await Promise.race([
-        c.sendCommand(args),
-        new Promise((_, reject) => setTimeout(() => reject(new Error("command timed out")), 3_000).unref()),
-      ]);
-    } finally {
-      c.destroy();
-    }
-  }
-}
 
 function serverArgs(port: number, dir: string, extra: string[] = []): string[] {
   return ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, ...extra];
@@ -123,9 +23,9 @@ export const MASTER_NAME = "fbmaster";
 
 export class SentinelSetup {
   readonly dir = mkdtempSync(join(tmpdir(), "fedbridge-sentinel-"));
-  master!: Proc;
-  replicas: Proc[] = [];
-  sentinels: Proc[] = [];
+  master!: RedisProcess;
+  replicas: RedisProcess[] = [];
+  sentinels: RedisProcess[] = [];
 
   /**
    * Master + two replicas + three sentinels (quorum 2), failing over after 500 ms down. Two
@@ -146,8 +46,8 @@ export class SentinelSetup {
   async #start(): Promise<void> {
     const [m, r1, r2, ...sp] = await freePorts(6);
     mkdirs(this.dir, ["m", "r1", "r2", "s0", "s1", "s2"]);
-    this.master = new Proc(REDIS_SERVER, m!, serverArgs(m!, join(this.dir, "m")));
-    this.replicas = [r1!, r2!].map((r, i) => new Proc(REDIS_SERVER, r, serverArgs(r, join(this.dir, `r${i + 1}`), ["--replicaof", "127.0.0.1", String(m)])));
+    this.master = new RedisProcess(REDIS_SERVER, m!, serverArgs(m!, join(this.dir, "m")));
+    this.replicas = [r1!, r2!].map((r, i) => new RedisProcess(REDIS_SERVER, r, serverArgs(r, join(this.dir, `r${i + 1}`), ["--replicaof", "127.0.0.1", String(m)])));
     await this.master.start();
     for (const r of this.replicas) {
       await r.start();
@@ -163,7 +63,7 @@ export class SentinelSetup {
         `sentinel parallel-syncs ${MASTER_NAME} 1`,
         "",
       ].join("\n"));
-      return new Proc(REDIS_SENTINEL, p, [conf]);
+      return new RedisProcess(REDIS_SENTINEL, p, [conf]);
     });
     for (const s of this.sentinels) await s.start();
     // Sentinels find each other and the replica through hello messages (every 2 s).
@@ -194,7 +94,7 @@ export class SentinelSetup {
     throw new Error("no sentinel answered");
   }
 
-  get servers(): Proc[] {
+  get servers(): RedisProcess[] {
     return [this.master, ...this.replicas];
   }
 
@@ -204,7 +104,7 @@ export class SentinelSetup {
     return stdout;
   }
 
-  byPort(port: number): Proc {
+  byPort(port: number): RedisProcess {
     const p = this.servers.find((x) => x.port === port);
     if (!p) throw new Error(`no server on ${port}`);
     return p;
@@ -222,7 +122,7 @@ function mkdirs(root: string, names: string[]): void {
 
 export class ClusterSetup {
   readonly dir = mkdtempSync(join(tmpdir(), "fedbridge-cluster-"));
-  nodes: Proc[] = [];
+  nodes: RedisProcess[] = [];
 
   /** Three masters with one replica each, `cluster-node-timeout` 1000 ms. */
   static async start(): Promise<ClusterSetup> {
@@ -238,7 +138,7 @@ export class ClusterSetup {
 
   async #start(): Promise<void> {
     const ports = await freePorts(6, true);
-    this.nodes = ports.map((p) => new Proc(REDIS_SERVER, p, serverArgs(p, this.dir, [
+    this.nodes = ports.map((p) => new RedisProcess(REDIS_SERVER, p, serverArgs(p, this.dir, [
       "--cluster-enabled", "yes", "--cluster-config-file", join(this.dir, `nodes-${p}.conf`), "--cluster-node-timeout", "1000",
       // A replica promoted however long its link was down: the test kills masters on purpose.
       "--cluster-replica-validity-factor", "0",
@@ -256,7 +156,7 @@ export class ClusterSetup {
   }
 
   /** The node serving `key`'s slot as master now, asked of a live node. */
-  async masterOf(key: string): Promise<Proc> {
+  async masterOf(key: string): Promise<RedisProcess> {
     for (const n of this.nodes.filter((x) => x.alive)) {
       try {
         const slot = Number(await n.cmd("CLUSTER", "KEYSLOT", key));

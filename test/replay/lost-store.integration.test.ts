@@ -17,7 +17,7 @@ import { reopenReplayStore, markerKey } from "../../src/replay/epoch.js";
 import { baseConfig, exchange, expectError, signedAssertion, startBridge, type TestBridge } from "../support/harness.js";
 import { FIXTURES_DIR, IDP1_CERT } from "../support/constants.js";
 import { metadataFor } from "../support/metadata-builder.js";
-import { plainClient, TestRedis, waitUntil } from "./redis-process.js";
+import { plainClient, TestRedis, waitUntil } from "../support/redis-process.js";
 
 const ROOT = resolve(import.meta.dirname, "..", "..");
 const PREFIX = "fedbridge:test:lost:";
@@ -159,7 +159,7 @@ describe("the window covers IdPs an admin added at run time", () => {
     const put = await b.http.put("/admin/idps/dyn").set({ Authorization: `Bearer ${token}` })
       .send({ metadata: metadataFor("https://dyn.test/idp", [IDP1_CERT]), maxAssertionAgeSeconds: 1_800, mapping: { scopes: [{ grant: ["read"] }] } });
     expect(put.status, JSON.stringify(put.body)).toBe(201);
-    await r.command("FLUSHALL");
+    await r.cmd("FLUSHALL");
     expectLost(await exchange(b, { xml: signedAssertion(b), scope: "read" }), 1_800 + 120 + 1);
   });
 });
@@ -176,7 +176,7 @@ describe("lost without a reconnect", () => {
       b.clock.now = a.clock.now;
       const used = signedAssertion(a);
       expect((await exchange(a, { xml: used, scope: "read" })).status).toBe(200);
-      await r.command(...flush);
+      await r.cmd(...flush);
       expectLost(await exchange(b, { xml: used, scope: "read" }), DEFAULT_WINDOW_S);
       // The other instance reads the same marker: closed too, until the same instant.
       expectLost(await exchange(a, { xml: signedAssertion(a), scope: "read" }), DEFAULT_WINDOW_S);
@@ -189,7 +189,7 @@ describe("lost without a reconnect", () => {
     await initialise(r);
     const b = await bridgeOn(r);
     await ready(b);
-    await r.command("DEL", markerKey(PREFIX));
+    await r.cmd("DEL", markerKey(PREFIX));
     expectLost(await exchange(b, { xml: signedAssertion(b), scope: "read" }), DEFAULT_WINDOW_S);
   });
 
@@ -201,12 +201,12 @@ describe("lost without a reconnect", () => {
     await ready(b);
     const used = signedAssertion(b);
     expect((await exchange(b, { xml: used, scope: "read" })).status).toBe(200);
-    await r.command("REPLICAOF", "127.0.0.1", String(empty.port));
-    await waitUntil(async () => /master_link_status:up/.test(String(await r.command("INFO", "replication"))), 8_000, "replica never synced");
+    await r.cmd("REPLICAOF", "127.0.0.1", String(empty.port));
+    await waitUntil(async () => /master_link_status:up/.test(String(await r.cmd("INFO", "replication"))), 8_000, "replica never synced");
     // While a replica it refuses writes: unavailable, never a token.
     const during = await exchange(b, { xml: signedAssertion(b), scope: "read" });
     expect(during.status).toBe(503);
-    await r.command("REPLICAOF", "NO", "ONE");
+    await r.cmd("REPLICAOF", "NO", "ONE");
     await waitUntil(async () => (await exchange(b, { xml: used, scope: "read" })).body.error_description === "replay_store_lost", 5_000, "no replay_store_lost after promotion");
     expectLost(await exchange(b, { xml: used, scope: "read" }), DEFAULT_WINDOW_S);
   });
@@ -273,7 +273,7 @@ describe("only an explicit, audited action opens a lost store early", () => {
     expect(Date.parse(audit.cut_short_until)).toBeGreaterThan(Date.now());
     expect((await exchange(b, { xml: signedAssertion(b), scope: "read" })).status).toBe(200);
     expect(b.logs.some((l) => l.event === "replay_store_reopened" && l.early === true)).toBe(true);
-    const marker = await r.command("HGETALL", markerKey(PREFIX));
+    const marker = await r.cmd("HGETALL", markerKey(PREFIX));
     expect(marker).toMatchObject({ reopened_by: "alice", reopened_reason: "restored from backup", until: "0" });
   });
 });
@@ -288,7 +288,7 @@ describe("a first start on an empty store (replay.initializeEmptyStore)", () => 
     const used = signedAssertion(b);
     expect((await exchange(b, { xml: used, scope: "read" })).status).toBe(200);
     expectError(await exchange(b, { xml: used, scope: "read" }), 400, "invalid_request", "replayed");
-    expect(await r.command("HGET", markerKey(PREFIX), "cause")).toBe("initialized");
+    expect(await r.cmd("HGET", markerKey(PREFIX), "cause")).toBe("initialized");
   });
 
   it("off: a store without a marker is closed like a lost one", async () => {
@@ -308,15 +308,15 @@ describe("a first start on an empty store (replay.initializeEmptyStore)", () => 
     const used = signedAssertion(a);
     expect((await exchange(a, { xml: used, scope: "read" })).status).toBe(200);
     // Redis loses everything, and a new instance starts against it before `a` notices.
-    await r.command("FLUSHALL");
+    await r.cmd("FLUSHALL");
     const b = await bridgeOn(r);
     await ready(b);
     b.clock.now = a.clock.now;
-    expect(await r.command("HGET", markerKey(PREFIX), "cause")).toBe("initialized");
+    expect(await r.cmd("HGET", markerKey(PREFIX), "cause")).toBe("initialized");
     // `a` sees another epoch: its marks may be gone, so the store is closed for every instance.
     expectLost(await exchange(a, { xml: used, scope: "read" }), DEFAULT_WINDOW_S);
     expectLost(await exchange(b, { xml: used, scope: "read" }), DEFAULT_WINDOW_S);
-    expect(await r.command("HGET", markerKey(PREFIX), "cause")).toBe("epoch_changed");
+    expect(await r.cmd("HGET", markerKey(PREFIX), "cause")).toBe("epoch_changed");
   });
 
   it("two instances starting together on one empty store agree on one epoch and both serve", async () => {

@@ -9,7 +9,7 @@ import { reopenReplayStore } from "../../src/replay/epoch.js";
 import { CLIENTS, exchange, expectError, GRANT, SAML2, signedAssertion, startBridge, type TestBridge } from "../support/harness.js";
 import { toBase64Url } from "../support/independent-signers.js";
 import { listenBridge, postHead, rawRequest } from "../http/http-client.js";
-import { plainClient, TestRedis, waitUntil } from "./redis-process.js";
+import { plainClient, TestRedis, waitUntil } from "../support/redis-process.js";
 
 const PREFIX = "fedbridge:test:stall:";
 const TIMEOUT_MS = 400;
@@ -48,7 +48,7 @@ async function timed<T>(p: PromiseLike<T>): Promise<{ ms: number; res: T }> {
 describe("a stalled Redis (SIGSTOP)", () => {
   it("exchanges answer 503 replay_store_unavailable with Retry-After within timeoutMs; service resumes after SIGCONT", async () => {
     const { r, b } = await setup();
-    r.stop();
+    r.pause();
     try {
       const stalled = signedAssertion(b);
       const one = await timed(exchange(b, { xml: stalled, scope: "read" }));
@@ -102,7 +102,7 @@ describe("a request being answered outlives the HTTP server's silence timeout", 
     try {
       b.clock.now = Date.now();
       const body = new URLSearchParams({ grant_type: GRANT, subject_token: toBase64Url(signedAssertion(b)), subject_token_type: SAML2, scope: "read" }).toString();
-      r.stop();
+      r.pause();
       const t = await timed(rawRequest(l.port, postHead("/token", {
         Authorization: `Basic ${Buffer.from(`${CLIENTS.c1.id}:${CLIENTS.c1.secret}`).toString("base64")}`,
         "Content-Type": "application/x-www-form-urlencoded", "Content-Length": body.length,

@@ -548,6 +548,42 @@ describe("saml2.ts:312/316/337, saml1.ts:47/223: statements read in full (verify
     expect(verify2(saml2([{ instant: -1000 }], statement(`<saml:Attribute Name="role">${value}</saml:Attribute>`))).attributes.map((a) => a.name)).toEqual(["role"]);
   });
 
+  /** A fresh idp1 assertion edited before xmlsec1 signs it. */
+  function signed2(edit: (xml: string) => string): string {
+    const id = randomSamlId("_a");
+    return signWithXmlsec1(edit(buildAssertion2({ id, issuer: IDP1, now: at(0) })), id, { key: KEYS.idp1 });
+  }
+  const NAMEID = /<saml:NameID[^>]*>[^<]*<\/saml:NameID>/;
+  const ISSUER = /<saml:Issuer>[^<]*<\/saml:Issuer>/;
+  const SCD = /<saml:SubjectConfirmationData[^>]*\/>/;
+
+  it("saml2 (earlier run's no-coverage refusals): the subject and the Issuer, one of each", () => {
+    const nameId = (xml: string): string => NAMEID.exec(xml)![0];
+    // :272 two NameIDs (the second one another user's)
+    expect(outcome(() => verify2(signed2((x) => once(x, NAMEID, nameId(x) + nameId(x).replace("alice@", "mallory@")))))).toBe("subject_invalid");
+    // :273 an EncryptedID instead of the NameID; no identifier at all
+    const encryptedId = `<saml:EncryptedID><xenc:EncryptedData xmlns:xenc="${XENC}"/></saml:EncryptedID>`;
+    expect(outcome(() => verify2(signed2((x) => once(x, NAMEID, encryptedId))))).toBe("encrypted_assertion_unsupported");
+    expect(outcome(() => verify2(signed2((x) => once(x, NAMEID, ""))))).toBe("subject_missing");
+    // :292 a bearer SubjectConfirmation without SubjectConfirmationData, or with two
+    expect(outcome(() => verify2(signed2((x) => once(x, SCD, ""))))).toBe("subject_confirmation_invalid");
+    expect(outcome(() => verify2(signed2((x) => { const d = SCD.exec(x)![0]; return once(x, SCD, d + d); })))).toBe("subject_confirmation_invalid");
+    // :124 two Issuers (read before any signature: unsigned is enough)
+    const twoIssuers = buildAssertion2({ issuer: IDP1, now: at(0) }).replace(ISSUER, (m) => m + m);
+    expect(outcome(() => verify2(twoIssuers))).toBe("saml_shape_invalid");
+    // Control: the unedited assertion.
+    expect(verify2(signed2((x) => x)).subject).toBe("alice@example.com");
+  });
+
+  it("saml2 :137 a Response without a Status, or with two → status_not_success (unsigned Response, signed assertion)", () => {
+    const response = (edit: (xml: string) => string): string => edit(buildResponse2(signed2((x) => x), { now: at(0) }));
+    const STATUS = /<samlp:Status>[\s\S]*?<\/samlp:Status>/;
+    expect(verify2(response((x) => x)).subject).toBe("alice@example.com");
+    expect(outcome(() => verify2(response((x) => once(x, STATUS, ""))))).toBe("status_not_success");
+    expect(outcome(() => verify2(response((x) => { const st = STATUS.exec(x)![0]; return once(x, STATUS, st + st); })))).toBe("status_not_success");
+    expect(outcome(() => verify2(response((x) => once(x, STATUS, "<samlp:Status></samlp:Status>"))))).toBe("status_not_success");
+  });
+
   /** An idp11 SAML 1.1 assertion with a second AuthenticationStatement, signed by xmlsec1. */
   function saml1(instants: number[]): string {
     const id = randomSaml11Id("_a");
@@ -571,6 +607,21 @@ describe("saml2.ts:312/316/337, saml1.ts:47/223: statements read in full (verify
     expect(outcome(() => verify1(response("<samlp:Status></samlp:Status>")))).toBe("status_not_success");
     expect(outcome(() => verify1(response(`<samlp:Status>${ok}${ok}</samlp:Status>`)))).toBe("status_not_success");
     expect(outcome(() => verify1(response(`<samlp:Status><samlp:StatusMessage>ok</samlp:StatusMessage></samlp:Status>`)))).toBe("status_not_success");
+  });
+
+  it("saml1 (earlier run's no-coverage refusals): a foreign child of the assertion, a statement with two Subjects", () => {
+    const signed1 = (edit: (xml: string) => string): string => {
+      const id = randomSaml11Id("_a");
+      return signSaml11WithXmlsec1(edit(buildAssertion11({ id, now: at(0) })), id, { key: KEYS_IDP11 });
+    };
+    const CONDITIONS_END = "</saml:Conditions>";
+    // :161 a child in another namespace (SAML 2.0's is a version error, checked first)
+    expect(outcome(() => verify1(signed1((x) => once(x, CONDITIONS_END, `${CONDITIONS_END}<x:Extra xmlns:x="urn:example:x"/>`))))).toBe("saml_shape_invalid");
+    expect(outcome(() => verify1(signed1((x) => once(x, CONDITIONS_END, `${CONDITIONS_END}<s2:Advice xmlns:s2="${NS.saml2}"/>`))))).toBe("saml_version_invalid");
+    // :241 two Subjects in one statement (the second another user)
+    const SUBJECT = /<saml:AuthenticationStatement([^>]*)>(<saml:Subject>[\s\S]*?<\/saml:Subject>)/;
+    expect(outcome(() => verify1(signed1((x) => x.replace(SUBJECT, (_m, a: string, sub: string) => `<saml:AuthenticationStatement${a}>${sub}${sub.replace("alice@", "mallory@")}`))))).toBe("subject_invalid");
+    expect(verify1(signed1((x) => x)).subject).toBe("alice@example.com");
   });
 
   it("saml1: a root that is neither SAML 1.x nor SAML 2.0 → saml_shape_invalid (SAML 2.0: token_type_mismatch)", () => {

@@ -3,7 +3,7 @@
  * default redis://127.0.0.1:6379, so a developer whose Redis is elsewhere (another port, a
  * container, another host) can run `npm test`:
  *   FEDBRIDGE_TEST_REDIS_URL=redis://127.0.0.1:6380 npm test
- * Tests that stop, stall or restart Redis start their own redis-server instead (replay/redis-process.ts).
+ * Tests that stop, stall or restart Redis start their own redis-server instead (support/redis-process.ts).
  * Every key a test writes there is under a random per-run prefix and deleted afterwards.
  */
 export const DEFAULT_TEST_REDIS_URL = "redis://127.0.0.1:6379";
