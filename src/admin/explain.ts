@@ -136,6 +136,10 @@ export async function explain(
     if (s.name !== "read_request") steps.push({ step: s.name, ok: true, ...(detail ? { detail } : {}) });
   }
   if (!client) return { ok: true, steps };
+  // The dry run skipped what only a live request can show (DPoP proof, client certificate): say
+  // when /token will still require it, so "ok" never hides a refusal (dpop_proof_missing).
+  const constraints = senderConstraints(client, ctx, idJag);
+  if (constraints) steps.push({ step: "sender_constraint", ok: true, detail: constraints });
   return { ok: true, steps, claims: idJag ? idJagClaims(idJagContent(ctx, deps.services)) : accessTokenClaims(tokenContent(ctx, deps.services)) };
 }
 
@@ -180,4 +184,13 @@ function detailOf(step: string, ctx: ExchangeContext, services: ExchangeServices
     default:
       return undefined;
   }
+}
+
+/** What a token request must also present for this client and these targets (RFC 9449 §5, RFC 8705 §3). */
+function senderConstraints(client: ClientConfig, ctx: ExchangeContext, idJag: boolean): Record<string, unknown> | undefined {
+  if (idJag) return undefined; // an ID-JAG is never bound (docs/dpop.md)
+  const dpop = client.dpop === "required" || (ctx.targets ?? []).some((t) => t.requireDpop === true);
+  const certificate = client.certificateBoundTokens === true;
+  if (!dpop && !certificate) return undefined;
+  return { ...(dpop ? { dpop_proof: "required" } : {}), ...(certificate ? { client_certificate: "required" } : {}) };
 }

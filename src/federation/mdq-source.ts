@@ -10,11 +10,21 @@ import { entityIdSelected, sourceSummary, trustBuilder, type TrustBuilder } from
 
 type MdqConfig = Extract<SamlFederationConfig["source"], { kind: "mdq" }>;
 
-/** A cached answer: a trusted entity, or "no such (selected) entity" (a negative entry). */
+/** A cached answer: a trusted entity. */
 interface Entry {
-  idp: TrustedIdp | undefined;
+  idp: TrustedIdp;
   /** Fetch again from this time on (ms). A positive entry stays usable past it until validUntil. */
   staleAt: number;
+}
+
+/**
+ * A remembered non-answer: "no such (selected) entity" (404, not selected: issuer_unknown) or
+ * "the last fetch failed" (cooldown: idp_metadata_unavailable unless a usable copy is cached).
+ */
+interface Absent {
+  failed: boolean;
+  /** Ask again from this time on (ms). */
+  until: number;
 }
 
 export interface MdqDeps {
@@ -44,7 +54,14 @@ const SAML2_PROTOCOL = "urn:oasis:names:tc:SAML:2.0:protocol";
 export class MdqSource implements IdpSource {
   #d: MdqDeps;
   #build: TrustBuilder;
+  /** Trusted entities, least recently used first (bounded by maxCacheEntries). */
   #cache = new Map<string, Entry>();
+  /**
+   * Negative and failure entries, bounded on their own (maxCacheEntries, least recently used
+   * first): any Issuer name an authenticated client invents lands here, and must neither grow
+   * memory nor push the trusted entities out of #cache.
+   */
+  #absent = new Map<string, Absent>();
   #inFlight = new Map<string, Promise<void>>();
   #protocols = new Set<string>([SAML2_PROTOCOL]);
 
@@ -70,10 +87,20 @@ export class MdqSource implements IdpSource {
     return this.#cache.size;
   }
 
+  /** Remembered 404s, unselected entities and failures in their cooldown. */
+  absentSize(): number {
+    return this.#absent.size;
+  }
+
   /** The request path of an entity (draft-young-md-query §2.5: the entityID, or {sha1} + hex of its SHA-1). */
-  entityPath(entityId: string): string {
-    const id = this.#d.mdq.identifier === "sha1" ? `{sha1}${createHash("sha1").update(entityId, "utf8").digest("hex")}` : entityId;
-    return `${this.#d.mdq.baseUrl.replace(/\/+$/, "")}/entities/${encodeURIComponent(id)}`;
+  entityPath(entityId: string): string | undefined {
+    const id = this.#d.mdq.identifier === "sha1" ? `{sha1}${createHash("sha1").update(entityId, "utf8").digest("hex")}` : encodeURIComponent(entityId);
+    // "." and ".." survive encodeURIComponent and are dot segments to the URL parser (WHATWG URL
+    // §4.4 path state): "{base}/entities/." is {base}/entities/, which an MDQ responder answers
+    // with every entity it has (draft-young-md-query §3.2), ".." is {base}/. Neither is an absolute
+    // URI, so neither is an entityID (SAML Core §8.3.6): never asked for.
+    if (id === "." || id === "..") return undefined;
+    return `${this.#d.mdq.baseUrl.replace(/\/+$/, "")}/entities/${id}`;
   }
 
   /**
@@ -85,15 +112,27 @@ export class MdqSource implements IdpSource {
     if (entityId.length === 0 || entityId.length > MAX_ENTITY_ID) return;
     // Not selectable by its entityID: nothing to ask (byEntityId stays undefined: issuer_unknown).
     if (!entityIdSelected(this.#d.source.select, entityId)) return;
+    const url = this.entityPath(entityId);
+    if (url === undefined) return;
     const cached = this.#cache.get(entityId);
-    if (cached && now < cached.staleAt) return;
+    if (cached && now < cached.staleAt) {
+      touch(this.#cache, entityId, cached);
+      return;
+    }
+    const absent = this.#absent.get(entityId);
+    if (absent && now < absent.until) {
+      touch(this.#absent, entityId, absent);
+      // A failure in its cooldown is answered as the failure was, without asking again.
+      if (absent.failed && !usable(cached, now)) throw refuse("idp_metadata_unavailable");
+      return;
+    }
     let running = this.#inFlight.get(entityId);
     if (!running) {
       if (this.#inFlight.size >= this.#d.mdq.maxConcurrentFetches) {
         if (usable(cached, now)) return;
         throw refuse("idp_metadata_unavailable");
       }
-      running = this.#fetch(entityId, now).finally(() => this.#inFlight.delete(entityId));
+      running = this.#fetch(entityId, url, now).finally(() => this.#inFlight.delete(entityId));
       this.#inFlight.set(entityId, running);
     }
     try {
@@ -105,17 +144,20 @@ export class MdqSource implements IdpSource {
     }
   }
 
-  async #fetch(entityId: string, now: number): Promise<void> {
+  async #fetch(entityId: string, url: string, now: number): Promise<void> {
     const s = this.#d.source;
     try {
-      const got = await fetchDocument(this.entityPath(entityId), {
+      const got = await fetchDocument(url, {
         fetch: this.#d.fetch, timeoutMs: s.fetchTimeoutMs, maxBytes: s.maxBytes, accept: "application/samlmetadata+xml",
       });
       if (got.status === 404) {
-        this.#store(entityId, { idp: undefined, staleAt: now + this.#d.mdq.negativeCacheSeconds * 1000 });
+        this.#forget(entityId, false, now + this.#d.mdq.negativeCacheSeconds * 1000);
         return;
       }
-      const root = verifiedRoot(got.body, { pinned: this.#d.pinned, bounds: s, verifier: this.#d.verifier });
+      // The answer to one query is one entity (an EntityDescriptor, or an EntitiesDescriptor around
+      // one): parsing stops at the element bound of one entity, so an answer the size of an
+      // aggregate costs a bounded parse, not seconds of the event loop per request.
+      const root = verifiedRoot(got.body, { pinned: this.#d.pinned, bounds: { ...s, maxEntities: 1 }, verifier: this.#d.verifier });
       // No `want` here: the one entity must be found (and be the one asked for) before selection.
       const doc = entitiesOf(root, now, { requireValidUntil: s.requireValidUntil });
       // Exactly the entity asked for: a responder (or anyone between) answering with another
@@ -130,25 +172,45 @@ export class MdqSource implements IdpSource {
       const validUntil = idp?.metadata.validUntil;
       if (validUntil !== undefined) ttl = Math.min(ttl, validUntil - now);
       // Not selected (registration authority, entity attributes): remembered like a 404.
-      this.#store(entityId, idp ? { idp, staleAt: now + ttl } : { idp: undefined, staleAt: now + this.#d.mdq.negativeCacheSeconds * 1000 });
-      if (idp) for (const p of idp.metadata.protocols) this.#protocols.add(p);
+      if (!idp) {
+        this.#forget(entityId, false, now + this.#d.mdq.negativeCacheSeconds * 1000);
+        return;
+      }
+      this.#absent.delete(entityId);
+      bounded(this.#cache, entityId, { idp, staleAt: now + ttl }, this.#d.mdq.maxCacheEntries);
+      for (const p of idp.metadata.protocols) this.#protocols.add(p);
     } catch (e) {
       if (e instanceof FederationError) {
         this.#d.log({ event: "federation_mdq_failed", level: "warn", federation: s.id, entity_id: entityId, reason: e.problem });
+        // Cooldown: however many exchanges claim this Issuer meanwhile, the responder is asked
+        // once per failureCooldownSeconds (a cached copy within validUntil still serves).
+        const cooldown = this.#d.mdq.failureCooldownSeconds * 1000;
+        if (cooldown > 0) bounded(this.#absent, entityId, { failed: true, until: now + cooldown }, this.#d.mdq.maxCacheEntries);
       }
       throw e;
     }
   }
 
-  #store(entityId: string, entry: Entry): void {
-    // Bounded: the oldest answer goes first (Map keeps insertion order; a refresh re-inserts).
+  /** No such selected entity: the trusted copy goes (removed from the federation), a negative entry stays. */
+  #forget(entityId: string, failed: boolean, until: number): void {
     this.#cache.delete(entityId);
-    this.#cache.set(entityId, entry);
-    while (this.#cache.size > this.#d.mdq.maxCacheEntries) this.#cache.delete(this.#cache.keys().next().value!);
+    bounded(this.#absent, entityId, { failed, until }, this.#d.mdq.maxCacheEntries);
   }
+}
+
+/** Most recently used last (Map keeps insertion order). */
+function touch<V>(map: Map<string, V>, key: string, value: V): void {
+  map.delete(key);
+  map.set(key, value);
+}
+
+/** Insert as most recently used; past `max`, the least recently used go. */
+function bounded<V>(map: Map<string, V>, key: string, value: V, max: number): void {
+  touch(map, key, value);
+  while (map.size > max) map.delete(map.keys().next().value!);
 }
 
 /** A positive entry whose metadata has not expired (validUntil enforced again at verification). */
 function usable(e: Entry | undefined, now: number): boolean {
-  return e?.idp !== undefined && (e.idp.metadata.validUntil === undefined || now < e.idp.metadata.validUntil);
+  return e !== undefined && (e.idp.metadata.validUntil === undefined || now < e.idp.metadata.validUntil);
 }

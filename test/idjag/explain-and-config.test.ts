@@ -11,7 +11,8 @@ import type { TLSSocket } from "node:tls";
 import { createHttpServer, listen, urlOf } from "../../src/http/server.js";
 import { fetchTrusting, makeTestPki } from "./tls-ca.js";
 import { BRIDGE_ISSUER } from "../support/constants.js";
-import { CLIENTS, baseConfig, signedAssertion, type TestBridge } from "../support/harness.js";
+import { configIssues } from "../support/config-issues.js";
+import { CLIENTS, signedAssertion, type TestBridge } from "../support/harness.js";
 import { toBase64Url } from "../support/independent-signers.js";
 import { C1_AT_CHAT, CHAT_API, ID_JAG, RAS_ISS, idpPatch, startIdpBridge } from "./support.js";
 
@@ -62,18 +63,7 @@ describe("explain (POST /admin/idps/{id}/explain) with requested_token_type id-j
 });
 
 describe("configuration", () => {
-  const issues = (patch: (c: Record<string, any>) => void): string[] => {
-    const raw = baseConfig();
-    idpPatch(raw);
-    patch(raw);
-    try {
-      parseConfig(raw);
-      return [];
-    } catch (e) {
-      if (e instanceof ConfigError) return e.issues.map((i) => `${i.path}: ${i.message}`);
-      throw e;
-    }
-  };
+  const issues = (patch: (c: Record<string, any>) => void): string[] => configIssues(idpPatch, patch);
 
   it("accepts the test set-up", () => {
     expect(issues(() => undefined)).toEqual([]);

@@ -3,21 +3,10 @@
  * and the key derivation (limits/keys.ts): hashed, bounded, one party per IPv4 address or IPv6 /64.
  */
 import { describe, expect, it } from "vitest";
-import { ConfigError, parseConfig } from "../../src/config/load.js";
+import { parseConfig } from "../../src/config/load.js";
 import { addressParty, limitKey } from "../../src/limits/keys.js";
+import { configIssues } from "../support/config-issues.js";
 import { baseConfig } from "../support/harness.js";
-
-function issuesOf(patch: (c: Record<string, any>) => void): string[] {
-  const c = baseConfig();
-  patch(c);
-  try {
-    parseConfig(c);
-  } catch (e) {
-    if (e instanceof ConfigError) return e.issues.map((i) => `${i.path}: ${i.message}`);
-    throw e;
-  }
-  return [];
-}
 
 describe("config", () => {
   it("defaults: memory store, every limit off (with suggested values), no trusted proxy", () => {
@@ -38,20 +27,20 @@ describe("config", () => {
   });
 
   it("refuses a Redis store without the replay store's Redis, and bad limits", () => {
-    expect(issuesOf((c) => { c.rateLimits = { store: "redis" }; })).toEqual([expect.stringMatching(/^rateLimits\.store: .*replay\.redisUrl/)]);
-    expect(issuesOf((c) => { c.rateLimits = { store: "redis" }; c.replay = { store: "memory", redisUrl: "redis://127.0.0.1:6379" }; })).toEqual([]);
-    expect(issuesOf((c) => { c.rateLimits = { perClient: { enabled: true, max: 0 } }; })).toHaveLength(1);
-    expect(issuesOf((c) => { c.rateLimits = { perClient: { enabled: true, windowSeconds: 0.5 } }; })).toHaveLength(1);
-    expect(issuesOf((c) => { c.rateLimits = { perClients: {} }; })).toHaveLength(1);
-    expect(issuesOf((c) => { c.rateLimits = { keyPrefix: "{tag}" }; })).toHaveLength(1);
+    expect(configIssues((c) => { c.rateLimits = { store: "redis" }; })).toEqual([expect.stringMatching(/^rateLimits\.store: .*replay\.redisUrl/)]);
+    expect(configIssues((c) => { c.rateLimits = { store: "redis" }; c.replay = { store: "memory", redisUrl: "redis://127.0.0.1:6379" }; })).toEqual([]);
+    expect(configIssues((c) => { c.rateLimits = { perClient: { enabled: true, max: 0 } }; })).toHaveLength(1);
+    expect(configIssues((c) => { c.rateLimits = { perClient: { enabled: true, windowSeconds: 0.5 } }; })).toHaveLength(1);
+    expect(configIssues((c) => { c.rateLimits = { perClients: {} }; })).toHaveLength(1);
+    expect(configIssues((c) => { c.rateLimits = { keyPrefix: "{tag}" }; })).toHaveLength(1);
   });
 
   it("server.trustProxy: false, a hop count or a list of addresses/CIDRs/named ranges; never true", () => {
     for (const ok of [false, 1, 3, ["10.0.0.0/8"], ["loopback", "uniquelocal", "192.0.2.1", "2001:db8::/32", "::1"]]) {
-      expect(issuesOf((c) => { c.server = { trustProxy: ok }; }), JSON.stringify(ok)).toEqual([]);
+      expect(configIssues((c) => { c.server = { trustProxy: ok }; }), JSON.stringify(ok)).toEqual([]);
     }
     for (const bad of [true, 0, 11, [], ["*"], ["10.0.0.0/33"], ["2001:db8::/129"], ["10.0.0/8"], ["example.com"], ["10.0.0.0/8/8"], "loopback"]) {
-      expect(issuesOf((c) => { c.server = { trustProxy: bad }; }), JSON.stringify(bad)).not.toEqual([]);
+      expect(configIssues((c) => { c.server = { trustProxy: bad }; }), JSON.stringify(bad)).not.toEqual([]);
     }
   });
 });

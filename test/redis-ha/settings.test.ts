@@ -3,22 +3,11 @@
  * the WAIT settings and the hash-tag layout of store keys. No Redis needed.
  */
 import { describe, expect, it } from "vitest";
-import { ConfigError, parseConfig } from "../../src/config/load.js";
+import { parseConfig } from "../../src/config/load.js";
 import { hashTagOf, storeKeyPrefix } from "../../src/redis/hash-tag.js";
 import { connectionOf, topologyOf } from "../../src/redis/settings.js";
+import { configIssues } from "../support/config-issues.js";
 import { baseConfig } from "../support/harness.js";
-
-function issuesOf(patch: (c: Record<string, any>) => void): string[] {
-  const raw = baseConfig();
-  patch(raw);
-  try {
-    parseConfig(raw);
-    return [];
-  } catch (e) {
-    if (!(e instanceof ConfigError)) throw e;
-    return e.issues.map((i) => `${i.path}: ${i.message}`);
-  }
-}
 
 const sentinel = { sentinel: { name: "fb", sentinels: [{ host: "10.0.0.1", port: 26379 }] } };
 const cluster = { cluster: { rootNodes: ["redis://10.0.0.1:7000"] } };
@@ -26,41 +15,41 @@ const cluster = { cluster: { rootNodes: ["redis://10.0.0.1:7000"] } };
 describe("replay.redis / admin.store.redis", () => {
   it("accepts { url }, { sentinel }, { cluster } and the older redisUrl", () => {
     for (const redis of [{ url: "redis://127.0.0.1:6379" }, sentinel, cluster]) {
-      expect(issuesOf((c) => (c.replay = { store: "redis", redis }))).toEqual([]);
+      expect(configIssues((c) => (c.replay = { store: "redis", redis }))).toEqual([]);
     }
-    expect(issuesOf((c) => (c.replay = { store: "redis", redisUrl: "redis://127.0.0.1:6379" }))).toEqual([]);
+    expect(configIssues((c) => (c.replay = { store: "redis", redisUrl: "redis://127.0.0.1:6379" }))).toEqual([]);
     const parsed = parseConfig({ ...baseConfig(), replay: { store: "redis", redis: sentinel } });
     expect(parsed.replay.redis).toMatchObject({ sentinel: { name: "fb", tls: false, masterPoolSize: 4 } });
     expect(parsed.replay).toMatchObject({ waitReplicas: 0, waitTimeoutMs: 250 });
   });
 
   it("refuses no connection, both forms at once, and malformed ones", () => {
-    expect(issuesOf((c) => (c.replay = { store: "redis" }))).toContain("replay.redisUrl: required when store is redis");
-    expect(issuesOf((c) => (c.replay = { store: "redis", redisUrl: "redis://a:1", redis: cluster }))).toContain("replay.redis: give redis or redisUrl, not both");
-    expect(issuesOf((c) => (c.replay = { store: "redis", redis: { url: "http://a:1" } })).length).toBeGreaterThan(0);
-    expect(issuesOf((c) => (c.replay = { store: "redis", redis: { sentinel: { name: "fb", sentinels: [] } } })).length).toBeGreaterThan(0);
-    expect(issuesOf((c) => (c.replay = { store: "redis", redis: { cluster: { rootNodes: [] } } })).length).toBeGreaterThan(0);
-    expect(issuesOf((c) => (c.replay = { store: "redis", redis: { ...cluster, ...sentinel } })).length).toBeGreaterThan(0);
-    expect(issuesOf((c) => (c.replay = { store: "redis", redis: { sentinel: { ...sentinel.sentinel, extra: 1 } } })).length).toBeGreaterThan(0);
+    expect(configIssues((c) => (c.replay = { store: "redis" }))).toContain("replay.redisUrl: required when store is redis");
+    expect(configIssues((c) => (c.replay = { store: "redis", redisUrl: "redis://a:1", redis: cluster }))).toContain("replay.redis: give redis or redisUrl, not both");
+    expect(configIssues((c) => (c.replay = { store: "redis", redis: { url: "http://a:1" } })).length).toBeGreaterThan(0);
+    expect(configIssues((c) => (c.replay = { store: "redis", redis: { sentinel: { name: "fb", sentinels: [] } } })).length).toBeGreaterThan(0);
+    expect(configIssues((c) => (c.replay = { store: "redis", redis: { cluster: { rootNodes: [] } } })).length).toBeGreaterThan(0);
+    expect(configIssues((c) => (c.replay = { store: "redis", redis: { ...cluster, ...sentinel } })).length).toBeGreaterThan(0);
+    expect(configIssues((c) => (c.replay = { store: "redis", redis: { sentinel: { ...sentinel.sentinel, extra: 1 } } })).length).toBeGreaterThan(0);
   });
 
   it("waitReplicas: bounded, and its timeout must fit in replay.timeoutMs", () => {
-    expect(issuesOf((c) => (c.replay = { store: "redis", redis: sentinel, waitReplicas: 1, waitTimeoutMs: 100, timeoutMs: 1_000 }))).toEqual([]);
-    expect(issuesOf((c) => (c.replay = { store: "redis", redis: sentinel, waitReplicas: 1, waitTimeoutMs: 1_000, timeoutMs: 1_000 })))
+    expect(configIssues((c) => (c.replay = { store: "redis", redis: sentinel, waitReplicas: 1, waitTimeoutMs: 100, timeoutMs: 1_000 }))).toEqual([]);
+    expect(configIssues((c) => (c.replay = { store: "redis", redis: sentinel, waitReplicas: 1, waitTimeoutMs: 1_000, timeoutMs: 1_000 })))
       .toContain("replay.waitTimeoutMs: must be below replay.timeoutMs");
-    expect(issuesOf((c) => (c.replay = { store: "redis", redis: sentinel, waitReplicas: -1 })).length).toBeGreaterThan(0);
-    expect(issuesOf((c) => (c.replay = { store: "redis", redis: sentinel, waitReplicas: 1.5 })).length).toBeGreaterThan(0);
-    expect(issuesOf((c) => (c.replay = { store: "redis", redis: sentinel, waitReplicas: 17 })).length).toBeGreaterThan(0);
+    expect(configIssues((c) => (c.replay = { store: "redis", redis: sentinel, waitReplicas: -1 })).length).toBeGreaterThan(0);
+    expect(configIssues((c) => (c.replay = { store: "redis", redis: sentinel, waitReplicas: 1.5 })).length).toBeGreaterThan(0);
+    expect(configIssues((c) => (c.replay = { store: "redis", redis: sentinel, waitReplicas: 17 })).length).toBeGreaterThan(0);
   });
 
   it("the admin store needs exactly one of redisUrl or redis", () => {
     const admin = (store: Record<string, unknown>) => (c: Record<string, any>) => {
       c.admin = { tokens: [{ id: "ops", tokenHash: `sha256:${"A".repeat(43)}` }], store: { kind: "redis", ...store } };
     };
-    expect(issuesOf(admin({ redis: cluster }))).toEqual([]);
-    expect(issuesOf(admin({ redisUrl: "redis://127.0.0.1:6379" }))).toEqual([]);
-    expect(issuesOf(admin({}))).toContain("admin.store.redisUrl: give exactly one of redisUrl or redis");
-    expect(issuesOf(admin({ redis: cluster, redisUrl: "redis://127.0.0.1:6379" }))).toContain("admin.store.redisUrl: give exactly one of redisUrl or redis");
+    expect(configIssues(admin({ redis: cluster }))).toEqual([]);
+    expect(configIssues(admin({ redisUrl: "redis://127.0.0.1:6379" }))).toEqual([]);
+    expect(configIssues(admin({}))).toContain("admin.store.redisUrl: give exactly one of redisUrl or redis");
+    expect(configIssues(admin({ redis: cluster, redisUrl: "redis://127.0.0.1:6379" }))).toContain("admin.store.redisUrl: give exactly one of redisUrl or redis");
   });
 
   it("connectionOf prefers redis, falls back to redisUrl; topologyOf names the kind", () => {

@@ -8,22 +8,11 @@
  * access token). The configuration must keep them apart.
  */
 import { describe, expect, it } from "vitest";
-import { ConfigError, parseConfig } from "../../src/config/load.js";
-import { baseConfig } from "../support/harness.js";
+import { configIssues } from "../support/config-issues.js";
 import { idpPatch } from "../idjag/support.js";
 
-function issues(patch: (c: Record<string, any>) => void): string[] {
-  const raw = baseConfig();
-  idpPatch(raw);
-  patch(raw);
-  try {
-    parseConfig(raw);
-    return [];
-  } catch (e) {
-    if (e instanceof ConfigError) return e.issues.map((i) => `${i.path}: ${i.message}`);
-    throw e;
-  }
-}
+/** With the ID-JAG test set-up (idpPatch) under `patch`. */
+const issues = (patch: (c: Record<string, any>) => void): string[] => configIssues(idpPatch, patch);
 
 describe("a resource authorization server's issuer is never an audience of the bridge", () => {
   it("the test set-up (distinct) is accepted", () => {

@@ -7,20 +7,9 @@
  * fd00::/8, a /104 of IPv4-mapped space) stay accepted.
  */
 import { describe, expect, it } from "vitest";
-import { ConfigError, parseConfig } from "../../src/config/load.js";
-import { baseConfig } from "../support/harness.js";
+import { configIssues } from "../support/config-issues.js";
 
-function issuesOf(trustProxy: unknown): string[] {
-  const c = baseConfig();
-  c.server = { trustProxy };
-  try {
-    parseConfig(c);
-  } catch (e) {
-    if (e instanceof ConfigError) return e.issues.map((i) => `${i.path}: ${i.message}`);
-    throw e;
-  }
-  return [];
-}
+const issuesOf = (trustProxy: unknown): string[] => configIssues((c) => void (c.server = { trustProxy }));
 
 describe("server.trustProxy never trusts (nearly) every address", () => {
   it("refuses whole-space and near-whole-space ranges", () => {

@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Response } from "superagent";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { baseConfig, decodeJwt, exchange, expectError, startBridge, type TestBridge } from "../support/harness.js";
+import { decodeJwt, exchange, expectError, startBridge, type TestBridge } from "../support/harness.js";
 import { buildAssertion2, buildResponse2, randomSamlId } from "../support/saml-builder.js";
 import { KEYS, signWithXmlsec1, toBase64Url, type KeyPair } from "../support/independent-signers.js";
 import { encryptAssertion, type DataAlg } from "../support/independent-encrypt.js";
@@ -24,12 +24,12 @@ import {
   BRIDGE_ENC_CERT, BRIDGE_ENC_KEY, BRIDGE_ENC_OLD_CERT, BRIDGE_ENC_OLD_KEY, BRIDGE_ENTITY_ID, IDP1, IDP1_CERT, IDP2, METADATA_IDP1, METADATA_IDP2, TOKEN_ENDPOINT,
 } from "../support/constants.js";
 import { metadataFor } from "../support/metadata-builder.js";
+import { configIssues } from "../support/config-issues.js";
 import { verifySaml2Token, type Saml2Context } from "../../src/saml/saml2.js";
 import { IdpRegistry, trustedIdp } from "../../src/saml/idp-registry.js";
 import { parseIdpMetadata } from "../../src/saml/metadata.js";
 import type { DecryptionKey } from "../../src/saml/decrypt.js";
 import { isOAuthError } from "../../src/oauth/errors.js";
-import { ConfigError, parseConfig } from "../../src/config/load.js";
 import { NS, children, text } from "../../src/xml/dom.js";
 import { parseUntrustedXml } from "../../src/xml/safe-parse.js";
 
@@ -229,31 +229,19 @@ describe("a key bound to other IdPs is never touched (verifySaml2Token with keys
 // ---- config ------------------------------------------------------------------------------------------
 
 describe("saml.decryptionKeys[].idps in config", () => {
-  function issuesOf(patch: (c: Record<string, any>) => void): string[] {
-    const c = baseConfig();
-    patch(c);
-    try {
-      parseConfig(c);
-    } catch (e) {
-      if (e instanceof ConfigError) return e.issues.map((i) => `${i.path}: ${i.message}`);
-      throw e;
-    }
-    return [];
-  }
-
   it("known SAML IdP ids are accepted", () => {
-    expect(issuesOf((c) => void (c.saml.decryptionKeys = [{ ...KEY_A, idps: ["idp1", "idp-ec"] }, KEY_B]))).toEqual([]);
+    expect(configIssues((c) => void (c.saml.decryptionKeys = [{ ...KEY_A, idps: ["idp1", "idp-ec"] }, KEY_B]))).toEqual([]);
   });
 
   it("an unknown id, a JWT issuer id, an empty list or a malformed id is refused, naming the path", () => {
-    expect(issuesOf((c) => void (c.saml.decryptionKeys = [KEY_B, { ...KEY_A, idps: ["idp1", "ghost"] }])))
+    expect(configIssues((c) => void (c.saml.decryptionKeys = [KEY_B, { ...KEY_A, idps: ["idp1", "ghost"] }])))
       .toContain('saml.decryptionKeys[1].idps[1]: unknown SAML IdP "ghost"');
-    expect(issuesOf((c) => {
+    expect(configIssues((c) => {
       c.jwtIssuers = [{ id: "oidc", issuer: "https://oidc.example", jwksFile: "jwks/oidc.jwks.json", audiences: ["x"] }];
       c.saml.decryptionKeys = [{ ...KEY_A, idps: ["oidc"] }];
     })).toContain('saml.decryptionKeys[0].idps[0]: "oidc" is a JWT issuer, not a SAML IdP');
-    expect(issuesOf((c) => void (c.saml.decryptionKeys = [{ ...KEY_A, idps: [] }])).some((i) => i.startsWith("saml.decryptionKeys[0].idps"))).toBe(true);
-    expect(issuesOf((c) => void (c.saml.decryptionKeys = [{ ...KEY_A, idps: ["IDP 1"] }])).some((i) => i.startsWith("saml.decryptionKeys[0].idps[0]"))).toBe(true);
+    expect(configIssues((c) => void (c.saml.decryptionKeys = [{ ...KEY_A, idps: [] }])).some((i) => i.startsWith("saml.decryptionKeys[0].idps"))).toBe(true);
+    expect(configIssues((c) => void (c.saml.decryptionKeys = [{ ...KEY_A, idps: ["IDP 1"] }])).some((i) => i.startsWith("saml.decryptionKeys[0].idps[0]"))).toBe(true);
   });
 
   it("start-up fails on an unknown id with the path in the error", async () => {
@@ -262,7 +250,7 @@ describe("saml.decryptionKeys[].idps in config", () => {
   });
 
   it("with an admin section, an id not in config is accepted (an admin-managed IdP)", () => {
-    expect(issuesOf((c) => {
+    expect(configIssues((c) => {
       c.admin = { tokens: [{ id: "alice", tokenHash: hash("x".repeat(40)) }], store: { kind: "file", directory: "idps" } };
       c.saml.decryptionKeys = [{ ...KEY_A, idps: ["dyn"] }];
     })).toEqual([]);

@@ -621,6 +621,9 @@ describe("saml2.ts:312/316/337, saml1.ts:47/223: statements read in full (verify
     // :241 two Subjects in one statement (the second another user)
     const SUBJECT = /<saml:AuthenticationStatement([^>]*)>(<saml:Subject>[\s\S]*?<\/saml:Subject>)/;
     expect(outcome(() => verify1(signed1((x) => x.replace(SUBJECT, (_m, a: string, sub: string) => `<saml:AuthenticationStatement${a}>${sub}${sub.replace("alice@", "mallory@")}`))))).toBe("subject_invalid");
+    // :166 at most one Advice (and one Conditions)
+    expect(verify1(signed1((x) => once(x, CONDITIONS_END, `${CONDITIONS_END}<saml:Advice/>`))).subject).toBe("alice@example.com");
+    expect(outcome(() => verify1(signed1((x) => once(x, CONDITIONS_END, `${CONDITIONS_END}<saml:Advice/><saml:Advice/>`))))).toBe("saml_shape_invalid");
     expect(verify1(signed1((x) => x)).subject).toBe("alice@example.com");
   });
 
