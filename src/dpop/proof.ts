@@ -2,7 +2,7 @@ import { calculateJwkThumbprint, compactVerify, importJWK, type JWK } from "jose
 import { isOAuthError, refuse } from "../oauth/errors.js";
 import { decodeUnverified } from "../jwt/compact.js";
 import { htuMatches } from "./htu.js";
-import { ecPublicKeyFits, ed25519PublicKeyFits, rsaPublicKeyFits } from "./key-material.js";
+import { ecPublicKeyFits, ed25519PublicKeyFits, rsaPublicKeyFits } from "../jwt/key-material.js";
 
 /**
  * One DPoP proof JWT (RFC 9449 §4.2) checked as §4.3 says, for a request to the token endpoint.

@@ -151,7 +151,7 @@ export class MdqSource implements IdpSource {
         fetch: this.#d.fetch, timeoutMs: s.fetchTimeoutMs, maxBytes: s.maxBytes, accept: "application/samlmetadata+xml",
       });
       if (got.status === 404) {
-        this.#forget(entityId, false, now + this.#d.mdq.negativeCacheSeconds * 1000);
+        this.#forget(entityId, now + this.#d.mdq.negativeCacheSeconds * 1000);
         return;
       }
       // The answer to one query is one entity (an EntityDescriptor, or an EntitiesDescriptor around
@@ -173,7 +173,7 @@ export class MdqSource implements IdpSource {
       if (validUntil !== undefined) ttl = Math.min(ttl, validUntil - now);
       // Not selected (registration authority, entity attributes): remembered like a 404.
       if (!idp) {
-        this.#forget(entityId, false, now + this.#d.mdq.negativeCacheSeconds * 1000);
+        this.#forget(entityId, now + this.#d.mdq.negativeCacheSeconds * 1000);
         return;
       }
       this.#absent.delete(entityId);
@@ -192,9 +192,9 @@ export class MdqSource implements IdpSource {
   }
 
   /** No such selected entity: the trusted copy goes (removed from the federation), a negative entry stays. */
-  #forget(entityId: string, failed: boolean, until: number): void {
+  #forget(entityId: string, until: number): void {
     this.#cache.delete(entityId);
-    bounded(this.#absent, entityId, { failed, until }, this.#d.mdq.maxCacheEntries);
+    bounded(this.#absent, entityId, { failed: false, until }, this.#d.mdq.maxCacheEntries);
   }
 }
 

@@ -7,6 +7,7 @@ import { joseRefusal } from "../jwt/refusals.js";
 import type { JwtIssuerRegistry } from "../jwt/registry.js";
 import { readActClaim, readMayActClaim } from "../policy/act-chain.js";
 import { attributesOf } from "../jwt/verifier.js";
+import { checkLifetime } from "../jwt/time-checks.js";
 import { SCOPE_TOKEN } from "../oauth/constants.js";
 import { ID_JAG_TYP, TOKEN_TYPE_ID_JAG } from "./constants.js";
 
@@ -107,8 +108,7 @@ export function idJagVerifier(ctx: IdJagContext): IdJagVerifier {
     const iat = payload.iat!;
     const exp = payload.exp!;
     if (iat > now / 1000 + ctx.skewSeconds) throw refuse("assertion_not_yet_valid");
-    if (exp <= iat) throw refuse("timestamp_invalid");
-    if (exp - iat > issuer.idJag.maxLifetimeSeconds) throw refuse("token_lifetime_too_long");
+    checkLifetime(iat, exp, issuer.idJag.maxLifetimeSeconds);
     const sub = checkSubjectIdentifier(payload.sub);
     const clientId = payload.client_id;
     if (typeof clientId !== "string" || clientId === "" || clientId.length > 1024) throw refuse("id_jag_claim_invalid");

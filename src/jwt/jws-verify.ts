@@ -1,4 +1,5 @@
 import { KeyObject, constants, verify as cryptoVerify, type VerifyKeyObjectInput } from "node:crypto";
+import { forgeableByAnyone } from "./key-material.js";
 import { UnsecuredJWT, errors, type CryptoKey, type FlattenedJWSInput, type JWTPayload, type JWTVerifyOptions } from "jose";
 import type { KeyResolver } from "./keys.js";
 
@@ -110,6 +111,9 @@ function verificationKey(key: unknown, alg: string, spec: AlgorithmSpec): KeyObj
   let keyObject = keyObjects.get(key);
   if (keyObject === undefined) {
     keyObject = KeyObject.from(key);
+    // A key anyone can sign for (RSA e < 3 or even, a small-order Ed25519 point) verifies forged
+    // tokens; OpenSSL accepts it, so it is refused here, once per key (key-material.ts).
+    if (forgeableByAnyone(keyObject)) throw new TypeError(`the ${alg} key in the JWK Set is one anyone can sign for`);
     keyObjects.set(key, keyObject);
   }
   return keyObject;

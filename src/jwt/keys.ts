@@ -3,6 +3,7 @@ import {
   createLocalJWKSet, createRemoteJWKSet, customFetch, errors,
   type CryptoKey, type FlattenedJWSInput, type JSONWebKeySet, type JWSHeaderParameters,
 } from "jose";
+import { forgeableByAnyone } from "./key-material.js";
 import { OAuthError } from "../oauth/errors.js";
 import type { Logger } from "../log/logger.js";
 
@@ -273,6 +274,7 @@ export function checkStaticJwks(value: unknown, algorithms: readonly string[]): 
       return `keys[${i}]: not a valid public key`;
     }
     if (jwk.kty === "RSA" && (details?.modulusLength ?? 0) < 2048) return `keys[${i}]: RSA keys must have at least 2048 bits`;
+    if (forgeableByAnyone(createPublicKey({ key: jwk as never, format: "jwk" }))) return `keys[${i}]: a key anyone can sign for (RSA exponent below 3 or even, or an Ed25519 point of small order)`;
     if (algorithmsFor(jwk, algorithms).length > 0) usable++;
   }
   if (usable === 0) return `no key fits the issuer's algorithms (${algorithms.join(", ")})`;

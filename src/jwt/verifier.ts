@@ -9,6 +9,7 @@ import { JWT_MAX_BYTES, decodeUnverified, isPlainJwtTyp } from "./compact.js";
 import { verifyCompactJwt } from "./jws-verify.js";
 import { joseRefusal } from "./refusals.js";
 import type { JwtIssuerRegistry, TrustedJwtIssuer } from "./registry.js";
+import { checkLifetime } from "./time-checks.js";
 
 /**
  * OIDC ID tokens (`…:token-type:id_token`) and JWTs (`…:token-type:jwt`) from trusted issuers,
@@ -84,8 +85,7 @@ export function jwtTokenVerifier(tokenType: string, ctx: JwtVerifierContext): (t
 
     const iat = payload.iat!;
     const exp = payload.exp!;
-    if (exp <= iat) throw refuse("timestamp_invalid");
-    if (exp - iat > issuer.maxLifetimeSeconds) throw refuse("token_lifetime_too_long");
+    checkLifetime(iat, exp, issuer.maxLifetimeSeconds);
     const sub = checkSubjectIdentifier(payload.sub);
     const aud = payload.aud;
     if (!(typeof aud === "string" || (Array.isArray(aud) && aud.length > 0 && aud.every((a) => typeof a === "string")))) {

@@ -30,6 +30,18 @@ export function metricsTap(metrics: BridgeMetrics, known: { source(id: string): 
       case "idp_refresh_failed":
         metrics.metadataRefreshes.inc({ idp: bounded(str(e.idp), known.source), outcome: "failed" });
         break;
+      // Federation sources (src/federation): `idp` is the federation's id (a config id, never an
+      // entityID: those are unbounded), outcome `loaded` for a verified aggregate swapped in.
+      case "federation_loaded": {
+        const idp = bounded(str(e.federation), known.source);
+        metrics.metadataRefreshes.inc({ idp, outcome: "loaded" });
+        metrics.refreshSucceeded(idp);
+        break;
+      }
+      case "federation_refresh_failed":
+      case "federation_mdq_failed":
+        metrics.metadataRefreshes.inc({ idp: bounded(str(e.federation), known.source), outcome: "failed" });
+        break;
       case "jwt_issuer_keys_unavailable":
         metrics.jwksFetches.inc({ issuer: bounded(str(e.issuer), known.source), outcome: code(str(e.reason)) });
         break;

@@ -116,7 +116,7 @@ export class BridgeMetrics {
     });
     this.metadataRefreshes = new Counter({
       name: "fedbridge_metadata_refresh_total",
-      help: "Metadata refreshes of URL-managed IdPs by outcome (changed, unchanged, failed).",
+      help: "Metadata refreshes of URL-managed IdPs and federation sources by outcome (changed, unchanged, loaded, failed).",
       labelNames: ["idp", "outcome"], registers,
     });
     new Gauge({

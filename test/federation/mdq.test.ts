@@ -173,7 +173,7 @@ describe("MDQ", () => {
     const bridge = await mdqBridge(r.baseUrl);
     expectError(await send(bridge, assertionFrom(bridge, A)), 503, "temporarily_unavailable", "idp_metadata_unavailable");
     expect(bridge.logs.some((l) => l.event === "federation_mdq_failed" && l.reason === "metadata_wrong_entity")).toBe(true);
-    // Nothing was cached for A: the next request asks again, and is refused again.
+    // Nothing was cached for A: the failure is remembered for failureCooldownSeconds, and refused again.
     expectError(await send(bridge, assertionFrom(bridge, A, KEYS.idp1)), 503, "temporarily_unavailable", "idp_metadata_unavailable");
   });
 

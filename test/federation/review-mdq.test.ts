@@ -77,7 +77,7 @@ async function mdqBridge(
     ...(o.metadataFetch ? { metadataFetch: o.metadataFetch } : {}),
     patch: (c) => {
       c.samlFederations = [{
-        id: "fedrev", source: { kind: "mdq", baseUrl, ...source }, allowLoopbackHttp: true, fetchTimeoutMs: 300,
+        id: "fedrev", source: { kind: "mdq", baseUrl, ...source }, allowLoopbackHttp: true, fetchTimeoutMs: 5_000,
         signingCertFiles: ["federation/fed-signer.crt"], select: o.select ?? { registrationAuthorities: [RA_HOME] },
         mapping: { subjectPrefix: "fedrev:", scopes: [{ grant: ["read"] }] },
       }];

@@ -1,7 +1,9 @@
-import { canonicalBase64url } from "../jwt/compact.js";
+import type { KeyObject } from "node:crypto";
+import { canonicalBase64url } from "./compact.js";
 
 /**
- * The key members of a DPoP proof's `jwk` (RFC 9449 §4.2), checked before the key is imported:
+ * Public-key hygiene. For a DPoP proof's `jwk` (RFC 9449 §4.2), all of it, before the key is imported;
+ * for every other verification key (JWT issuers, clients), the second rule (forgeableByAnyone):
  *
  * - One key, one text (RFC 7515 §2 base64url without padding, whitespace or unused trailing bits;
  *   RFC 7518 §6.3.1.1/§6.3.1.2 n and e without leading zero octets; §6.2.1.2/§6.2.1.3 EC
@@ -71,4 +73,19 @@ export function ed25519PublicKeyFits(x: unknown): boolean {
   if (y === 0n || y === 1n || y === P - 1n) return false;
   const y2 = mod(y * y);
   return mod(D * y2 * y2 + 2n * y2 - 1n) !== 0n;
+}
+
+/**
+ * A verification key for which anyone can make a valid signature (see above: RSA with an even or
+ * < 3 public exponent, an Ed25519 point of small order). Such a key in an issuer's or a client's
+ * JWK Set would make every token "signed" by it forgeable; it is refused wherever keys are used,
+ * checked once per key object.
+ */
+export function forgeableByAnyone(key: KeyObject): boolean {
+  if (key.asymmetricKeyType === "rsa" || key.asymmetricKeyType === "rsa-pss") {
+    const e = key.asymmetricKeyDetails?.publicExponent;
+    return e === undefined || e < 3n || e % 2n === 0n;
+  }
+  if (key.asymmetricKeyType === "ed25519") return !ed25519PublicKeyFits(key.export({ format: "jwk" }).x);
+  return false;
 }
