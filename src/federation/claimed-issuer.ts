@@ -9,7 +9,8 @@ import { decodeSamlToken, type SamlLimits } from "../saml/signed-token.js";
  * verifier afterwards reads the Issuer again, verifies the token against the fetched keys and reads
  * the Issuer from the signed bytes (saml/signed-token.ts). A lying Issuer can only make the bridge
  * ask its MDQ responder about another (or a non-existent) entity, as an authenticated client
- * (client authentication runs first), bounded by the negative cache and maxConcurrentFetches.
+ * (client authentication runs first), bounded by the negative cache, the failure cooldown and
+ * maxConcurrentFetches.
  *
  * The places read are those the verifiers choose the IdP from: the Response's and the Assertion's
  * saml2:Issuer (SAML 2.0), the Assertion's Issuer attribute (SAML 1.1). At most two names; a token

@@ -48,7 +48,8 @@ const SAML2_PROTOCOL = "urn:oasis:names:tc:SAML:2.0:protocol";
  * an enveloped signature by a pinned key, describes exactly the entity asked for (any other entity,
  * or more than one, is refused), has a future validUntil, and that entity is selected. Answers are
  * cached per entity for its cacheDuration within [minRefreshSeconds, maxRefreshSeconds], never past
- * validUntil; a 404 is remembered for negativeCacheSeconds. Only `prefetch` does I/O; `byEntityId`
+ * validUntil; a 404 is remembered for negativeCacheSeconds, a failure for failureCooldownSeconds
+ * (one request per entity per cooldown, however many exchanges claim it). Only `prefetch` does I/O; `byEntityId`
  * reads the cache synchronously, as the SAML verifiers need.
  */
 export class MdqSource implements IdpSource {

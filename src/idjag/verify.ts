@@ -30,7 +30,7 @@ import { ID_JAG_TYP, TOKEN_TYPE_ID_JAG } from "./constants.js";
  *    iat (draft §3.1);
  * 5. `aud` a string, or an array of exactly one element, equal to the bridge's issuer (draft
  *    §4.4.1: audience injection) (id_jag_claim_invalid); `exp` after `iat`, `exp − iat` ≤
- *    idJag.maxLifetimeSeconds (token_lifetime_too_long); `sub` by the subject-identifier rule;
+ *    idJag.maxLifetimeSeconds (token_lifetime_too_long; jwt/time-checks.ts); `sub` by the subject-identifier rule;
  *    `client_id` a non-empty string (the grant step compares it with the authenticated client);
  *    `jti` a non-empty string of at most 1024 characters, used once (replay step);
  * 6. `resource` a URI string or a non-empty array of them, `scope` a string, `auth_time` a number,

@@ -35,7 +35,7 @@ import { checkLifetime } from "./time-checks.js";
  *    maxTokenAgeSeconds (token_expired), all with tokens.clockSkewSeconds; key-source failures
  *    are 503 issuer_keys_unavailable with the real Retry-After (refusals.ts, keys.ts);
  * 6. `exp` after `iat` (timestamp_invalid), `exp − iat` ≤ maxLifetimeSeconds
- *    (token_lifetime_too_long); `sub` a non-empty string without control characters or padding
+ *    (token_lifetime_too_long; both time-checks.ts); `sub` a non-empty string without control characters or padding
  *    (subject_invalid); an ID token with several audiences must carry an `azp` that is one of the
  *    issuer's audiences (audience_mismatch); `act` / `may_act` by src/policy/act-chain.ts;
  *    azp / client_id read as the token's party (src/policy/client-binding.ts decides);

@@ -21,7 +21,7 @@ import { inClusterWorker, shareWithPrimary } from "./cluster.js";
  * observer (step metrics and spans), the /metrics route or its own listener, and the OTLP exporter.
  * The composition root (bootstrap.ts) creates one per bridge and closes it with the bridge.
  */
-export type TelemetryConfig = Pick<Config, "metrics" | "tracing" | "log">;
+export type TelemetryConfig = Pick<Config, "metrics" | "tracing" | "log" | "samlFederations">;
 
 export class Telemetry {
   readonly metrics: BridgeMetrics;
@@ -38,7 +38,9 @@ export class Telemetry {
     this.metrics = new BridgeMetrics({
       exemplars: config.metrics.exemplars, processMetrics: config.metrics.enabled && config.metrics.processMetrics, now: o.now,
     });
-    this.#known = { grantType: () => false, client: () => false, source: () => false, tokenType: () => false };
+    // Federation ids are known from the config: their sources load (and log) before watch() runs.
+    const federations = new Set(config.samlFederations.map((f) => f.id));
+    this.#known = { grantType: () => false, client: () => false, source: (id) => federations.has(id), tokenType: () => false };
     const tap = metricsTap(this.metrics, { source: (id) => this.#known.source(id) });
     this.log = bridgeLogger(o.log, { minLevel: config.log.level, tap });
     this.tracing = config.tracing.enabled && config.tracing.otlpEndpoint

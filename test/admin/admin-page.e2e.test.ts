@@ -20,7 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exchange, startBridge, type TestBridge } from "../support/harness.js";
 import { ATTACKER_CERT, IDP1_CERT, IDP1_NEXT_CERT, IDP2_CERT } from "../support/constants.js";
 import { metadataFor } from "../support/metadata-builder.js";
-import { freePort } from "./redis-server.js";
+import { freePort } from "../support/redis-process.js";
 import { buildAssertion2 } from "../support/saml-builder.js";
 import { KEYS, signWithXmlsec1, type KeyPair } from "../support/independent-signers.js";
 

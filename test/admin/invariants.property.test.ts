@@ -33,7 +33,7 @@ import { RedisIdpStore } from "../../src/admin/redis-store.js";
 import { FileIdpStore } from "../../src/admin/file-store.js";
 import type { IdpRecordStore } from "../../src/admin/store.js";
 import type { AuditEntry } from "../../src/admin/audit.js";
-import { startRedis, type PrivateRedis } from "./redis-server.js";
+import { TestRedis } from "../support/redis-process.js";
 
 const RUNS = Number(process.env.FEDBRIDGE_PROPERTY_RUNS ?? 40);
 const STEPS = Number(process.env.FEDBRIDGE_PROPERTY_STEPS ?? 20);
@@ -225,13 +225,13 @@ async function sequence(w: World, ops: Op[]): Promise<void> {
 }
 
 describe("admin trust invariants under random operation sequences", () => {
-  let redis: PrivateRedis;
+  let redis: TestRedis;
   const opened: TestBridge[] = [];
   const stores: IdpRecordStore[] = [];
   afterAll(async () => {
     for (const b of opened) await b.close();
     for (const s of stores) await s.close();
-    await redis?.stop();
+    await redis?.destroy();
     console.log(`admin property tests: ${JSON.stringify(stats)}`);
   });
 
@@ -285,7 +285,7 @@ describe("admin trust invariants under random operation sequences", () => {
   };
 
   it(`two instances on one real Redis: ${RUNS} sequences of up to ${STEPS} steps`, async () => {
-    redis = await startRedis();
+    redis = await TestRedis.start();
     const next = recycling("redis");
     await fc.assert(fc.asyncProperty(fc.array(opArb(2), { minLength: Math.min(4, STEPS), maxLength: STEPS, size: "max" }), async (ops) => sequence(await next(), ops)), { numRuns: RUNS, endOnFailure: true });
   }, 3_600_000);

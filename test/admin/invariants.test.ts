@@ -16,7 +16,7 @@ import { createClient } from "redis";
 import { startBridge, type TestBridge } from "../support/harness.js";
 import { ATTACKER_CERT, IDP1_CERT, IDP1_NEXT_CERT, IDP2_CERT } from "../support/constants.js";
 import { metadataFor } from "../support/metadata-builder.js";
-import { startRedis, type PrivateRedis } from "./redis-server.js";
+import { TestRedis } from "../support/redis-process.js";
 import { RedisIdpStore } from "../../src/admin/redis-store.js";
 import { FileIdpStore } from "../../src/admin/file-store.js";
 import { IdpStoreUnavailable } from "../../src/admin/errors.js";
@@ -32,16 +32,16 @@ const X = "https://tenant-x.test/idp";
 const Y = "https://tenant-y.test/idp";
 const READ = { scopes: [{ grant: ["read"] }] };
 
-let redis: PrivateRedis;
+let redis: TestRedis;
 const bridges: TestBridge[] = [];
 beforeAll(async () => {
-  redis = await startRedis();
+  redis = await TestRedis.start();
 });
 afterEach(async () => {
   while (bridges.length) await bridges.pop()!.close();
 });
 afterAll(async () => {
-  await redis?.stop();
+  await redis?.destroy();
 });
 
 let n = 0;

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startBridge, type TestBridge } from "../support/harness.js";
 import { IDP1_CERT, IDP1_KEY, IDP1_NEXT_CERT } from "../support/constants.js";
 import { metadataFor } from "../support/metadata-builder.js";
-import { freePort } from "./redis-server.js";
+import { freePort } from "../support/redis-process.js";
 
 const TOKEN = "admin-token-for-fetch-tests-0123456789";
 const auth = { Authorization: `Bearer ${TOKEN}` };

@@ -5,10 +5,10 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import { createServer } from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
 import { ConfigError } from "../../src/config/load.js";
 import { exchange, signedAssertion, startBridge, type TestBridge } from "../support/harness.js";
+import { freePort } from "../support/redis-process.js";
 
 const TOKEN = "admin-outage-test-token-0123456789";
 const hash = `sha256:${createHash("sha256").update(TOKEN).digest("base64url")}`;
@@ -18,14 +18,6 @@ afterAll(async () => {
   for (const b of bridges) await b.close();
   for (const p of procs) p.kill("SIGKILL");
 });
-
-async function freePort(): Promise<number> {
-  const srv = createServer().listen(0, "127.0.0.1");
-  await new Promise((r) => srv.once("listening", r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 const withAdminRedis = (port: number) => (c: Record<string, any>) => {
   c.admin = { tokens: [{ id: "ops", tokenHash: hash }], store: { kind: "redis", redisUrl: `redis://127.0.0.1:${port}`, keyPrefix: "fedbridge:test:outage:" } };

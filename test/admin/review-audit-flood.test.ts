@@ -18,7 +18,7 @@ import { RedisIdpStore } from "../../src/admin/redis-store.js";
 import { FileIdpStore } from "../../src/admin/file-store.js";
 import type { IdpRecordStore } from "../../src/admin/store.js";
 import type { AuditEntry } from "../../src/admin/audit.js";
-import { startRedis, type PrivateRedis } from "./redis-server.js";
+import { TestRedis } from "../support/redis-process.js";
 
 const ALICE = "admin-token-alice-for-review-flood-0123456789";
 const hash = (s: string): string => `sha256:${createHash("sha256").update(s).digest("base64url")}`;
@@ -84,12 +84,12 @@ async function flood(store: IdpRecordStore): Promise<void> {
 }
 
 describe("review: the same separation in each store", () => {
-  let redis: PrivateRedis;
+  let redis: TestRedis;
   beforeAll(async () => {
-    redis = await startRedis();
+    redis = await TestRedis.start();
   });
   afterAll(async () => {
-    await redis?.stop();
+    await redis?.destroy();
   });
 
   it("Redis store (own redis-server)", async () => {

@@ -20,7 +20,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { exchange, expectError, startBridge, type TestBridge } from "../support/harness.js";
 import { IDP1_CERT, IDP2_CERT } from "../support/constants.js";
 import { KEYS, signWithXmlsec1 } from "../support/independent-signers.js";
-import { buildAssertion2 } from "../support/saml-builder.js";
+import { buildAssertion2, buildResponse2 } from "../support/saml-builder.js";
 import { RA_HOME, entityXml, signDocument, type EntitySpec } from "./support.js";
 
 const FED_CLIENT = { id: "fedr", secret: "fedr-secret" };
@@ -71,7 +71,8 @@ async function responder(handler: Handler): Promise<Responder> {
 }
 
 async function mdqBridge(
-  baseUrl: string, source: Record<string, unknown> = {}, o: { metadataFetch?: typeof globalThis.fetch; select?: Record<string, unknown> } = {},
+  baseUrl: string, source: Record<string, unknown> = {},
+  o: { metadataFetch?: typeof globalThis.fetch; select?: Record<string, unknown>; federation?: Record<string, unknown> } = {},
 ): Promise<TestBridge> {
   const bridge = await startBridge({
     ...(o.metadataFetch ? { metadataFetch: o.metadataFetch } : {}),
@@ -80,6 +81,7 @@ async function mdqBridge(
         id: "fedrev", source: { kind: "mdq", baseUrl, ...source }, allowLoopbackHttp: true, fetchTimeoutMs: 5_000,
         signingCertFiles: ["federation/fed-signer.crt"], select: o.select ?? { registrationAuthorities: [RA_HOME] },
         mapping: { subjectPrefix: "fedrev:", scopes: [{ grant: ["read"] }] },
+        ...o.federation,
       }];
       c.audiences.push({ id: FED_API, scopes: ["read"], defaultScopes: ["read"] });
       c.clients.push({
@@ -204,6 +206,53 @@ describe("MDQ cache bounds", () => {
     // The last failures are still in their cooldown: answered without a request.
     await expect(mdq.prefetch("https://broken9999.review.test/idp", bridge.clock.now)).rejects.toMatchObject({ reason: "idp_metadata_unavailable" });
     expect(calls).toBe(10_000);
+  });
+});
+
+describe("MDQ response bounds", () => {
+  it("a body that trickles past fetchTimeoutMs is a timeout (the bound covers the body, not only the headers)", async () => {
+    const r = await responder((_req, res) => {
+      res.writeHead(200, { "content-type": "application/samlmetadata+xml" });
+      res.write("<md:EntityDescriptor");
+      // never ends
+    });
+    const bridge = await mdqBridge(r.baseUrl, {}, { federation: { fetchTimeoutMs: 300 } });
+    expectError(await send(bridge, assertionFrom(bridge, A)), 503, "temporarily_unavailable", "idp_metadata_unavailable");
+    expect(bridge.logs.some((l) => l.event === "federation_mdq_failed" && l.reason === "fetch_timeout")).toBe(true);
+  });
+
+  it("a chunked body (no Content-Length) past maxBytes is cut off as it arrives; a redirect is not followed", async () => {
+    let redirect = false;
+    const r = await responder((_req, res) => {
+      if (redirect) return void res.writeHead(302, { location: `${r.baseUrl}/entities/x` }).end();
+      res.writeHead(200, { "content-type": "application/samlmetadata+xml" });
+      const chunk = "<!-- padding -->".repeat(512);
+      for (let i = 0; i < 16; i++) res.write(chunk);
+      res.end();
+    });
+    const bridge = await mdqBridge(r.baseUrl, { failureCooldownSeconds: 0 }, { federation: { maxBytes: 16_384 } });
+    expectError(await send(bridge, assertionFrom(bridge, A)), 503, "temporarily_unavailable", "idp_metadata_unavailable");
+    expect(bridge.logs.some((l) => l.event === "federation_mdq_failed" && l.reason === "metadata_too_large")).toBe(true);
+    redirect = true;
+    expectError(await send(bridge, assertionFrom(bridge, A)), 503, "temporarily_unavailable", "idp_metadata_unavailable");
+    expect(r.paths.filter((p) => p === "/mdq/entities/x")).toEqual([]);
+  });
+});
+
+describe("the unverified Issuer only chooses what to fetch", () => {
+  it("a Response naming one cached entity around an assertion of another is refused; neither entity's keys verify the other's claim", async () => {
+    const r = await responder(serveSigned);
+    const bridge = await mdqBridge(r.baseUrl);
+    // Both entities fetched and cached (both trusted).
+    expect((await send(bridge, assertionFrom(bridge, A))).status).toBe(200);
+    expect((await send(bridge, assertionFrom(bridge, B, KEYS.idp1))).status).toBe(200);
+    // B's assertion, signed by B, inside a Response that claims A: the Response Issuer must be the assertion's.
+    const id = `_rmix${++n}`;
+    const assertion = signWithXmlsec1(buildAssertion2({ id, issuer: B, nameId: "eve", now: new Date(bridge.clock.now) }), id, { key: KEYS.idp1 });
+    expectError(await send(bridge, buildResponse2(assertion, { issuer: A, now: new Date(bridge.clock.now) })), 400, "invalid_request", "issuer_mismatch");
+    // An assertion claiming A signed with B's key: A's keys only.
+    expectError(await send(bridge, assertionFrom(bridge, A, KEYS.idp1)), 400, "invalid_request", "signature_invalid");
+    expect(r.paths).toHaveLength(2);
   });
 });
 

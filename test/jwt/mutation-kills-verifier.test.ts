@@ -273,7 +273,7 @@ describe("a key jose will not use (an RSA key under 2048 bits in a fetched JWKS)
   });
 });
 
-describe("lifetime: exp after iat, exp − iat at most maxLifetimeSeconds (verifier.ts:86, :87)", () => {
+describe("lifetime: exp after iat, exp − iat at most maxLifetimeSeconds (time-checks.ts checkLifetime, from verifier.ts)", () => {
   it("exactly maxLifetimeSeconds is accepted, one second more is token_lifetime_too_long", async () => {
     expect(await reason(tokens.lifetimeMax)).toBe("accepted");
     expect(await reason(tokens.lifetimeMaxOlder)).toBe("accepted");

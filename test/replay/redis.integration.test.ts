@@ -3,37 +3,22 @@
  * starts and kills itself). Nothing is mocked. If Redis is not there, this file FAILS: the replay
  * guarantee across instances is exactly what it exists to prove, so a silent skip is not allowed.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { once } from "node:events";
-import { createServer } from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
-import { createClient } from "redis";
 import { replayKey } from "../../src/replay/store.js";
 import { reopenReplayStore } from "../../src/replay/epoch.js";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { IDP1 } from "../support/constants.js";
 import { TEST_REDIS_URL } from "../support/redis-url.js";
+import { plainClient, TestRedis, waitUntil, type PlainClient as RedisClient } from "../support/redis-process.js";
 import { exchange, expectError, startBridge, type TestBridge } from "../support/harness.js";
 import { KEYS, signWithXmlsec1 } from "../support/independent-signers.js";
 import { buildAssertion2, randomSamlId, type Assertion2Options } from "../support/saml-builder.js";
 
 const REDIS_URL = TEST_REDIS_URL;
-const REDIS_SERVER = "/usr/bin/redis-server";
 /** Unique per test run, so runs never see each other's keys; everything under it is deleted in afterAll. */
 const KEY_PREFIX = `fedbridge:test:${randomUUID()}:`;
 const SKEW_MS = 60_000; // harness baseConfig: tokens.clockSkewSeconds 60
 const MAX_AGE_MS = 300_000; // samlIdps[idp1].maxAssertionAgeSeconds default 300
-
-/** A plain client for the test's own look-ups: one connection attempt, no reconnect loop. */
-const plainClient = (url: string, connectTimeout: number) => {
-  const client = createClient({ url, socket: { connectTimeout, reconnectStrategy: false } });
-  client.on("error", () => undefined);
-  return client;
-};
-type RedisClient = ReturnType<typeof plainClient>;
 
 const bridges: TestBridge[] = [];
 let redis: RedisClient;
@@ -54,15 +39,6 @@ function signedAssertion(bridge: TestBridge, o: Assertion2Options = {}): { xml: 
   const id = o.id ?? randomSamlId("_r");
   const xml = buildAssertion2({ now: new Date(bridge.clock.now), ...o, id });
   return { xml: signWithXmlsec1(xml, id, { key: KEYS.idp1 }), id };
-}
-
-async function waitUntil(cond: () => Promise<boolean>, timeoutMs: number, what: string): Promise<number> {
-  const start = Date.now();
-  for (;;) {
-    if (await cond().catch(() => false)) return Date.now() - start;
-    if (Date.now() - start > timeoutMs) throw new Error(`${what} within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 let connecting: Promise<RedisClient> | undefined;
@@ -201,56 +177,10 @@ describe("one assertion, two bridge instances sharing Redis", () => {
 });
 
 describe("Redis outage: fail closed with 503, recover without a restart", () => {
-  let port: number;
-  let server: ChildProcess | undefined;
+  // Persistent (AOF, fsync on every write): a restart keeps the marks, so the store is not lost
+  // (a restart without persistence is lost-store.integration.test.ts).
+  let server: TestRedis | undefined;
   let outageBridge: TestBridge | undefined;
-  const dataDir = mkdtempSync(join(tmpdir(), "fedbridge-outage-"));
-
-  async function freePort(): Promise<number> {
-    const s = createServer();
-    s.listen(0, "127.0.0.1");
-    await once(s, "listening");
-    const p = (s.address() as { port: number }).port;
-    await new Promise((r) => s.close(r));
-    return p;
-  }
-
-  async function startRedis(): Promise<void> {
-    // Persistent (AOF, fsync on every write): a restart keeps the marks, so the store is not lost
-    // (a restart without persistence is lost-store.integration.test.ts).
-    const child = spawn(REDIS_SERVER, ["--port", String(port), "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--dir", dataDir, "--bind", "127.0.0.1"], {
-      stdio: "ignore",
-    });
-    server = child;
-    let spawnError: Error | undefined;
-    child.on("error", (e) => {
-      spawnError = e;
-    });
-    const probe = plainClient(`redis://127.0.0.1:${port}`, 500);
-    try {
-      await waitUntil(
-        async () => {
-          if (spawnError) throw new Error(`cannot run ${REDIS_SERVER}: ${spawnError.message}`);
-          if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}`);
-          if (!probe.isOpen) await probe.connect();
-          return (await probe.ping()) === "PONG";
-        },
-        5_000,
-        `redis-server on port ${port} did not start`,
-      );
-    } finally {
-      if (probe.isOpen) await probe.close();
-    }
-  }
-
-  async function killRedis(): Promise<void> {
-    const child = server;
-    server = undefined;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = once(child, "exit");
-    child.kill("SIGKILL");
-    await exited;
-  }
 
   afterAll(async () => {
     // Close the client while its Redis is still up, then stop that Redis.
@@ -258,26 +188,25 @@ describe("Redis outage: fail closed with 503, recover without a restart", () => 
       bridges.splice(bridges.indexOf(outageBridge), 1);
       await outageBridge.close().catch(() => undefined);
     }
-    await killRedis();
-    rmSync(dataDir, { recursive: true, force: true });
+    await server?.destroy();
   });
 
   it("503 temporarily_unavailable (never a token) and /readyz 503 while Redis is down; 200 again after it returns", async () => {
-    port = await freePort();
-    await startRedis();
-    const init = plainClient(`redis://127.0.0.1:${port}`, 1_000);
+    const r = await TestRedis.start({ persistent: true });
+    server = r;
+    const init = plainClient(r.url, 1_000);
     await init.connect();
     await reopenReplayStore(init, "fedbridge:test:outage:", { now: Date.now(), operator: "test", reason: "new store" });
     await init.close();
     // A dedicated prefix: this Redis is ours alone and dies with the test.
-    const bridge = await redisBridge(`redis://127.0.0.1:${port}`, "fedbridge:test:outage:", 300);
+    const bridge = await redisBridge(r.url, "fedbridge:test:outage:", 300);
     outageBridge = bridge;
 
     const before = signedAssertion(bridge);
     const ok = await exchange(bridge, { xml: before.xml, scope: "read" });
     expect(ok.status, JSON.stringify(ok.body)).toBe(200);
 
-    await killRedis();
+    await r.kill();
 
     // Fresh assertions, the already used one, and a concurrent burst: all 503, never a token.
     const fresh = [signedAssertion(bridge), signedAssertion(bridge), signedAssertion(bridge)];
@@ -297,7 +226,7 @@ describe("Redis outage: fail closed with 503, recover without a restart", () => 
     expect(bridge.logs.some((l) => l.event === "redis_error")).toBe(true);
 
     // Redis comes back on the same port; the same bridge (no restart) must recover on its own.
-    await startRedis();
+    await r.start({ persistent: true });
     await waitUntil(async () => (await bridge.http.get("/readyz")).status === 200, 8_000, "/readyz did not return to 200 after Redis came back");
     const readyAgain = await bridge.http.get("/readyz");
     expect(readyAgain.body).toEqual({ status: "ready", replay_store: "up" });

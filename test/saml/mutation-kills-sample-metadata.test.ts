@@ -6,6 +6,7 @@
  * refusal is pinned by its message, which is what an operator (start-up error, admin API 400) reads.
  */
 import { execFileSync } from "node:child_process";
+import { X509Certificate, createHash } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,7 +17,9 @@ import { loadDecryptionKeys } from "../../src/saml/decryption-keys.js";
 import { IdpRegistry, trustedIdp, type IdpSource, type TrustedIdp } from "../../src/saml/idp-registry.js";
 import { ConfigError } from "../../src/config/load.js";
 import { metadataFor } from "../support/metadata-builder.js";
-import { BRIDGE_ENC_CERT, BRIDGE_ENC_KEY, FIXTURES_DIR, IDP1_CERT, IDP2_CERT, TOKEN_ENDPOINT } from "../support/constants.js";
+import {
+  BRIDGE_ENC_CERT, BRIDGE_ENC_KEY, BRIDGE_ENC_OLD_CERT, FIXTURES_DIR, IDP1_CERT, IDP2_CERT, IDP_EC_CERT, IDP_EC_KEY, TOKEN_ENDPOINT, WEAK1024_CERT, WEAK1024_KEY,
+} from "../support/constants.js";
 
 const MD = "urn:oasis:names:tc:SAML:2.0:metadata";
 const DS = "http://www.w3.org/2000/09/xmldsig#";
@@ -95,6 +98,14 @@ describe("metadata.ts:35-51, 74-87 parseIdpMetadata: the document and the chosen
     expect(metadataOutcome(() => parseIdpMetadata(xml))).toBe(message);
   });
 
+  it("an EntityDescriptor without an IDPSSODescriptor (an SP) is no IdP, never counted or chosen (:92)", () => {
+    const sp = `<md:EntityDescriptor entityID="${E2}"><md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"/></md:EntityDescriptor>`;
+    expect(parseIdpMetadata(aggregate(sp + idpEntity(E1))).entityId).toBe(E1);
+    expect(parseIdpMetadata(aggregate(idpEntity(E1) + sp)).entityId).toBe(E1);
+    expect(metadataOutcome(() => parseIdpMetadata(aggregate(sp + idpEntity(E1)), E2))).toBe(`no IdP entity "${E2}" in metadata`);
+    expect(metadataOutcome(() => parseIdpMetadata(aggregate(sp)))).toBe("no IdP (IDPSSODescriptor) in metadata");
+  });
+
   it("a wanted entityID that is not there names it; one that is there is taken even among several", () => {
     expect(metadataOutcome(() => parseIdpMetadata(aggregate(idpEntity(E1) + idpEntity(E2)), "https://e3.test/idp")))
       .toBe('no IdP entity "https://e3.test/idp" in metadata');
@@ -151,6 +162,9 @@ describe("metadata.ts:99-154 idpMetadataOf: protocols and signing certificates",
       const ed = b64(join(dir, "c.pem"));
       expect(metadataOutcome(() => parseIdpMetadata(entity(`<md:IDPSSODescriptor protocolSupportEnumeration="urn:x">${cert(ed)}</md:IDPSSODescriptor>`))))
         .toBe("unsupported signing key type ed25519");
+      // Controls: EC and RSA signing certificates load.
+      expect(parseIdpMetadata(entity(`<md:IDPSSODescriptor protocolSupportEnumeration="urn:x">${cert(b64(IDP_EC_CERT))}</md:IDPSSODescriptor>`)).signingKeys).toHaveLength(1);
+      expect(parseIdpMetadata(entity(`<md:IDPSSODescriptor protocolSupportEnumeration="urn:x">${cert(b64(IDP1_CERT))}</md:IDPSSODescriptor>`)).signingKeys).toHaveLength(1);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -179,8 +193,23 @@ describe("decryption-keys.ts:15-38 the SP keys' files (start-up errors name the 
     return [];
   };
 
-  it("control: the test key and its certificate load", () => {
+  it("control: the test key (RSA 2048, the minimum) and its certificate load: fingerprint = SHA-256 of the DER, idps copied", () => {
     expect(issues({ privateKeyFile: BRIDGE_ENC_KEY, certificateFile: BRIDGE_ENC_CERT })).toEqual([]);
+    const der = new X509Certificate(readFileSync(BRIDGE_ENC_CERT)).raw;
+    const [k] = loadDecryptionKeys({ decryptionKeys: [{ privateKeyFile: BRIDGE_ENC_KEY, certificateFile: BRIDGE_ENC_CERT, idps: ["idp1"] }] } as never, FIXTURES_DIR);
+    expect(k!.fingerprint).toBe(createHash("sha256").update(der).digest("hex"));
+    expect(k!.privateKey.asymmetricKeyDetails?.modulusLength).toBe(2048);
+    expect(k!.idps).toEqual(["idp1"]);
+    expect(new X509Certificate(k!.certificatePem).raw.equals(der)).toBe(true);
+  });
+
+  it("an RSA key under 2048 bits, or an EC key, is refused; a certificate of another key is refused", () => {
+    expect(issues({ privateKeyFile: WEAK1024_KEY, certificateFile: WEAK1024_CERT }))
+      .toEqual(["saml.decryptionKeys[0].privateKeyFile: must be an RSA key of at least 2048 bits (RSA-OAEP key transport)"]);
+    expect(issues({ privateKeyFile: IDP_EC_KEY, certificateFile: IDP_EC_CERT }))
+      .toEqual(["saml.decryptionKeys[0].privateKeyFile: must be an RSA key of at least 2048 bits (RSA-OAEP key transport)"]);
+    expect(issues({ privateKeyFile: BRIDGE_ENC_KEY, certificateFile: BRIDGE_ENC_OLD_CERT }))
+      .toEqual(["saml.decryptionKeys[0].certificateFile: certificate does not match privateKeyFile"]);
   });
 
   it("a missing private key file or certificate file: cannot read, with the error code", () => {

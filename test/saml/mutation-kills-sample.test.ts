@@ -236,6 +236,28 @@ describe("decrypt.ts: the plaintext octets (:548-556, :583)", () => {
     expect(withMax(declarations, own)).toBe("accepted");
   });
 
+  it("without maxNodes / maxAttributesPerElement in the token's limits, their defaults still bound the plaintext (:568-569)", () => {
+    const limits = { maxDepth: 48, maxElements: 40 }; // default maxNodes: 5 per element
+    const decryptWith = (plaintext: string): string => {
+      const el = parseUntrustedXml(encryptOctets(plaintext), LIMITS).documentElement!;
+      return outcome(() => decryptAssertion(el, { keys: [SHARED], allowRsa15KeyTransport: false, allowUnsignedCbc: false }, limits, BARE));
+    };
+    const comments = (n: number): string => once(assertion, "</saml:Assertion>", `${"<!---->".repeat(n)}</saml:Assertion>`);
+    expect(decryptWith(comments(100))).toBe("accepted");
+    expect(decryptWith(comments(400))).toBe("decryption_failed");
+    const attributes = (n: number): string =>
+      assertion.replace("<saml:Assertion ", `<saml:Assertion ${Array.from({ length: n }, (_, i) => `a${i}="x"`).join(" ")} `);
+    expect(decryptWith(attributes(20))).toBe("accepted");
+    expect(decryptWith(attributes(40))).toBe("decryption_failed");
+  });
+
+  it("a default namespace declared around the ciphertext is in scope for the plaintext (:527)", () => {
+    const unprefixed = once(assertion, ` xmlns:saml="${NS.saml2}"`, "").replace(/<(\/?)saml:/g, "<$1");
+    expect(unprefixed).not.toMatch(/xmlns=|saml:/);
+    expect(run(unprefixed, ` xmlns="${NS.saml2}"`)).toBe(`accepted ${IDP1}`);
+    expect(run(unprefixed)).toBe("decryption_failed");
+  });
+
   it("comments around the assertion are skipped; CDATA or a processing instruction beside it → decryption_failed", () => {
     expect(run(`<!-- before -->${assertion}<!-- after -->`)).toBe(`accepted ${IDP1}`);
     expect(run(`<![CDATA[x]]>${assertion}`)).toBe("decryption_failed");
@@ -349,6 +371,13 @@ describe("decrypt.ts:309-320 sizes and shape the algorithm implies, before any k
     expect(attempt(withInfo)).toEqual({ reason: "decryption_failed", reads: 0 });
     const withInfo2 = once(split, /(<xenc:EncryptedData [^>]*><xenc:EncryptionMethod [^>]*\/>)/, `$1<ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#">${key.repeat(2)}</ds:KeyInfo>`);
     expect(attempt(withInfo2).reason).toBe(`accepted ${IDP1}`);
+  });
+
+  it("CipherData holds exactly one xenc:CipherValue: two, or a foreign element beside it → decryption_failed, before any key", () => {
+    const value = /<\/ds:KeyInfo><xenc:CipherData>(<xenc:CipherValue>[^<]*<\/xenc:CipherValue>)/.exec(gcm)![1]!;
+    expect(attempt(once(gcm, value + "</xenc:CipherData></xenc:EncryptedData>", value + value + "</xenc:CipherData></xenc:EncryptedData>"))).toEqual({ reason: "decryption_failed", reads: 0 });
+    expect(attempt(once(gcm, value + "</xenc:CipherData></xenc:EncryptedData>", value + '<x:y xmlns:x="urn:example:x"/></xenc:CipherData></xenc:EncryptedData>'))).toEqual({ reason: "decryption_failed", reads: 0 });
+    expect(attempt(once(gcm, value + "</xenc:CipherData></xenc:EncryptedData>", value.replace(/xenc:CipherValue/g, "xenc:CipherReference") + "</xenc:CipherData></xenc:EncryptedData>"))).toEqual({ reason: "decryption_failed", reads: 0 });
   });
 
   it("two ds:KeyInfo in the EncryptedData (the first one good) → decryption_failed, before any key", () => {
@@ -616,7 +645,9 @@ describe("saml2.ts:312/316/337, saml1.ts:47/223: statements read in full (verify
     };
     const CONDITIONS_END = "</saml:Conditions>";
     // :161 a child in another namespace (SAML 2.0's is a version error, checked first)
-    expect(outcome(() => verify1(signed1((x) => once(x, CONDITIONS_END, `${CONDITIONS_END}<x:Extra xmlns:x="urn:example:x"/>`))))).toBe("saml_shape_invalid");
+    for (const foreign of ["Extra", "AttributeStatement", "Advice", "AuthorizationDecisionStatement"]) {
+      expect(outcome(() => verify1(signed1((x) => once(x, CONDITIONS_END, `${CONDITIONS_END}<x:${foreign} xmlns:x="urn:example:x"/>`)))), foreign).toBe("saml_shape_invalid");
+    }
     expect(outcome(() => verify1(signed1((x) => once(x, CONDITIONS_END, `${CONDITIONS_END}<s2:Advice xmlns:s2="${NS.saml2}"/>`))))).toBe("saml_version_invalid");
     // :241 two Subjects in one statement (the second another user)
     const SUBJECT = /<saml:AuthenticationStatement([^>]*)>(<saml:Subject>[\s\S]*?<\/saml:Subject>)/;

@@ -5,7 +5,7 @@
 import { DOMParser } from "@xmldom/xmldom";
 import { describe, expect, it } from "vitest";
 import { ancestorNamespaces } from "../../src/xml/dsig/c14n.js";
-import { checkDomBounds, parseXmlStrict } from "../../src/xml/safe-parse.js";
+import { checkDomBounds, parseUntrustedXml, parseXmlStrict, prescanXml } from "../../src/xml/safe-parse.js";
 import { outcome } from "../support/outcome.js";
 
 const LIMITS = { maxDepth: 48, maxElements: 2000 };
@@ -49,5 +49,16 @@ describe("safe-parse.ts:332 checkDomBounds: a node kind the strict parser never 
     (doc.documentElement!.firstChild as Element).appendChild((doc as unknown as { createEntityReference(n: string): Node }).createEntityReference("ent"));
     expect(outcome(() => checkDomBounds(doc, LIMITS))).toBe("xml_malformed");
     expect(outcome(() => checkDomBounds(lax("<x><y/></x>"), LIMITS))).toBe("accepted");
+  });
+});
+
+describe("safe-parse.ts:142 the pre-scan: a CDATA section that never ends is xml_malformed", () => {
+  it.each(["<a><![CDATA[x</a>", "<a>text<![CDATA[</a>", "<a><b/><![CDATA[]]</a>", "<a><![CDATA["])("%j → xml_malformed", (text) => {
+    expect(outcome(() => prescanXml(text, LIMITS))).toBe("xml_malformed");
+    expect(outcome(() => parseUntrustedXml(text, LIMITS))).toBe("xml_malformed");
+  });
+
+  it("control: a closed one, also containing \"]]\" and \"<\"", () => {
+    expect(outcome(() => parseUntrustedXml("<a><![CDATA[x]] < y]]></a>", LIMITS))).toBe("accepted");
   });
 });
