@@ -77,7 +77,7 @@ async function mdqBridge(baseUrl: string, extra: Record<string, unknown> = {}, s
   const bridge = await startBridge({
     patch: (c) => {
       c.samlFederations = [{
-        id: "fed", source: { kind: "mdq", baseUrl, ...source }, allowLoopbackHttp: true, fetchTimeoutMs: 300,
+        id: "fed", source: { kind: "mdq", baseUrl, ...source }, allowLoopbackHttp: true, fetchTimeoutMs: 5_000, // generous: a loaded CI machine; the slow-responder test sets its own
         signingCertFiles: ["federation/fed-signer.crt"], select: { registrationAuthorities: [RA_HOME] },
         mapping: { subjectPrefix: "fed:", scopes: [{ grant: ["read"] }] },
         ...extra,
@@ -152,9 +152,9 @@ describe("MDQ", () => {
 
   it("a slow responder times out: idp_metadata_unavailable (503)", async () => {
     const r = await responder((_req, res, entityId) => {
-      setTimeout(() => serveSigned(_req, res, entityId), 2_000).unref();
+      setTimeout(() => serveSigned(_req, res, entityId), 10_000).unref();
     });
-    const bridge = await mdqBridge(r.baseUrl);
+    const bridge = await mdqBridge(r.baseUrl, { fetchTimeoutMs: 300 });
     expectError(await send(bridge, assertionFrom(bridge, A)), 503, "temporarily_unavailable", "idp_metadata_unavailable");
     expect(bridge.logs.some((l) => l.event === "federation_mdq_failed" && l.reason === "fetch_timeout")).toBe(true);
   });
@@ -225,14 +225,14 @@ describe("MDQ", () => {
 
   it("concurrent exchanges for one entity share one request; past maxConcurrentFetches an uncached entity is 503", async () => {
     const r = await responder((req, res, entityId) => {
-      setTimeout(() => serveSigned(req, res, entityId), 400).unref();
+      setTimeout(() => serveSigned(req, res, entityId), 3_000).unref();
     });
-    const bridge = await mdqBridge(r.baseUrl, { fetchTimeoutMs: 5_000 }, { maxConcurrentFetches: 1 });
+    const bridge = await mdqBridge(r.baseUrl, { fetchTimeoutMs: 20_000 }, { maxConcurrentFetches: 1 });
     const [one, two, other] = await Promise.all([
       send(bridge, assertionFrom(bridge, A)),
       send(bridge, assertionFrom(bridge, A)),
       // B is asked for while A's request is in flight: refused rather than queued.
-      new Promise((ok) => setTimeout(ok, 150)).then(() => send(bridge, assertionFrom(bridge, B, KEYS.idp1))),
+      new Promise((ok) => setTimeout(ok, 300)).then(() => send(bridge, assertionFrom(bridge, B, KEYS.idp1))),
     ]);
     expect([one.status, two.status]).toEqual([200, 200]);
     expectError(other, 503, "temporarily_unavailable", "idp_metadata_unavailable");

@@ -177,8 +177,6 @@ describe("one assertion, two bridge instances sharing Redis", () => {
 });
 
 describe("Redis outage: fail closed with 503, recover without a restart", () => {
-  // Persistent (AOF, fsync on every write): a restart keeps the marks, so the store is not lost
-  // (a restart without persistence is lost-store.integration.test.ts).
   let server: TestRedis | undefined;
   let outageBridge: TestBridge | undefined;
 
@@ -192,6 +190,8 @@ describe("Redis outage: fail closed with 503, recover without a restart", () => 
   });
 
   it("503 temporarily_unavailable (never a token) and /readyz 503 while Redis is down; 200 again after it returns", async () => {
+    // Persistent (AOF, fsync on every write): a restart keeps the marks, so the store is not lost
+    // (a restart without persistence is lost-store.integration.test.ts).
     const r = await TestRedis.start({ persistent: true });
     server = r;
     const init = plainClient(r.url, 1_000);

@@ -203,6 +203,23 @@ describe("decryption-keys.ts:15-38 the SP keys' files (start-up errors name the 
     expect(new X509Certificate(k!.certificatePem).raw.equals(der)).toBe(true);
   });
 
+  it("a private key file that is no PEM private key (a certificate, garbage) is refused by name", () => {
+    expect(issues({ privateKeyFile: BRIDGE_ENC_CERT, certificateFile: BRIDGE_ENC_CERT }))
+      .toEqual([`saml.decryptionKeys[0].privateKeyFile: ${BRIDGE_ENC_CERT} is not a PEM private key`]);
+    const garbage = join(dir, "garbage.key");
+    writeFileSync(garbage, "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n");
+    expect(issues({ privateKeyFile: garbage, certificateFile: BRIDGE_ENC_CERT }))
+      .toEqual([`saml.decryptionKeys[0].privateKeyFile: ${garbage} is not a PEM private key`]);
+  });
+
+  it("an RSASSA-PSS key of 2048 bits (made by openssl here; it cannot do RSA-OAEP) is refused", () => {
+    const key = join(dir, "pss.key");
+    const cert = join(dir, "pss.crt");
+    execFileSync("openssl", ["req", "-x509", "-newkey", "rsa-pss", "-pkeyopt", "rsa_keygen_bits:2048", "-nodes", "-keyout", key, "-out", cert, "-subj", "/CN=test key", "-days", "1"], { stdio: "ignore" });
+    expect(issues({ privateKeyFile: key, certificateFile: cert }))
+      .toEqual(["saml.decryptionKeys[0].privateKeyFile: must be an RSA key of at least 2048 bits (RSA-OAEP key transport)"]);
+  });
+
   it("an RSA key under 2048 bits, or an EC key, is refused; a certificate of another key is refused", () => {
     expect(issues({ privateKeyFile: WEAK1024_KEY, certificateFile: WEAK1024_CERT }))
       .toEqual(["saml.decryptionKeys[0].privateKeyFile: must be an RSA key of at least 2048 bits (RSA-OAEP key transport)"]);
