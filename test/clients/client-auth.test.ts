@@ -6,9 +6,9 @@
  * legitimate exchange. Timing is measured over the real HTTP server, as ratios within one run.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseConfig, ConfigError } from "../../src/config/load.js";
 import { hashSecretScrypt } from "../../src/clients/secret-hash.js";
-import { baseConfig, CLIENTS, GRANT, SAML2, signedAssertion, startBridge, type TestBridge } from "../support/harness.js";
+import { configIssues } from "../support/config-issues.js";
+import { CLIENTS, GRANT, SAML2, signedAssertion, startBridge, type TestBridge } from "../support/harness.js";
 import { toBase64Url } from "../support/independent-signers.js";
 import { listenBridge, type Listening } from "../http/http-client.js";
 
@@ -17,15 +17,7 @@ const HASH = "aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g";
 const scryptHash = (n: number | string, r: number | string, p: number | string): string => `scrypt:${n}:${r}:${p}:${SALT}:${HASH}`;
 
 function issues(mutate: (c: Record<string, any>) => void): string[] {
-  const c = baseConfig();
-  mutate(c);
-  try {
-    parseConfig(c);
-    return [];
-  } catch (e) {
-    if (e instanceof ConfigError) return e.issues.map((i) => `${i.path}: ${i.message}`);
-    throw e;
-  }
+  return configIssues(mutate);
 }
 
 describe("the schema bounds scrypt parameters", () => {

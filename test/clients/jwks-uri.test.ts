@@ -10,8 +10,8 @@ import type { AddressInfo } from "node:net";
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from "jose";
-import { parseConfig, ConfigError } from "../../src/config/load.js";
-import { API, baseConfig, startBridge, type TestBridge } from "../support/harness.js";
+import { configIssues } from "../support/config-issues.js";
+import { API, startBridge, type TestBridge } from "../support/harness.js";
 import { BRIDGE_ISSUER } from "../support/constants.js";
 
 interface Pair { privateKey: CryptoKey; publicJwk: JWK }
@@ -239,15 +239,9 @@ describe("private_key_jwt keys from a jwks_uri", () => {
 
 describe("jwksUri configuration", () => {
   function issues(jwksUri: string, extra: Record<string, unknown> = {}): string {
-    const c = baseConfig();
-    c.clients.push({ id: "u", audiences: [API], privateKeyJwt: { jwksUri, ...extra } });
-    try {
-      parseConfig(c);
-      return "";
-    } catch (e) {
-      if (e instanceof ConfigError) return e.issues.map((i) => `${i.path}: ${i.message}`).join("\n");
-      throw e;
-    }
+    return configIssues((c) => {
+      c.clients.push({ id: "u", audiences: [API], privateKeyJwt: { jwksUri, ...extra } });
+    }).join("\n");
   }
 
   it("takes https anywhere and http only to a loopback address", () => {

@@ -4,9 +4,10 @@
  * tls_client_auth_subject_dn (src/clients/distinguished-name.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseConfig, ConfigError } from "../../src/config/load.js";
+import { parseConfig } from "../../src/config/load.js";
 import { certificateSubject, dnProblem, parseDn, sameDn } from "../../src/clients/distinguished-name.js";
 import { sanEntries } from "../../src/clients/mtls.js";
+import { configIssues } from "../support/config-issues.js";
 import { API, baseConfig, startBridge } from "../support/harness.js";
 import { certJwk, makePki, type Pki } from "./mtls-pki.js";
 import { X509Certificate } from "node:crypto";
@@ -24,16 +25,10 @@ afterAll(() => pki.remove());
 const TLS = (): Record<string, string> => ({ certFile: "/x/server.pem", keyFile: "/x/server.key", clientCaFile: "/x/ca.pem" });
 
 function issues(client: Record<string, unknown>, server?: Record<string, unknown>): string {
-  const c = baseConfig();
-  if (server) c.server = server;
-  c.clients.push({ id: "m", audiences: [API], ...client });
-  try {
-    parseConfig(c);
-    return "";
-  } catch (e) {
-    if (e instanceof ConfigError) return e.issues.map((i) => `${i.path}: ${i.message}`).join("\n");
-    throw e;
-  }
+  return configIssues((c) => {
+    if (server) c.server = server;
+    c.clients.push({ id: "m", audiences: [API], ...client });
+  }).join("\n");
 }
 
 describe("mTLS client configuration", () => {

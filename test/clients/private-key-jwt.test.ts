@@ -12,8 +12,9 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as oauth from "oauth4webapi";
 import { exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from "jose";
-import { parseConfig, ConfigError } from "../../src/config/load.js";
-import { API, baseConfig, CLIENTS, GRANT, SAML2, signedAssertion, startBridge, type TestBridge } from "../support/harness.js";
+import { ConfigError } from "../../src/config/load.js";
+import { configIssues } from "../support/config-issues.js";
+import { API, CLIENTS, GRANT, SAML2, signedAssertion, startBridge, type TestBridge } from "../support/harness.js";
 import { BRIDGE_ISSUER, TOKEN_ENDPOINT } from "../support/constants.js";
 import { toBase64Url } from "../support/independent-signers.js";
 
@@ -237,15 +238,7 @@ describe("private_key_jwt refusals", () => {
 
 describe("private_key_jwt configuration", () => {
   function issues(mutate: (c: Record<string, any>) => void): string {
-    const c = baseConfig();
-    mutate(c);
-    try {
-      parseConfig(c);
-      return "";
-    } catch (e) {
-      if (e instanceof ConfigError) return e.issues.map((i) => `${i.path}: ${i.message}`).join("\n");
-      throw e;
-    }
+    return configIssues(mutate).join("\n");
   }
 
   it("requires exactly one of secretHash or privateKeyJwt, and exactly one key source", () => {

@@ -9,22 +9,13 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { ConfigError, loadConfigFile, parseConfig } from "../../src/config/load.js";
+import { ConfigError, loadConfigFile } from "../../src/config/load.js";
 import { configReferenceMarkdown } from "../../src/config/reference.js";
 import { REASONS } from "../../src/oauth/errors.js";
+import { parseIssues } from "../support/config-issues.js";
 import { baseConfig, startBridge } from "../support/harness.js";
 
 const ROOT = resolve(import.meta.dirname, "..", "..");
-
-function issuesOf(raw: unknown): string[] {
-  try {
-    parseConfig(raw);
-  } catch (e) {
-    if (e instanceof ConfigError) return e.issues.map((i) => `${i.path}: ${i.message}`);
-    throw e;
-  }
-  return [];
-}
 
 function patched(patch: (c: Record<string, any>) => void): Record<string, any> {
   const c = baseConfig();
@@ -40,24 +31,24 @@ describe("config schema", () => {
   });
 
   it("accepts the test config", () => {
-    expect(issuesOf(baseConfig())).toEqual([]);
+    expect(parseIssues(baseConfig())).toEqual([]);
   });
 
   it("refuses an unknown key anywhere (a typo is an error)", () => {
-    expect(issuesOf(patched((c) => (c.isuer = "x")))).toEqual([expect.stringMatching(/^\(root\): .*isuer/)]);
-    expect(issuesOf(patched((c) => (c.clients[0].scope = ["read"])))).toEqual([expect.stringMatching(/^clients\[0\]: .*scope/)]);
-    expect(issuesOf(patched((c) => (c.samlIdps[0].mapping.claims.role.mutli = true))))
+    expect(parseIssues(patched((c) => (c.isuer = "x")))).toEqual([expect.stringMatching(/^\(root\): .*isuer/)]);
+    expect(parseIssues(patched((c) => (c.clients[0].scope = ["read"])))).toEqual([expect.stringMatching(/^clients\[0\]: .*scope/)]);
+    expect(parseIssues(patched((c) => (c.samlIdps[0].mapping.claims.role.mutli = true))))
       .toEqual([expect.stringMatching(/^samlIdps\[0\]\.mapping\.claims\.role: .*mutli/)]);
   });
 
   it("names the path of a wrongly typed field", () => {
-    expect(issuesOf(patched((c) => (c.tokens.ttlSeconds = "300")))).toEqual([expect.stringMatching(/^tokens\.ttlSeconds: /)]);
-    expect(issuesOf(patched((c) => (c.issuer = "not a url")))).toEqual([expect.stringMatching(/^issuer: /)]);
-    expect(issuesOf(patched((c) => (c.clients[1].secretHash = "plaintext")))).toEqual([expect.stringMatching(/^clients\[1\]\.secretHash: /)]);
+    expect(parseIssues(patched((c) => (c.tokens.ttlSeconds = "300")))).toEqual([expect.stringMatching(/^tokens\.ttlSeconds: /)]);
+    expect(parseIssues(patched((c) => (c.issuer = "not a url")))).toEqual([expect.stringMatching(/^issuer: /)]);
+    expect(parseIssues(patched((c) => (c.clients[1].secretHash = "plaintext")))).toEqual([expect.stringMatching(/^clients\[1\]\.secretHash: /)]);
   });
 
   it("reports every bad field, not just the first", () => {
-    const issues = issuesOf(patched((c) => {
+    const issues = parseIssues(patched((c) => {
       c.tokens.clockSkewSeconds = -1;
       c.audiences[0].scopes = "read";
     }));
@@ -65,46 +56,46 @@ describe("config schema", () => {
   });
 
   it("refuses duplicate ids", () => {
-    expect(issuesOf(patched((c) => c.clients.push({ ...c.clients[0] }))))
+    expect(parseIssues(patched((c) => c.clients.push({ ...c.clients[0] }))))
       .toContain('clients[4].id: duplicate id "c1"');
-    expect(issuesOf(patched((c) => c.audiences.push({ ...c.audiences[0] }))))
+    expect(parseIssues(patched((c) => c.audiences.push({ ...c.audiences[0] }))))
       .toContain('audiences[2].id: duplicate id "https://api.example.com"');
-    expect(issuesOf(patched((c) => c.samlIdps.push({ ...c.samlIdps[0] }))))
+    expect(parseIssues(patched((c) => c.samlIdps.push({ ...c.samlIdps[0] }))))
       .toContain('samlIdps[3].id: duplicate id "idp1"');
-    expect(issuesOf(patched((c) => (c.signing.keys[1].kid = "test-rs"))))
+    expect(parseIssues(patched((c) => (c.signing.keys[1].kid = "test-rs"))))
       .toContain('signing.keys[1].kid: duplicate kid "test-rs"');
   });
 
   it("refuses references that do not resolve", () => {
-    expect(issuesOf(patched((c) => c.clients[0].audiences.push("https://nowhere"))))
+    expect(parseIssues(patched((c) => c.clients[0].audiences.push("https://nowhere"))))
       .toContain('clients[0].audiences[2]: unknown audience "https://nowhere"');
-    expect(issuesOf(patched((c) => c.clients[0].idps.push("ghost")))).toContain('clients[0].idps[3]: unknown SAML IdP or JWT issuer "ghost"');
-    expect(issuesOf(patched((c) => (c.clients[2].defaultAudience = "https://other.example.com"))))
+    expect(parseIssues(patched((c) => c.clients[0].idps.push("ghost")))).toContain('clients[0].idps[3]: unknown SAML IdP or JWT issuer "ghost"');
+    expect(parseIssues(patched((c) => (c.clients[2].defaultAudience = "https://other.example.com"))))
       .toContain("clients[2].defaultAudience: must be one of the client's audiences");
-    expect(issuesOf(patched((c) => c.audiences[1].defaultScopes.push("write"))))
+    expect(parseIssues(patched((c) => c.audiences[1].defaultScopes.push("write"))))
       .toContain(`audiences[1].defaultScopes[1]: "write" is not in this audience's scopes`);
   });
 
   it("refuses a saml2-bearer client without a default audience (RFC 7522 has no audience parameter)", () => {
-    expect(issuesOf(patched((c) => (c.clients[2].grantTypes = ["urn:ietf:params:oauth:grant-type:saml2-bearer"], delete c.clients[2].defaultAudience))))
+    expect(parseIssues(patched((c) => (c.clients[2].grantTypes = ["urn:ietf:params:oauth:grant-type:saml2-bearer"], delete c.clients[2].defaultAudience))))
       .toContain("clients[2].defaultAudience: required for the saml2-bearer grant (RFC 7522 has no audience parameter)");
   });
 
   it("refuses an audience whose mayAct names no client", () => {
-    expect(issuesOf(patched((c) => (c.audiences[0].mayAct = "nobody")))).toContain('audiences[0].mayAct: unknown client "nobody"');
+    expect(parseIssues(patched((c) => (c.audiences[0].mayAct = "nobody")))).toContain('audiences[0].mayAct: unknown client "nobody"');
   });
 
   it("refuses a JWT issuer that claims the bridge's own issuer", () => {
-    expect(issuesOf(patched((c) => c.jwtIssuers = [{ id: "me", issuer: c.issuer, jwksFile: "jwks/oidc.jwks.json", audiences: ["x"] }])))
+    expect(parseIssues(patched((c) => c.jwtIssuers = [{ id: "me", issuer: c.issuer, jwksFile: "jwks/oidc.jwks.json", audiences: ["x"] }])))
       .toContain("jwtIssuers[0].issuer: must differ from the bridge's own issuer");
   });
 
   it("refuses a redis store without a URL", () => {
-    expect(issuesOf(patched((c) => (c.replay = { store: "redis" })))).toContain("replay.redisUrl: required when store is redis");
+    expect(parseIssues(patched((c) => (c.replay = { store: "redis" })))).toContain("replay.redisUrl: required when store is redis");
   });
 
   it("refuses signing keys without a private key", () => {
-    expect(issuesOf(patched((c) => (c.signing.keys = [{ kid: "k", alg: "RS256", publicKeyFile: "x.pem" }]))))
+    expect(parseIssues(patched((c) => (c.signing.keys = [{ kid: "k", alg: "RS256", publicKeyFile: "x.pem" }]))))
       .toContain("signing.keys: at least one key needs a privateKeyFile");
   });
 
@@ -113,15 +104,15 @@ describe("config schema", () => {
     (claim) => {
       const c = baseConfig();
       Object.defineProperty(c.samlIdps[0].mapping.claims, claim, { value: { from: { name: "x" } }, enumerable: true });
-      expect(issuesOf(c)).toEqual([
+      expect(parseIssues(c)).toEqual([
         `samlIdps[0].mapping.claims.${claim}: ${claim.startsWith("__") || claim === "constructor" ? "reserved key name" : "reserved claim: only the bridge sets it"}`,
       ]);
     },
   );
 
   it("refuses clock skew that would switch time checks off or be absurd", () => {
-    expect(issuesOf(patched((c) => (c.tokens.clockSkewSeconds = -1)))[0]).toMatch(/^tokens\.clockSkewSeconds: /);
-    expect(issuesOf(patched((c) => (c.tokens.clockSkewSeconds = 3600)))[0]).toMatch(/^tokens\.clockSkewSeconds: /);
+    expect(parseIssues(patched((c) => (c.tokens.clockSkewSeconds = -1)))[0]).toMatch(/^tokens\.clockSkewSeconds: /);
+    expect(parseIssues(patched((c) => (c.tokens.clockSkewSeconds = 3600)))[0]).toMatch(/^tokens\.clockSkewSeconds: /);
   });
 
   it("a YAML __proto__ key neither pollutes nor passes", () => {

@@ -10,21 +10,14 @@ import { afterAll, describe, expect, it } from "vitest";
 import { ConfigError, parseConfig } from "../../src/config/load.js";
 import { normalizeHttpUri, htuMatches } from "../../src/dpop/htu.js";
 import { DpopNonces } from "../../src/dpop/nonce.js";
+import { configIssues } from "../support/config-issues.js";
 import { baseConfig, startBridge } from "../support/harness.js";
 
 const dir = mkdtempSync(join(tmpdir(), "dpop-config-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function issues(mutate: (c: Record<string, any>) => void): string {
-  const c = baseConfig();
-  mutate(c);
-  try {
-    parseConfig(c);
-    return "";
-  } catch (e) {
-    if (e instanceof ConfigError) return e.issues.map((i) => `${i.path}: ${i.message}`).join("\n");
-    throw e;
-  }
+  return configIssues(mutate).join("\n");
 }
 
 describe("configuration", () => {

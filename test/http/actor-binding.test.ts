@@ -7,11 +7,11 @@
  */
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseIssues } from "../support/config-issues.js";
 import { API, decodeJwt, exchange, expectError, startBridge, type TestBridge } from "../support/harness.js";
 import { JWT_KEYS, pySignMany, type PySignSpec } from "../support/independent-jwt.js";
 import { CI_ISS, CORP_ISS, ID_TOKEN, JWT, JWT_CLIENT, ciClaims, corpClaims, withJwtIssuers } from "../support/jwt-fixtures.js";
 import { parseConfig } from "../../src/config/load.js";
-import { ConfigError } from "../../src/config/load.js";
 import { baseConfig } from "../support/harness.js";
 
 const secret = (s: string): string => `sha256:${createHash("sha256").update(s).digest("base64url")}`;
@@ -175,15 +175,7 @@ describe("configuration", () => {
     if (idps) a.idps = idps;
     return c;
   };
-  const issues = (raw: Record<string, unknown>): string[] => {
-    try {
-      parseConfig(raw);
-      return [];
-    } catch (e) {
-      if (!(e instanceof ConfigError)) throw e;
-      return e.issues.map((i) => `${i.path}: ${i.message}`);
-    }
-  };
+  const issues = parseIssues;
 
   it("issuerParties must name a configured JWT issuer that is in the client's idps", () => {
     expect(issues(withParties({ corp: ["app-a"] }))).toEqual([]);

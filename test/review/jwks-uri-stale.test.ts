@@ -12,8 +12,9 @@ import type { AddressInfo } from "node:net";
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from "jose";
-import { parseConfig, ConfigError } from "../../src/config/load.js";
+import { parseConfig } from "../../src/config/load.js";
 import { ClientJwksUri } from "../../src/clients/jwks-uri.js";
+import { configIssues } from "../support/config-issues.js";
 import { API, baseConfig, startBridge, type TestBridge } from "../support/harness.js";
 import { BRIDGE_ISSUER } from "../support/constants.js";
 
@@ -162,15 +163,9 @@ describe("ClientJwksUri directly (injected fetch and clock)", () => {
 
 describe("config", () => {
   function issues(privateKeyJwt: Record<string, unknown>): string {
-    const c = baseConfig();
-    c.clients.push({ id: "c", audiences: [API], privateKeyJwt });
-    try {
-      parseConfig(c);
-      return "";
-    } catch (e) {
-      if (e instanceof ConfigError) return e.issues.map((i) => `${i.path}: ${i.message}`).join("\n");
-      throw e;
-    }
+    return configIssues((c) => {
+      c.clients.push({ id: "c", audiences: [API], privateKeyJwt });
+    }).join("\n");
   }
   const uri = "https://keys.example/jwks.json";
   it("takes a bound from 60 s to 30 days, at least jwksCacheSeconds; defaults to 86 400", () => {

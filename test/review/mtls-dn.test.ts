@@ -26,9 +26,9 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { certificateSubject, dnProblem, parseDn, sameDn } from "../../src/clients/distinguished-name.js";
-import { parseConfig, ConfigError } from "../../src/config/load.js";
 import { createHttpServer } from "../../src/http/server.js";
-import { API, baseConfig, SAML2, startBridge, type TestBridge } from "../support/harness.js";
+import { configIssues as baseConfigIssues } from "../support/config-issues.js";
+import { API, SAML2, startBridge, type TestBridge } from "../support/harness.js";
 import { makePki, type Pem, type Pki } from "../clients/mtls-pki.js";
 
 /** Writes `<name>.pem` / `<name>.key`: subject `rdns` (most general first, as in the DER), issued by the CA or self-signed. */
@@ -128,16 +128,10 @@ function introspect(clientId: string, cert: Pem): Promise<{ status: number; body
 }
 
 function configIssues(subjectDn: string): string {
-  const c = baseConfig();
-  c.server = { tls: { certFile: "/x/s.pem", keyFile: "/x/s.key", clientCaFile: "/x/ca.pem" } };
-  c.clients.push({ id: "m", audiences: [API], tlsClientAuth: { subjectDn } });
-  try {
-    parseConfig(c);
-    return "";
-  } catch (e) {
-    if (e instanceof ConfigError) return e.issues.map((i) => `${i.path}: ${i.message}`).join("\n");
-    throw e;
-  }
+  return baseConfigIssues((c) => {
+    c.server = { tls: { certFile: "/x/s.pem", keyFile: "/x/s.key", clientCaFile: "/x/ca.pem" } };
+    c.clients.push({ id: "m", audiences: [API], tlsClientAuth: { subjectDn } });
+  }).join("\n");
 }
 
 describe("UID (userId) is not uid (uniqueIdentifier)", () => {

@@ -604,6 +604,25 @@ describe("saml2.ts:312/316/337, saml1.ts:47/223: statements read in full (verify
     expect(verify2(signed2((x) => x)).subject).toBe("alice@example.com");
   });
 
+  it("saml2 :322 acr is the first AuthnContextClassRef; a context without one, or with two, gives none (never a crash)", () => {
+    const CONTEXT = /<saml:AuthnContext>[\s\S]*?<\/saml:AuthnContext>/;
+    const ref = (v: string): string => `<saml:AuthnContextClassRef>${v}</saml:AuthnContextClassRef>`;
+    expect(verify2(signed2((x) => once(x, CONTEXT, `<saml:AuthnContext>${ref("urn:example:acr:one")}</saml:AuthnContext>`))).acr).toBe("urn:example:acr:one");
+    expect(verify2(signed2((x) => once(x, CONTEXT, "<saml:AuthnContext><saml:AuthnContextDeclRef>urn:example:decl</saml:AuthnContextDeclRef></saml:AuthnContext>"))).acr).toBeUndefined();
+    expect(verify2(signed2((x) => once(x, CONTEXT, `<saml:AuthnContext>${ref("urn:example:a")}${ref("urn:example:b")}</saml:AuthnContext>`))).acr).toBeUndefined();
+  });
+
+  it("saml2 :333-339 attributes: name, FriendlyName and NameFormat carried, nothing else in the list", () => {
+    const statement = '<saml:AttributeStatement><saml:Attribute Name="urn:oid:0.9.2342.19200300.100.1.3" FriendlyName="mail" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:uri">'
+      + '<saml:AttributeValue xsi:type="xs:string">a@example.com</saml:AttributeValue></saml:Attribute>'
+      + '<saml:Attribute Name="role"><saml:AttributeValue xsi:type="xs:string">user</saml:AttributeValue></saml:Attribute></saml:AttributeStatement>';
+    const subject = verify2(signed2((x) => once(x, /<saml:AttributeStatement>[\s\S]*<\/saml:AttributeStatement>/, statement)));
+    expect(subject.attributes).toEqual([
+      { name: "urn:oid:0.9.2342.19200300.100.1.3", friendlyName: "mail", nameFormat: "urn:oasis:names:tc:SAML:2.0:attrname-format:uri", values: ["a@example.com"] },
+      { name: "role", friendlyName: undefined, nameFormat: undefined, values: ["user"] },
+    ]);
+  });
+
   it("saml2 :137 a Response without a Status, or with two → status_not_success (unsigned Response, signed assertion)", () => {
     const response = (edit: (xml: string) => string): string => edit(buildResponse2(signed2((x) => x), { now: at(0) }));
     const STATUS = /<samlp:Status>[\s\S]*?<\/samlp:Status>/;
