@@ -16,6 +16,7 @@ import { MetadataError, parseDuration, parseIdpMetadata } from "../../src/saml/m
 import { loadDecryptionKeys } from "../../src/saml/decryption-keys.js";
 import { IdpRegistry, trustedIdp, type IdpSource, type TrustedIdp } from "../../src/saml/idp-registry.js";
 import { ConfigError } from "../../src/config/load.js";
+import { buildSpMetadata } from "../../src/saml/sp-metadata.js";
 import { metadataFor } from "../support/metadata-builder.js";
 import {
   BRIDGE_ENC_CERT, BRIDGE_ENC_KEY, BRIDGE_ENC_OLD_CERT, FIXTURES_DIR, IDP1_CERT, IDP2_CERT, IDP_EC_CERT, IDP_EC_KEY, TOKEN_ENDPOINT, WEAK1024_CERT, WEAK1024_KEY,
@@ -286,5 +287,38 @@ describe("idp-registry.ts:77-101 local IdPs first, then federation sources in th
     expect(r.byEntityId("https://z.test/idp")).toBeUndefined();
     expect(s1.asked).toEqual(["https://x.test/idp", "https://y.test/idp", "https://z.test/idp"]);
     expect(r.all().map((i) => i.id)).toEqual(["local", "s1", "s2"]);
+  });
+});
+
+describe("sp-metadata.ts:54-91 buildSpMetadata: a stable ID from the content, every encryption certificate published", () => {
+  const pem = (f: string): string => readFileSync(f, "utf8");
+  const base = { entityId: "https://bridge.test/saml", tokenEndpoint: "https://bridge.test/token", encryptionCertificates: [pem(BRIDGE_ENC_CERT)], saml11: false };
+  const idOf = (xml: string): string => /<(?:md:)?EntityDescriptor[^>]* ID="([^"]*)"/.exec(xml)?.[1] ?? "none";
+  const certsOf = (xml: string): string[] => [...xml.matchAll(/<ds:X509Certificate>([^<]*)<\/ds:X509Certificate>/g)].map((m) => m[1]!.replace(/\s+/g, ""));
+
+  it("the ID is `_` + 40 hex, the same for the same input, different when any input differs (fields kept apart)", () => {
+    const id = idOf(buildSpMetadata(base));
+    expect(id).toMatch(/^_[0-9a-f]{40}$/);
+    expect(idOf(buildSpMetadata({ ...base }))).toBe(id);
+    const others = [
+      { ...base, entityId: "https://other.test/saml" },
+      { ...base, tokenEndpoint: "https://bridge.test/token2" },
+      { ...base, saml11: true },
+      { ...base, encryptionCertificates: [pem(BRIDGE_ENC_OLD_CERT)] },
+      { ...base, encryptionCertificates: [] },
+      // The same characters split differently between entity ID and endpoint.
+      { ...base, entityId: "https://bridge.test/samlhttps://bridge.test", tokenEndpoint: "/token" },
+    ].map((o) => idOf(buildSpMetadata(o)));
+    expect(new Set([id, ...others]).size).toBe(others.length + 1);
+  });
+
+  it("each configured certificate is published in config order; none configured: no encryption KeyDescriptor", () => {
+    const b64 = (f: string): string => new X509Certificate(pem(f)).raw.toString("base64");
+    expect(certsOf(buildSpMetadata(base))).toEqual([b64(BRIDGE_ENC_CERT)]);
+    expect(certsOf(buildSpMetadata({ ...base, encryptionCertificates: [pem(BRIDGE_ENC_OLD_CERT), pem(BRIDGE_ENC_CERT)] }))).toEqual([b64(BRIDGE_ENC_OLD_CERT), b64(BRIDGE_ENC_CERT)]);
+    const none = buildSpMetadata({ ...base, encryptionCertificates: [] });
+    expect(certsOf(none)).toEqual([]);
+    expect(none).not.toContain('use="encryption"');
+    expect(buildSpMetadata(base).match(/use="encryption"/g)).toHaveLength(1);
   });
 });

@@ -610,6 +610,14 @@ describe("saml2.ts:312/316/337, saml1.ts:47/223: statements read in full (verify
     expect(verify2(signed2((x) => once(x, CONTEXT, `<saml:AuthnContext>${ref("urn:example:acr:one")}</saml:AuthnContext>`))).acr).toBe("urn:example:acr:one");
     expect(verify2(signed2((x) => once(x, CONTEXT, "<saml:AuthnContext><saml:AuthnContextDeclRef>urn:example:decl</saml:AuthnContextDeclRef></saml:AuthnContext>"))).acr).toBeUndefined();
     expect(verify2(signed2((x) => once(x, CONTEXT, `<saml:AuthnContext>${ref("urn:example:a")}${ref("urn:example:b")}</saml:AuthnContext>`))).acr).toBeUndefined();
+    // :319 an AuthnStatement without AuthnContext
+    expect(verify2(signed2((x) => once(x, CONTEXT, ""))).acr).toBeUndefined();
+  });
+
+  it("saml2 :270 no Subject, or two → subject_missing", () => {
+    const SUBJECT = /<saml:Subject>[\s\S]*?<\/saml:Subject>/;
+    expect(outcome(() => verify2(signed2((x) => once(x, SUBJECT, ""))))).toBe("subject_missing");
+    expect(outcome(() => verify2(signed2((x) => { const sub = SUBJECT.exec(x)![0]; return once(x, SUBJECT, sub + sub); })))).toBe("subject_missing");
   });
 
   it("saml2 :333-339 attributes: name, FriendlyName and NameFormat carried, nothing else in the list", () => {

@@ -4,7 +4,7 @@
  */
 import { DOMParser } from "@xmldom/xmldom";
 import { describe, expect, it } from "vitest";
-import { ancestorNamespaces } from "../../src/xml/dsig/c14n.js";
+import { ancestorNamespaces, canonicalize } from "../../src/xml/dsig/c14n.js";
 import { checkDomBounds, parseUntrustedXml, parseXmlStrict, prescanXml } from "../../src/xml/safe-parse.js";
 import { outcome } from "../support/outcome.js";
 
@@ -60,5 +60,23 @@ describe("safe-parse.ts:142 the pre-scan: a CDATA section that never ends is xml
 
   it("control: a closed one, also containing \"]]\" and \"<\"", () => {
     expect(outcome(() => parseUntrustedXml("<a><![CDATA[x]] < y]]></a>", LIMITS))).toBe("accepted");
+  });
+});
+
+describe("c14n.ts:292/:301 ancestorNamespaces: the element's own default declaration; only xmlns attributes are declarations", () => {
+  it.each([
+    ['<r xmlns="urn:a"><p:e xmlns:p="urn:p" xmlns="urn:b"/></r>', []],
+    ['<r xmlns:q="urn:q" myxmlns="urn:x" data-xmlns:y="urn:y" xmlns:d="urn:d"><e/></r>', [{ prefix: "q", namespaceURI: "urn:q" }, { prefix: "d", namespaceURI: "urn:d" }]],
+  ])("%s → %j", (xml, expected) => {
+    expect(ancestorNamespaces(byLocalName(lax(xml), "e"))).toEqual(expected);
+  });
+});
+
+describe("c14n.ts:66 a prefix redeclared in a child is bound again to the outer URI after the child closes", () => {
+  it("inclusive C14N: <p:d> after </b> needs no declaration of its own", () => {
+    const doc = lax('<a xmlns:p="urn:one"><b xmlns:p="urn:two"><p:c/></b><p:d/></a>');
+    const out = canonicalize(doc.documentElement!, { mode: "inclusive", withComments: false });
+    expect(out).toContain('<p:d></p:d>');
+    expect(out.match(/xmlns:p="urn:one"/g)).toHaveLength(1);
   });
 });
