@@ -1,8 +1,6 @@
 import { refuse } from "../oauth/errors.js";
-import { TOKEN_TYPES } from "../oauth/constants.js";
-import { decodeUnverified } from "../jwt/compact.js";
-import { SELF, type VerifiedSubject } from "../subject/types.js";
 import { need, step, type ExchangeContext } from "../exchange/pipeline.js";
+import { ownTokenBindings } from "../exchange/steps/bound-tokens.js";
 
 /**
  * The DPoP steps of the grants (RFC 9449 §5): `check_dpop` right after the targets are resolved
@@ -50,33 +48,10 @@ export const checkDpop = step("check_dpop", async (ctx, services) => {
  * Other sources' tokens are not looked at: their `cnf` is not the bridge's to enforce here.
  */
 export const checkDpopBinding = step("check_dpop_binding", (ctx) => {
-  const request = need(ctx.request, "request");
-  const tokens: [string | undefined, VerifiedSubject | undefined][] = [
-    [request.subjectToken, need(ctx.subject, "subject")],
-    [request.actorToken, ctx.actor],
-  ];
-  for (const [token, verified] of tokens) {
-    if (token === undefined || verified === undefined) continue;
-    if (verified.source.id !== SELF || verified.tokenType !== TOKEN_TYPES.accessToken) continue;
-    const bound = boundJkt(token);
-    if (bound === undefined) continue;
+  for (const bound of ownTokenBindings(ctx, "jkt")) {
     const jkt = ctx.confirmation?.jkt;
     if (jkt === undefined) throw refuse("dpop_proof_missing");
     if (jkt !== bound) throw refuse("dpop_key_mismatch");
   }
 });
 
-/**
- * The `cnf.jkt` of one of the bridge's own tokens, read from the bytes verify_subject_token /
- * verify_actor_token already verified against the bridge's keys (so it is the bridge's own claim).
- * A `cnf` the bridge would never write is token_invalid, never ignored.
- */
-function boundJkt(token: string): string | undefined {
-  const cnf = decodeUnverified(token).payload.cnf;
-  if (cnf === undefined) return undefined;
-  if (cnf === null || typeof cnf !== "object" || Array.isArray(cnf)) throw refuse("token_invalid");
-  const jkt = (cnf as Record<string, unknown>).jkt;
-  if (jkt === undefined) return undefined;
-  if (typeof jkt !== "string" || jkt === "") throw refuse("token_invalid");
-  return jkt;
-}
