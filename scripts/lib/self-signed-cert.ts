@@ -36,10 +36,20 @@ const time = (d: Date): Buffer => {
 };
 const name = (cn: string): Buffer => seq(set(seq(oid("2.5.4.10"), utf8("fedbridge development"))), set(seq(oid("2.5.4.3"), utf8(cn))));
 
+/**
+ * A positive serial number (RFC 5280 §4.1.2.2) whose DER INTEGER is minimal (X.690 §8.3.2): the top
+ * bit clear (positive) and the first byte never 0 (a leading zero octet followed by a byte below
+ * 0x80 is "illegal padding" to OpenSSL, which then refuses the whole certificate, one time in 128).
+ */
+export function certificateSerial(random: Buffer): Buffer {
+  const serial = Buffer.from(random);
+  serial[0] = (serial[0]! & 0x7f) | 0x40;
+  return serial;
+}
+
 export function selfSignedCertificate(privateKey: KeyObject, publicKey: KeyObject, commonName: string, days: number): string {
   const sha256WithRsa = seq(oid("1.2.840.113549.1.1.11"), tlv(0x05, Buffer.alloc(0)));
-  const serial = randomBytes(16);
-  serial[0] = serial[0]! & 0x7f;
+  const serial = certificateSerial(randomBytes(16));
   const now = new Date();
   const tbs = seq(
     tlv(0xa0, tlv(0x02, Buffer.from([2]))),

@@ -41,6 +41,20 @@ export const MARKS_MISSING = -4;
 const SERVER_RUN_ID = `(string.match(redis.call('INFO', 'server'), 'run_id:(%x+)') or '')`;
 
 /**
+ * Lua: refuse to answer from a replica. A demoted master keeps its address and its data, so after a
+ * Sentinel failover a client that reconnected to the old address would read the old marker there,
+ * carrying the old server's run_id: the check would find "the same server" and report the store up
+ * while the new master, which no check has seen, takes the marks. A READONLY error is what a write
+ * meets on a replica, and what makes node-redis' Sentinel client ask the sentinels again and retry
+ * on the master (its `execute` rediscovers on READONLY); on one server (a URL that names a replica)
+ * the check fails and the store counts as down (503), as every mark there would.
+ */
+const ON_MASTER_ONLY = `
+if string.find(redis.call('INFO', 'replication'), 'role:slave', 1, true) then
+  return redis.error_reply('READONLY fedbridge replay store: this server is a replica')
+end`;
+
+/**
  * The gate both replay scripts open with: the marker must exist, carry the epoch this instance
  * knows, hold at least the seq it saw, and not say "closed until" a later instant. KEYS[1] marker;
  * ARGV[1] now, ARGV[2] epoch, ARGV[3] the run_id of the server this instance last checked, or ''
@@ -77,8 +91,11 @@ for i = 2, #KEYS do
 end
 return {1, redis.call('HINCRBY', KEYS[1], 'seq', 1)}`;
 
-/** The read-only twin (explain's dry run): same KEYS and ARGV[1..4]; {1, seq} any used, {0, seq} none. */
-export const ANY_USED_SCRIPT = `${STORE_GATE}
+/**
+ * The read-only twin (explain's dry run): same KEYS and ARGV[1..4]; {1, seq} any used, {0, seq} none.
+ * It writes nothing, so on a replica it would read that replica's possibly late copy: refused there.
+ */
+export const ANY_USED_SCRIPT = `${ON_MASTER_ONLY}${STORE_GATE}
 for i = 2, #KEYS do
   if redis.call('EXISTS', KEYS[i]) == 1 then return {1, seq} end
 end
@@ -97,7 +114,7 @@ return {0, seq}`;
 export const DECLARE_LOST_SCRIPT = `
 local m = redis.call('HMGET', KEYS[1], 'epoch', 'cause', 'seq', 'until')
 if not m[1] then
-  redis.call('HSET', KEYS[1], 'epoch', ARGV[3], 'since', ARGV[1], 'until', ARGV[2], 'cause', ARGV[4])
+  redis.call('HSET', KEYS[1], 'epoch', ARGV[3], 'since', ARGV[1], 'until', ARGV[2], 'cause', ARGV[4], 'run_id', ${SERVER_RUN_ID})
 elseif ARGV[5] ~= '' and m[1] ~= ARGV[5] and m[2] == 'initialized' then
   redis.call('HSET', KEYS[1], 'since', ARGV[1], 'until', ARGV[2], 'cause', 'epoch_changed')
 elseif m[1] == ARGV[5] and (tonumber(m[3]) or 0) < (tonumber(ARGV[6]) or 0) then
@@ -110,20 +127,21 @@ return {tostring(r[1] or '0'), tostring(r[2] or ''), tostring(r[3] or '')}`;
 /**
  * First start of an instance that has never seen this store's marker, with
  * replay.initializeEmptyStore on: creates the marker open (cause 'initialized') unless another
- * instance just did. ARGV[1] now, ARGV[2] new epoch. Replies {epoch, until, cause} now in force, and
- * 1 when this call created it.
+ * instance just did, with this server's run_id (a marker without one would let a failover before
+ * the next check pass unnoticed by replay.quarantineOnServerChange). ARGV[1] now, ARGV[2] new epoch.
+ * Replies {epoch, until, cause} now in force, and 1 when this call created it.
  */
 export const INITIALIZE_SCRIPT = `
 local created = 0
 if redis.call('EXISTS', KEYS[1]) == 0 then
-  redis.call('HSET', KEYS[1], 'epoch', ARGV[2], 'since', ARGV[1], 'until', '0', 'cause', 'initialized')
+  redis.call('HSET', KEYS[1], 'epoch', ARGV[2], 'since', ARGV[1], 'until', '0', 'cause', 'initialized', 'run_id', ${SERVER_RUN_ID})
   created = 1
 end
 local r = redis.call('HMGET', KEYS[1], 'epoch', 'until', 'cause')
 return {tostring(r[1] or ''), tostring(r[2] or '0'), tostring(r[3] or ''), created}`;
 
 /**
- * On every (re)connection and /readyz: reads the marker and records the server's run_id, read by
+ * On every (re)connection and /readyz, on a master only (ON_MASTER_ONLY): reads the marker and records the server's run_id, read by
  * the script itself so that it is the run_id of the very server holding the marker (on a cluster,
  * the master of the marker's slot). A changed run_id means another Redis process (a restart, a
  * failover: the marker a promoted replica holds was replicated with the old master's run_id): when
@@ -133,7 +151,7 @@ return {tostring(r[1] or ''), tostring(r[2] or '0'), tostring(r[3] or ''), creat
  * missing (seq went back), or {1, until, cause, changed (0/1), previous run_id, epoch, run_id,
  * policy, seq}; policy is the server's maxmemory-policy.
  */
-export const CHECK_SCRIPT = `
+export const CHECK_SCRIPT = `${ON_MASTER_ONLY}
 local runId = ${SERVER_RUN_ID}
 local policy = string.match(redis.call('INFO', 'memory'), 'maxmemory_policy:([%w-]+)') or ''
 local m = redis.call('HMGET', KEYS[1], 'epoch', 'until', 'run_id', 'cause', 'seq')

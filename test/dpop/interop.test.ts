@@ -157,6 +157,20 @@ describe("oauth4webapi: private_key_jwt + DPoP token exchange, end to end", () =
   });
 });
 
+/**
+ * `nonce` with its last base64url character moved `step` places along the alphabet: 43 characters
+ * carry 256 bits, so the last one holds 4 bits of MAC and 2 padding bits; a step of 16 changes MAC
+ * bits, a step of 1 only padding bits. Never the same text (a fixed replacement letter would be
+ * the original one time in sixteen).
+ */
+function lastCharChanged(nonce: string, step: number): string {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  const i = alphabet.indexOf(nonce.at(-1)!);
+  const changed = `${nonce.slice(0, -1)}${alphabet[(i + step) % 64]}`;
+  if (changed === nonce) throw new Error("the nonce was not changed");
+  return changed;
+}
+
 describe("server nonces (RFC 9449 §8), with proofs made by hand", () => {
   // A bridge of its own on a fixed clock in the middle of a nonce window: every window is exact.
   const NOW = Math.floor(Date.now() / 300_000) * 300_000 + 150_000;
@@ -186,7 +200,9 @@ describe("server nonces (RFC 9449 §8), with proofs made by hand", () => {
       n.issue("c1", now - 2 * 300_000), // two windows ago
       n.issue("c1", now + 300_000), // the next window's
       new DpopNonces(randomBytes(32), 300).issue("c1", now), // another secret's
-      `${n.issue("c1", now).slice(0, -1)}A`, "x", "0.AAAA", `${n.issue("c1", now)}=`,
+      lastCharChanged(n.issue("c1", now), 16), // another MAC (a significant bit changed)
+      lastCharChanged(n.issue("c1", now), 1), // the same MAC bytes, non-canonical padding bits
+      "x", "0.AAAA", `${n.issue("c1", now)}=`,
     ]) {
       const r = await tokenRequest({ bridge: fixed, dpop: [await c1Proof(nonce)] });
       expect({ status: r.status, error: r.body.error, reason: r.body.error_description }, nonce).toEqual({ status: 400, error: "use_dpop_nonce", reason: "dpop_nonce_invalid" });

@@ -8,7 +8,7 @@
  * of an assertion signed by the generated key succeeding each time.
  */
 import { execFileSync } from "node:child_process";
-import { createPrivateKey, randomBytes, X509Certificate } from "node:crypto";
+import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, X509Certificate } from "node:crypto";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,6 +17,7 @@ import { createClient } from "redis";
 import { parse, stringify } from "yaml";
 import { ensureDevKeys } from "../../scripts/dev-keys.js";
 import { buildExampleAssertion, signAssertion } from "../../scripts/lib/example-idp.js";
+import { certificateSerial, selfSignedCertificate } from "../../scripts/lib/self-signed-cert.js";
 import { freePort } from "../support/redis-process.js";
 import { TEST_REDIS_URL } from "../support/redis-url.js";
 import { killAll, ROOT, request, startProcess, until } from "./processes.js";
@@ -96,6 +97,32 @@ describe("dev-keys keeps the example IdP's key, certificate and metadata one set
     rmSync(join(d.certsDir, "example-idp.crt"));
     ensureDevKeys(d);
     expect(consistent(d.certsDir, d.metadataDir)).toBe(true);
+  });
+});
+
+describe("the generated certificate is DER that OpenSSL reads, whatever the random serial", () => {
+  // A serial whose first random byte was 0x00 or 0x80 became a non-minimal INTEGER (a leading zero
+  // octet before a byte below 0x80): OpenSSL refused that certificate ("illegal padding"), one
+  // generated set in 128, and a CI run with it.
+  it("the serial is positive with a minimal encoding for the edge bytes", () => {
+    for (const first of [0x00, 0x01, 0x3f, 0x40, 0x7f, 0x80, 0xbf, 0xff]) {
+      for (const second of [0x00, 0x7f, 0x80, 0xff]) {
+        const serial = certificateSerial(Buffer.concat([Buffer.from([first, second]), Buffer.alloc(14)]));
+        expect(serial.length).toBe(16);
+        expect(serial[0]! & 0x80, `${first}/${second}`).toBe(0); // positive
+        expect(serial[0], `${first}/${second}`).not.toBe(0); // no padding octet
+      }
+    }
+  });
+
+  it("300 certificates for one key all parse and carry the key", () => {
+    const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    const publicKey = createPublicKey(privateKey);
+    for (let i = 0; i < 300; i++) {
+      const cert = new X509Certificate(selfSignedCertificate(privateKey, publicKey, "serial check", 1));
+      expect(cert.checkPrivateKey(privateKey)).toBe(true);
+      expect(cert.serialNumber).toMatch(/^[4-7][0-9A-F]{31}$/);
+    }
   });
 });
 

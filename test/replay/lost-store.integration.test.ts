@@ -243,6 +243,52 @@ describe("a new Redis server with its data (restart with AOF, or a failover to a
   });
 });
 
+describe("a server that became a replica keeps its address, its data and its run_id", () => {
+  // A demoted master (a Sentinel failover; REPLICAOF by hand) still holds the marker, and the
+  // marker still names that server's run_id: a check that only reads would find "the same server,
+  // open" and report ready while every mark fails. The check refuses to answer from a replica.
+  async function demoted(quarantineOnServerChange: boolean): Promise<{ b: TestBridge; r: TestRedis; used: string }> {
+    const r = await redis();
+    const next = await redis();
+    await initialise(r);
+    const b = await bridgeOn(r, (c) => {
+      c.replay.quarantineOnServerChange = quarantineOnServerChange;
+    });
+    await ready(b);
+    const used = signedAssertion(b);
+    expect((await exchange(b, { xml: used, scope: "read" })).status).toBe(200);
+    // `next` takes a full copy and becomes the master; `r` becomes its replica (the same data back).
+    await next.cmd("REPLICAOF", "127.0.0.1", String(r.port));
+    await waitUntil(async () => /master_link_status:up/.test(String(await next.cmd("INFO", "replication"))), 8_000, "the copy never synced");
+    await next.cmd("REPLICAOF", "NO", "ONE");
+    await r.cmd("REPLICAOF", "127.0.0.1", String(next.port));
+    await waitUntil(async () => /master_link_status:up/.test(String(await r.cmd("INFO", "replication"))), 8_000, "the demoted master never synced");
+    expect(String(await r.cmd("HGET", markerKey(PREFIX), "run_id"))).toBe(/run_id:(\w+)/.exec(String(await r.cmd("INFO", "server")))![1]);
+    return { b, r, used };
+  }
+
+  for (const quarantine of [false, true]) {
+    it(`/readyz is not ready and nothing is marked there (quarantineOnServerChange ${quarantine})`, async () => {
+      const { b, used } = await demoted(quarantine);
+      for (let i = 0; i < 3; i++) {
+        const readyz = await b.http.get("/readyz");
+        expect({ status: readyz.status, store: readyz.body.replay_store }).toEqual({ status: 503, store: "down" });
+      }
+      expectError(await exchange(b, { xml: signedAssertion(b), scope: "read" }), 503, "temporarily_unavailable", "replay_store_unavailable");
+      expect((await exchange(b, { xml: used, scope: "read" })).status).toBe(503);
+    });
+  }
+
+  it("promoted again, the same server with all its marks: ready, the used assertion still replayed", async () => {
+    const { b, r, used } = await demoted(false);
+    expect((await b.http.get("/readyz")).status).toBe(503);
+    await r.cmd("REPLICAOF", "NO", "ONE");
+    await ready(b);
+    expectError(await exchange(b, { xml: used, scope: "read" }), 400, "invalid_request", "replayed");
+    expect((await exchange(b, { xml: signedAssertion(b), scope: "read" })).status).toBe(200);
+  });
+});
+
 describe("only an explicit, audited action opens a lost store early", () => {
   it("npm run replay-reopen: refuses without operator and reason; with them, writes an audit line and every instance opens", async () => {
     const r = await redis();
@@ -289,6 +335,22 @@ describe("a first start on an empty store (replay.initializeEmptyStore)", () => 
     expect((await exchange(b, { xml: used, scope: "read" })).status).toBe(200);
     expectError(await exchange(b, { xml: used, scope: "read" }), 400, "invalid_request", "replayed");
     expect(await r.cmd("HGET", markerKey(PREFIX), "cause")).toBe("initialized");
+  });
+
+  it("the new marker names its server: a restart before any other check still counts as another server (quarantineOnServerChange)", async () => {
+    const r = await redis({ persistent: true });
+    const b = await bridgeOn(r, (c) => {
+      c.replay.quarantineOnServerChange = true;
+    });
+    // No /readyz (its check would record the run_id): only the connection's own first check ran.
+    await waitUntil(async () => b.logs.some((l) => l.event === "replay_store_initialized"), 8_000, "the store was never initialized");
+    const runId = /run_id:(\w+)/.exec(String(await r.cmd("INFO", "server")))![1];
+    expect(await r.cmd("HGET", markerKey(PREFIX), "run_id")).toBe(runId);
+    await r.kill();
+    await r.start({ persistent: true });
+    await waitUntil(async () => b.logs.filter((l) => l.event === "redis_ready").length >= 2, 8_000, "the bridge never reconnected");
+    expectLost(await exchange(b, { xml: signedAssertion(b), scope: "read" }), DEFAULT_WINDOW_S);
+    expect(b.logs.some((l) => l.event === "replay_store_lost" && l.cause === "server_changed")).toBe(true);
   });
 
   it("off: a store without a marker is closed like a lost one", async () => {
