@@ -90,7 +90,7 @@ export async function loadFederations(
     const common = { source, pinned, tokenEndpoint: deps.tokenEndpoint, bridgeIssuer: config.issuer, verifier: config.saml.signatureVerifier, fetch, log: deps.log };
     const s = source.source;
     if (s.kind === "mdq") {
-      const bad = checkSourceUrl(s.baseUrl, source.allowLoopbackHttp);
+      const bad = checkSourceUrl(s.baseUrl, source.allowLoopbackHttp) ?? checkMdqBase(s.baseUrl);
       if (bad) throw new ConfigError([{ path: `${path}.source.baseUrl`, message: bad }]);
       const mdq = new MdqSource({ ...common, mdq: s });
       set.mdq.push(mdq);
@@ -134,4 +134,17 @@ export function withFederationPrefetch<M extends Map<string, SubjectVerifier>>(v
     });
   }
   return verifiers;
+}
+
+/**
+ * An MDQ base URL is a prefix that `/entities/{id}` is appended to (draft-young-md-query §3): a
+ * query or fragment would swallow the entity path (the id would land in the query string, or never
+ * be sent), and credentials in the URL would be sent to, and logged by, every hop.
+ */
+function checkMdqBase(baseUrl: string): string | undefined {
+  const u = new URL(baseUrl);
+  if (u.search !== "" || baseUrl.includes("?")) return "an MDQ base URL takes no query: /entities/{id} is appended to it";
+  if (u.hash !== "" || baseUrl.includes("#")) return "an MDQ base URL takes no fragment: /entities/{id} is appended to it";
+  if (u.username !== "" || u.password !== "") return "an MDQ base URL takes no credentials";
+  return undefined;
 }

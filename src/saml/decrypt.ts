@@ -1,6 +1,6 @@
 import { constants, createDecipheriv, createHash, privateDecrypt, randomBytes, timingSafeEqual, type KeyObject } from "node:crypto";
 import { refuse } from "../oauth/errors.js";
-import { NS, attr, childElements, children, is, onlyChild, text } from "../xml/dom.js";
+import { NS, attr, childElements, children, is, onlyChild, text, walkTree } from "../xml/dom.js";
 import { parseUntrustedXml, type XmlLimits } from "../xml/safe-parse.js";
 
 /**
@@ -534,6 +534,17 @@ function escapeAttr(s: string): string {
   return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/"/g, "&quot;");
 }
 
+/** Whether `root` or an element below it carries more than `max` attributes (declarations included). */
+function tooManyAttributes(root: Element, max: number): boolean {
+  let over = false;
+  walkTree(root, (node) => {
+    if (over || node.nodeType !== 1) return false;
+    if ((node as Element).attributes.length > max) over = true;
+    return !over;
+  });
+  return over;
+}
+
 /** The plaintext as a document whose only element child of the wrapper is a saml:Assertion. */
 function parsePlaintext(bytes: Buffer, context: Map<string, string>, limits: XmlLimits): DecryptedAssertion | undefined {
   let text: string;
@@ -557,10 +568,11 @@ function parsePlaintext(bytes: Buffer, context: Map<string, string>, limits: Xml
   const decls = [...context].map(([name, value]) => ` ${name}="${escapeAttr(value)}"`).join("");
   const xml = `<${prefix}:decrypted xmlns:${prefix}="${WRAPPER_NS}"${decls}>${text}</${prefix}:decrypted>`;
   let doc: Document;
+  const wrapperAttributes = context.size + 1;
   try {
     // The token's own limits, every node kind included; only the wrapper element (one element, one
     // level, and the in-scope declarations it carries) is allowed for on top.
-    const wrapper = context.size + 1;
+    const wrapper = wrapperAttributes;
     doc = parseUntrustedXml(xml, {
       ...limits,
       maxDepth: limits.maxDepth + 1,
@@ -585,5 +597,9 @@ function parsePlaintext(bytes: Buffer, context: Map<string, string>, limits: Xml
     }
   }
   if (!assertion || !is(assertion, NS.saml2, "Assertion")) return undefined;
+  // The parse above allowed the wrapper's declarations for every element; the decrypted content
+  // itself gets the token's own per-element bound, as it would have in the clear.
+  const maxAttributes = limits.maxAttributesPerElement;
+  if (maxAttributes !== undefined && wrapperAttributes > maxAttributes && tooManyAttributes(assertion, maxAttributes)) return undefined;
   return { assertion, xml };
 }

@@ -343,6 +343,8 @@ export function checkDomBounds(doc: Document, limits: XmlLimits): XmlShape {
  */
 export function parseUntrustedXml(text: string, limits: XmlLimits): Document {
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  // One signature only: a second U+FEFF is content before the root (XML 1.0 §2.1, §4.3.3).
+  if (text.charCodeAt(0) === 0xfeff) throw refuse("xml_malformed");
   prescanXml(text, limits);
   const doc = parseXmlStrict(text);
   checkDomBounds(doc, limits);

@@ -41,6 +41,10 @@ export function bytesToXmlText(bytes: Buffer): string {
     throw refuse("token_encoding_invalid");
   }
   if (text.includes("\u0000")) throw refuse("token_encoding_invalid");
+  // The decoder dropped one BOM (the encoding signature, XML 1.0 §4.3.3); a second one is a
+  // character before the document, not a signature: not well-formed (§2.1), whatever a lenient
+  // parser would make of it (String.prototype.trimStart counts U+FEFF as white space).
+  if (text.charCodeAt(0) === 0xfeff) throw refuse("xml_malformed");
   const decl = XML_DECL.exec(text);
   if (decl && decl[1]?.toLowerCase() !== "utf-8") throw refuse("token_encoding_invalid");
   if (!text.trimStart().startsWith("<")) throw refuse("xml_malformed");

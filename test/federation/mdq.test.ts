@@ -253,5 +253,14 @@ describe("MDQ", () => {
   it("https is required for the base URL; loopback http only with allowLoopbackHttp", async () => {
     await expect(mdqBridge("http://mdq.example.org/mdq")).rejects.toThrow(/https required/);
     await expect(mdqBridge("http://127.0.0.1:9/mdq", { allowLoopbackHttp: false })).rejects.toThrow(/allowLoopbackHttp/);
+    // /entities/{id} is appended: a query, a fragment or credentials in the base are refused with the field's path.
+    for (const [base, why] of [
+      ["https://mdq.example.org/mdq?tenant=a", /samlFederations\[0\]\.source\.baseUrl.*no query/s],
+      ["https://mdq.example.org/mdq?", /samlFederations\[0\]\.source\.baseUrl.*no query/s],
+      ["https://mdq.example.org/mdq#x", /samlFederations\[0\]\.source\.baseUrl.*no fragment/s],
+      ["https://user:pw@mdq.example.org/mdq", /samlFederations\[0\]\.source\.baseUrl.*no credentials/s],
+    ] as const) {
+      await expect(mdqBridge(base), base).rejects.toThrow(why);
+    }
   });
 });

@@ -236,6 +236,22 @@ describe("decrypt.ts: the plaintext octets (:548-556, :583)", () => {
     expect(withMax(declarations, own)).toBe("accepted");
   });
 
+  it("…but the decrypted elements keep the token's own bound, however many declarations the wrapper carries", () => {
+    const own = parseXmlStrict(assertion).documentElement!.attributes.length;
+    const declarations = Array.from({ length: own + 3 }, (_, i) => ` xmlns:d${i}="urn:example:d${i}"`).join("");
+    const limits = { ...LIMITS, maxAttributesPerElement: own };
+    const run2 = (plaintext: string): string => {
+      const el = parseUntrustedXml(encryptOctets(plaintext, declarations), { ...LIMITS, maxAttributesPerElement: 64 }).documentElement!;
+      return outcome(() => decryptAssertion(el, { keys: [SHARED], allowRsa15KeyTransport: false, allowUnsignedCbc: false }, limits, BARE));
+    };
+    expect(run2(assertion)).toBe("accepted");
+    // One attribute over the bound: on the assertion, on an element inside it, as a declaration.
+    expect(run2(once(assertion, /^<saml:Assertion /, '<saml:Assertion Extra="1" '))).toBe("decryption_failed");
+    const issuerAttrs = Array.from({ length: own + 1 }, (_, i) => ` a${i}="${i}"`).join("");
+    expect(run2(once(assertion, "<saml:Issuer>", `<saml:Issuer${issuerAttrs}>`))).toBe("decryption_failed");
+    expect(run2(once(assertion, /^<saml:Assertion /, '<saml:Assertion xmlns:extra="urn:example:extra" '))).toBe("decryption_failed");
+  });
+
   it("without maxNodes / maxAttributesPerElement in the token's limits, their defaults still bound the plaintext (:568-569)", () => {
     const limits = { maxDepth: 48, maxElements: 40 }; // default maxNodes: 5 per element
     const decryptWith = (plaintext: string): string => {

@@ -5,6 +5,7 @@
  * on node kinds other than elements, characters and references), so each can fail.
  */
 import { describe, expect, it } from "vitest";
+import { bytesToXmlText } from "../../src/xml/token-encoding.js";
 import { parseUntrustedXml, prescanXml, type XmlLimits } from "../../src/xml/safe-parse.js";
 import { buildAssertion2 } from "../support/saml-builder.js";
 import { KEYS, signWithXmlsec1 } from "../support/independent-signers.js";
@@ -98,6 +99,31 @@ describe("outside the root: whitespace and comments only", () => {
     expect(verdict(xml)).toBe("accepted");
     // parseUntrustedXml drops a leading BOM (an encoding signature) before both parsers.
     expect(outcome(() => parseUntrustedXml(`\uFEFF${xml}`, LIMITS))).toBe("accepted");
+  });
+});
+
+describe("one byte order mark at most (XML 1.0 §4.3.3: a signature, not content)", () => {
+  const doc = `<?xml version="1.0" encoding="UTF-8"?><a>x</a>`;
+  it.each([
+    ["two BOMs", `\uFEFF\uFEFF${doc}`],
+    ["two BOMs before a bare root", `\uFEFF\uFEFF<a/>`],
+    ["a BOM, white space, a BOM", `\uFEFF \uFEFF<a/>`],
+    ["a BOM after the declaration's place, before the root", `\uFEFF\n\uFEFF<a/>`],
+    ["three BOMs", `\uFEFF\uFEFF\uFEFF<a/>`],
+  ])("text: %s → xml_malformed", (_what, text) => {
+    expect(outcome(() => parseUntrustedXml(text, LIMITS))).toBe("xml_malformed");
+  });
+
+  it.each([
+    ["two UTF-8 BOMs", Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf, 0xef, 0xbb, 0xbf]), Buffer.from(doc)])],
+    ["a BOM and an encoded U+FEFF after white space", Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(" \uFEFF<a/>")])],
+  ])("bytes: %s → refused before any parser", (_what, bytes) => {
+    expect(outcome(() => parseUntrustedXml(bytesToXmlText(bytes), LIMITS))).toBe("xml_malformed");
+  });
+
+  it("one BOM, as bytes or as text, is still accepted", () => {
+    expect(outcome(() => parseUntrustedXml(bytesToXmlText(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(doc)])), LIMITS))).toBe("accepted");
+    expect(outcome(() => parseUntrustedXml(`\uFEFF${doc}`, LIMITS))).toBe("accepted");
   });
 });
 
