@@ -9,6 +9,8 @@ import { introspectRoute } from "./routes/introspect.js";
 import { samlMetadataRoute, type SpMetadataFor } from "./routes/saml-metadata.js";
 import type { OwnTokenVerifier } from "../tokens/self-token.js";
 import { errorHandler } from "./error-response.js";
+import type { PlainHandler } from "./plain.js";
+import { installTokenLane } from "./token-lane.js";
 import { requestScopeMiddleware } from "../log/request-scope.js";
 import { advertisedTokenTypes } from "../subject/verifiers.js";
 
@@ -42,14 +44,18 @@ export function createApp(options: AppOptions): Express {
   app.set("trust proxy", typeof options.trustProxy === "object" ? [...options.trustProxy] : options.trustProxy ?? false);
   // RFC 6749 §5.1 / RFC 8693 §2.2: token responses must not be cached; applied to every response.
   // Every request's id (X-Request-Id) and W3C trace context, for its log lines, exemplars and spans.
-  app.use(requestScopeMiddleware());
-  app.use((_req, res, next) => {
-    res.setHeader("Cache-Control", "no-store");
-    res.setHeader("Pragma", "no-cache");
-    res.setHeader("X-Content-Type-Options", "nosniff");
-    next();
-  });
-  app.use(tokenRoute({ grants: options.grants, services: options.services, clients: options.clients, now: options.now }));
+  const first: PlainHandler[] = [
+    requestScopeMiddleware(),
+    (_req, res, next) => {
+      res.setHeader("Cache-Control", "no-store");
+      res.setHeader("Pragma", "no-cache");
+      res.setHeader("X-Content-Type-Options", "nosniff");
+      next();
+    },
+  ];
+  for (const m of first) app.use(m);
+  const token = tokenRoute({ grants: options.grants, services: options.services, clients: options.clients, now: options.now });
+  app.use(token.router);
   app.use(
     discoveryRoutes({
       issuer: options.services.issuer,
@@ -80,6 +86,9 @@ export function createApp(options: AppOptions): Express {
   app.use((_req, res) => {
     res.status(404).json({ error: "not_found" });
   });
-  app.use(errorHandler(options.services.log));
+  const onError = errorHandler(options.services.log);
+  app.use(onError);
+  // POST /token on node's own objects, the same chain (http/token-lane.ts).
+  installTokenLane(app, { endpoint: token, before: first, onError });
   return app;
 }

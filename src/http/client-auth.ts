@@ -1,4 +1,3 @@
-import type { NextFunction, Request, RequestHandler, Response } from "express";
 import { Passport } from "passport";
 import { Strategy } from "passport-strategy";
 import { OAuthError, refuse } from "../oauth/errors.js";
@@ -7,6 +6,7 @@ import type { ClientRegistry } from "../clients/registry.js";
 import { single, type Form } from "../oauth/params.js";
 import { remoteAddress } from "../limits/remote-address.js";
 import { presentedCertificate } from "../clients/mtls.js";
+import type { OAuthRequest, PlainHandler } from "./plain.js";
 
 /**
  * Client authentication at the token endpoint (RFC 6749 §2.3.1): `client_secret_basic`,
@@ -43,7 +43,7 @@ class ClientSecretBasicStrategy extends Strategy {
   constructor(private readonly verify: Verify) {
     super();
   }
-  override authenticate(req: Request): void {
+  override authenticate(req: OAuthRequest): void {
     let creds: { id: string; secret: string };
     try {
       creds = parseBasicCredentials(req.headers.authorization ?? "");
@@ -68,7 +68,7 @@ class ClientSecretPostStrategy extends Strategy {
   constructor(private readonly verify: Verify) {
     super();
   }
-  override authenticate(req: Request): void {
+  override authenticate(req: OAuthRequest): void {
     let id: string | undefined;
     let secret: string | undefined;
     try {
@@ -95,7 +95,7 @@ class PrivateKeyJwtStrategy extends Strategy {
   constructor(private readonly clients: ClientRegistry) {
     super();
   }
-  override authenticate(req: Request): void {
+  override authenticate(req: OAuthRequest): void {
     let type: string | undefined;
     let assertion: string | undefined;
     let id: string | undefined;
@@ -123,7 +123,7 @@ class TlsClientAuthStrategy extends Strategy {
   constructor(private readonly clients: ClientRegistry) {
     super();
   }
-  override authenticate(req: Request): void {
+  override authenticate(req: OAuthRequest): void {
     let id: string | undefined;
     try {
       id = single(req.body as Form, "client_id");
@@ -150,7 +150,7 @@ declare module "express-serve-static-core" {
 }
 
 /** Express middleware: picks the one method the request uses and runs its passport strategy. */
-export function authenticateClient(clients: ClientRegistry): RequestHandler {
+export function authenticateClient(clients: ClientRegistry): PlainHandler {
   const passport = new Passport();
   const verify: Verify = (id, secret, address) => clients.authenticate(id, secret, address);
   passport.use(new ClientSecretBasicStrategy(verify));
@@ -160,7 +160,7 @@ export function authenticateClient(clients: ClientRegistry): RequestHandler {
   const certificates = clients.acceptsCertificates;
   if (certificates) passport.use(new TlsClientAuthStrategy(clients));
 
-  return (req: Request, res: Response, next: NextFunction) => {
+  return (req, res, next) => {
     const form = req.body as Form;
     const usesHeader = req.headers.authorization !== undefined;
     const usesPost = Object.hasOwn(form, "client_secret");

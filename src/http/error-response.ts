@@ -1,4 +1,5 @@
-import type { ErrorRequestHandler, Response } from "express";
+import type { ServerResponse } from "node:http";
+import type { ErrorRequestHandler } from "express";
 import { OAuthError, isOAuthError, type Reason } from "../oauth/errors.js";
 import { StepFailure } from "../exchange/pipeline.js";
 import type { Logger } from "../log/logger.js";
@@ -28,7 +29,7 @@ export function observeOAuthErrors(app: object, observer: OAuthErrorObserver): v
  * Anything that is not an OAuthError is a bug and becomes an opaque `server_error`.
  * Every such response is counted here, by code, reason and status, whichever endpoint refused.
  */
-export function sendOAuthError(res: Response, err: OAuthError, status = HTTP_STATUS[err.reason] ?? err.status): void {
+export function sendOAuthError(res: ServerResponse & { app?: object }, err: OAuthError, status = HTTP_STATUS[err.reason] ?? err.status): void {
   try {
     (res.app ? observers.get(res.app) : undefined)?.(err.code, err.reason, status);
   } catch {
@@ -39,7 +40,20 @@ export function sendOAuthError(res: Response, err: OAuthError, status = HTTP_STA
   }
   // The refusal knows when a retry can succeed (e.g. a JWT issuer's fetch cooldown); default 1 s.
   if (err.code === "temporarily_unavailable") res.setHeader("Retry-After", String(Math.max(1, Math.ceil(err.retryAfterSeconds ?? 1))));
-  res.status(status).json({ error: err.code, error_description: err.reason });
+  sendJson(res, status, { error: err.code, error_description: err.reason });
+}
+
+/**
+ * A JSON answer on node's own response object, as Express's `res.json` writes it (the same
+ * Content-Type; Content-Length from the one write), so the token endpoint's fast lane
+ * (http/token-lane.ts) and the Express routes answer alike.
+ */
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.statusCode = status;
+  res.setHeader("Content-Type", "application/json; charset=utf-8");
+  res.setHeader("Content-Length", Buffer.byteLength(text));
+  res.end(text);
 }
 
 /** body-parser's error types (body-parser 2, raw-body 3) and the refusal each one is. */
@@ -72,8 +86,9 @@ export function toOAuthError(e: unknown): OAuthError {
   return new OAuthError("internal_error", { cause: e });
 }
 
-export function errorHandler(log: Logger): ErrorRequestHandler {
-  return (e: unknown, _req, res, next) => {
+/** The error middleware of the app, and of the token endpoint's fast lane (plain node objects). */
+export function errorHandler(log: Logger): ErrorRequestHandler & ((e: unknown, req: unknown, res: ServerResponse, next: (e?: unknown) => void) => void) {
+  return (e: unknown, _req: unknown, res: ServerResponse, next: (e?: unknown) => void) => {
     if (res.headersSent) return next(e);
     const err = toOAuthError(e);
     if (err.code === "server_error") {

@@ -1,5 +1,7 @@
-import express, { type NextFunction, type Request, type RequestHandler, type Response } from "express";
+import express from "express";
+import typeis from "type-is";
 import { refuse } from "../oauth/errors.js";
+import type { PlainHandler } from "./plain.js";
 
 /**
  * Every `charset=` value in a Content-Type header, lowercased (RFC 9110 §8.3.2: token or
@@ -22,12 +24,13 @@ function charsetsOf(contentType: string): string[] {
  * compressed stream ever reaches a decompressor; a charset other than UTF-8 is 415
  * charset_unsupported. Every other body-parser failure maps onto its 4xx in error-response.ts.
  */
-export function formBody(options: { limitBytes: number; maxParameters: number }): RequestHandler[] {
+export function formBody(options: { limitBytes: number; maxParameters: number }): PlainHandler[] {
   return [
-    (req: Request, _res: Response, next: NextFunction) => {
+    (req, _res, next) => {
       const encoding = req.headers["content-encoding"];
       if (encoding !== undefined && encoding.trim().toLowerCase() !== "identity") return next(refuse("content_encoding_unsupported"));
-      if (!req.is("application/x-www-form-urlencoded")) return next(refuse("content_type_unsupported"));
+      // type-is, as Express's req.is: no body (no Content-Length, no Transfer-Encoding) is no form either.
+      if (!typeis(req, ["application/x-www-form-urlencoded"])) return next(refuse("content_type_unsupported"));
       if (charsetsOf(req.headers["content-type"] ?? "").some((c) => c !== "utf-8")) return next(refuse("charset_unsupported"));
       next();
     },

@@ -1,4 +1,4 @@
-import type { Request } from "express";
+import type { IncomingMessage } from "node:http";
 
 /**
  * The client's address for per-address limits: the TCP peer (`req.socket.remoteAddress`), unless
@@ -7,6 +7,6 @@ import type { Request } from "express";
  * X-Forwarded-For is ignored: any caller can write it, and a spoofed one would let an attacker pick
  * a fresh address for each guess, or block someone else's.
  */
-export function remoteAddress(req: Request): string | undefined {
+export function remoteAddress(req: IncomingMessage & { ip?: string | undefined }): string | undefined {
   return req.ip ?? req.socket.remoteAddress;
 }

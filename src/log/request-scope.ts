@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { RequestHandler } from "express";
+import type { PlainHandler } from "../http/plain.js";
 import { runInRequestScope } from "./context.js";
 import { parseTraceparent } from "../tracing/traceparent.js";
 
@@ -18,7 +18,7 @@ export function requestIdOf(header: string | string[] | undefined): string {
  * First middleware of the app: gives the request its id (answered in X-Request-Id) and the
  * caller's trace context, and serves the rest of the request inside that scope (log/context.ts).
  */
-export function requestScopeMiddleware(): RequestHandler {
+export function requestScopeMiddleware(): PlainHandler {
   return (req, res, next) => {
     const requestId = requestIdOf(req.headers["x-request-id"]);
     res.setHeader("X-Request-Id", requestId);

@@ -76,11 +76,12 @@ describe("an internal fault of the verifier in the HTTP error path", () => {
     const logs: LogEvent[] = [];
     let status = 0;
     let body: unknown;
+    // node's ServerResponse, as far as the one serializer uses it (http/error-response.ts sendJson).
     const res = {
       headersSent: false,
+      set statusCode(s: number) { status = s; },
       setHeader: () => undefined,
-      status(s: number) { status = s; return this; },
-      json(b: unknown) { body = b; return this; },
+      end(text: string) { body = JSON.parse(text); },
     };
     const fault = refuse("signature_verifier_failed", new TypeError("<saml:Assertion>alice</saml:Assertion>"));
     errorHandler((e) => logs.push(e))(fault, {} as never, res as never, () => undefined);

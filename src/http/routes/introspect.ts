@@ -1,8 +1,11 @@
-import type { Request, Response, Router } from "express";
+import type { ServerResponse } from "node:http";
+import type { Router } from "express";
 import { isOAuthError, refuse } from "../../oauth/errors.js";
 import type { ClientRegistry } from "../../clients/registry.js";
 import type { OwnTokenVerifier } from "../../tokens/self-token.js";
 import { oauthEndpoint } from "../oauth-endpoint.js";
+import { sendJson } from "../error-response.js";
+import type { OAuthRequest } from "../plain.js";
 import { required, single, type Form } from "../../oauth/params.js";
 
 /**
@@ -21,7 +24,7 @@ export function introspectRoute(options: {
   return oauthEndpoint(
     "/introspect",
     { clients: options.clients, maxBodyBytes: options.maxBodyBytes, maxParameters: 16 },
-    async (req: Request, res: Response) => {
+    async (req: OAuthRequest, res: ServerResponse) => {
       if (!req.client!.introspect) throw refuse("grant_not_allowed");
       const form = req.body as Form;
       const token = required(form, "token");
@@ -31,19 +34,19 @@ export function introspectRoute(options: {
         payload = (await options.verifyOwnToken(token, options.now())).payload;
       } catch (e) {
         if (!isOAuthError(e)) throw e;
-        res.json({ active: false });
+        sendJson(res, 200, { active: false });
         return;
       }
       // RFC 7662 §4: a resource server learns only about tokens meant for it. A token for another
       // audience is "inactive" to this caller, which also stops it testing stolen tokens.
       const aud = typeof payload.aud === "string" ? [payload.aud] : Array.isArray(payload.aud) ? payload.aud : [];
       if (!aud.some((a) => req.client!.audiences.includes(String(a)))) {
-        res.json({ active: false });
+        sendJson(res, 200, { active: false });
         return;
       }
       // RFC 7662 §2.2 token_type; `cnf` (RFC 9449 §6.2, RFC 8705 §3.2) is among the payload's claims.
       const cnf = payload.cnf as { jkt?: unknown } | undefined;
-      res.json({ ...payload, active: true, token_type: typeof cnf?.jkt === "string" ? "DPoP" : "Bearer" });
+      sendJson(res, 200, { ...payload, active: true, token_type: typeof cnf?.jkt === "string" ? "DPoP" : "Bearer" });
     },
-  );
+  ).router;
 }

@@ -1,13 +1,14 @@
-import type { NextFunction, Request, Response, Router } from "express";
+import type { ServerResponse } from "node:http";
 import { OAuthError, refuse } from "../../oauth/errors.js";
 import { runSteps, StepFailure, type ExchangeContext } from "../../exchange/pipeline.js";
 import type { Grant } from "../../grants/grant.js";
 import type { ExchangeServices } from "../../exchange/services.js";
 import type { ClientRegistry } from "../../clients/registry.js";
 import type { ClientConfig } from "../../config/schema.js";
-import { oauthEndpoint } from "../oauth-endpoint.js";
+import { oauthEndpoint, type OAuthEndpoint } from "../oauth-endpoint.js";
 import { required, type Form } from "../../oauth/params.js";
-import { toOAuthError } from "../error-response.js";
+import { sendJson, toOAuthError } from "../error-response.js";
+import type { Next, OAuthRequest } from "../plain.js";
 import { TOKEN_TYPE_ID_JAG } from "../../idjag/constants.js";
 import { presentedCertificate } from "../../clients/mtls.js";
 
@@ -22,13 +23,13 @@ export function tokenRoute(options: {
   services: ExchangeServices;
   clients: ClientRegistry;
   now: () => number;
-}): Router {
+}): OAuthEndpoint {
   const { services } = options;
   const grants = new Map(options.grants.map((g) => [g.grantType, g]));
   return oauthEndpoint(
     "/token",
     { clients: options.clients, maxBodyBytes: services.limits.maxBodyBytes, maxParameters: 64 },
-    async (req: Request, res: Response, next: NextFunction) => {
+    async (req: OAuthRequest, res: ServerResponse, next: Next) => {
       const client = req.client!;
       const form = req.body as Form;
       let ctx: ExchangeContext | undefined;
@@ -54,7 +55,7 @@ export function tokenRoute(options: {
         logExchange(services, { client, ctx, grantType: grant.grantType, outcome: "issued", jti: ctx.issued!.jti });
         // RFC 6749 §5.1: `scope` is required when it differs from the request. A requested scope is
         // granted exactly or refused (decide_scope), so it differs only when defaults applied.
-        res.status(200).json({
+        sendJson(res, 200, {
           access_token: ctx.issued!.token,
           // RFC 9449 §5: a DPoP-bound token is of type DPoP; a certificate-bound one stays Bearer (RFC 8705 §3).
           token_type: ctx.confirmation?.jkt !== undefined ? "DPoP" : "Bearer",

@@ -1,0 +1,23 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { ClientConfig } from "../config/schema.js";
+
+/**
+ * What the OAuth endpoints read of a request: node's own IncomingMessage plus the three things the
+ * middleware of an endpoint adds (the parsed form, the caller's address, the authenticated client).
+ * Express's Request has all of it, so the same handlers serve through Express (every other path
+ * and method) and through the token endpoint's fast lane (http/token-lane.ts), which gives them
+ * node's objects as they are.
+ */
+export interface OAuthRequest extends IncomingMessage {
+  /** The form (http/form.ts, body-parser's urlencoded). */
+  body?: unknown;
+  /** The caller's address under `server.trustProxy` (Express's `req.ip`, proxy-addr). */
+  readonly ip?: string | undefined;
+  /** The authenticated OAuth client, set by http/client-auth.ts. */
+  client?: ClientConfig;
+}
+
+export type Next = (err?: unknown) => void;
+
+/** A connect-style handler on node's objects: what Express, body-parser and passport all call. */
+export type PlainHandler = (req: OAuthRequest, res: ServerResponse, next: Next) => void;
