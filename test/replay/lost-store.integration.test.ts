@@ -60,6 +60,18 @@ async function ready(b: TestBridge): Promise<void> {
   await waitUntil(async () => (await b.http.get("/readyz")).status === 200, 5_000, "bridge never became ready");
 }
 
+/** An initialised store on `r`, a ready bridge on it, and one assertion that got a token. */
+async function oneUsed(r: TestRedis, quarantineOnServerChange: boolean): Promise<{ b: TestBridge; used: string }> {
+  await initialise(r);
+  const b = await bridgeOn(r, (c) => {
+    c.replay.quarantineOnServerChange = quarantineOnServerChange;
+  });
+  await ready(b);
+  const used = signedAssertion(b);
+  expect((await exchange(b, { xml: used, scope: "read" })).status).toBe(200);
+  return { b, used };
+}
+
 async function connected(b: TestBridge): Promise<void> {
   await waitUntil(async () => (await b.http.get("/readyz")).body.replay_store !== "down", 8_000, "bridge never connected");
 }
@@ -215,13 +227,7 @@ describe("lost without a reconnect", () => {
 describe("a new Redis server with its data (restart with AOF, or a failover to a full replica)", () => {
   async function restartPersistent(quarantineOnServerChange: boolean): Promise<{ b: TestBridge; used: string }> {
     const r = await redis({ persistent: true });
-    await initialise(r);
-    const b = await bridgeOn(r, (c) => {
-      c.replay.quarantineOnServerChange = quarantineOnServerChange;
-    });
-    await ready(b);
-    const used = signedAssertion(b);
-    expect((await exchange(b, { xml: used, scope: "read" })).status).toBe(200);
+    const { b, used } = await oneUsed(r, quarantineOnServerChange);
     await r.kill();
     await r.start({ persistent: true });
     await connected(b);
@@ -250,13 +256,7 @@ describe("a server that became a replica keeps its address, its data and its run
   async function demoted(quarantineOnServerChange: boolean): Promise<{ b: TestBridge; r: TestRedis; used: string }> {
     const r = await redis();
     const next = await redis();
-    await initialise(r);
-    const b = await bridgeOn(r, (c) => {
-      c.replay.quarantineOnServerChange = quarantineOnServerChange;
-    });
-    await ready(b);
-    const used = signedAssertion(b);
-    expect((await exchange(b, { xml: used, scope: "read" })).status).toBe(200);
+    const { b, used } = await oneUsed(r, quarantineOnServerChange);
     // `next` takes a full copy and becomes the master; `r` becomes its replica (the same data back).
     await next.cmd("REPLICAOF", "127.0.0.1", String(r.port));
     await waitUntil(async () => /master_link_status:up/.test(String(await next.cmd("INFO", "replication"))), 8_000, "the copy never synced");
