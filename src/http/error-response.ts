@@ -1,5 +1,4 @@
 import type { ServerResponse } from "node:http";
-import type { ErrorRequestHandler } from "express";
 import { OAuthError, isOAuthError, type Reason } from "../oauth/errors.js";
 import { StepFailure } from "../exchange/pipeline.js";
 import type { Logger } from "../log/logger.js";
@@ -86,9 +85,12 @@ export function toOAuthError(e: unknown): OAuthError {
   return new OAuthError("internal_error", { cause: e });
 }
 
+/** An error middleware on node's own objects: Express's error handler shape, and the token lane's. */
+export type PlainErrorHandler = (e: unknown, req: unknown, res: ServerResponse, next: (e?: unknown) => void) => void;
+
 /** The error middleware of the app, and of the token endpoint's fast lane (plain node objects). */
-export function errorHandler(log: Logger): ErrorRequestHandler & ((e: unknown, req: unknown, res: ServerResponse, next: (e?: unknown) => void) => void) {
-  return (e: unknown, _req: unknown, res: ServerResponse, next: (e?: unknown) => void) => {
+export function errorHandler(log: Logger): PlainErrorHandler {
+  return (e, _req, res, next) => {
     if (res.headersSent) return next(e);
     const err = toOAuthError(e);
     if (err.code === "server_error") {

@@ -5,7 +5,7 @@ import { refuse } from "../oauth/errors.js";
 import { authenticateClient } from "./client-auth.js";
 import { sendOAuthError } from "./error-response.js";
 import { formBody } from "./form.js";
-import type { Next, OAuthRequest, PlainHandler } from "./plain.js";
+import { runChain, type Next, type OAuthRequest, type PlainHandler } from "./plain.js";
 
 /**
  * An OAuth endpoint of the bridge (the token endpoint, RFC 6749 §3.2; introspection, RFC 7662 §2.1):
@@ -43,19 +43,6 @@ export function oauthEndpoint(
   return {
     path,
     router,
-    serve(req, res, done) {
-      let i = 0;
-      const next: Next = (err) => {
-        if (err !== undefined && err !== null) return done(err);
-        const h = chain[i++];
-        if (!h) return done();
-        try {
-          h(req, res, next);
-        } catch (e) {
-          done(e);
-        }
-      };
-      next();
-    },
+    serve: (req, res, done) => runChain(chain, req, res, done),
   };
 }

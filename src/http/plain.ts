@@ -21,3 +21,23 @@ export type Next = (err?: unknown) => void;
 
 /** A connect-style handler on node's objects: what Express, body-parser and passport all call. */
 export type PlainHandler = (req: OAuthRequest, res: ServerResponse, next: Next) => void;
+
+/**
+ * Runs `chain` in order the way Express runs a route's handlers: each calls `next()` to go on or
+ * `next(err)` to stop; a throw is `next(err)`. `done(err)` gets the first refusal, `done()` a chain
+ * whose last handler went on without answering.
+ */
+export function runChain(chain: readonly PlainHandler[], req: OAuthRequest, res: ServerResponse, done: Next): void {
+  let i = 0;
+  const next: Next = (err) => {
+    if (err !== undefined && err !== null) return done(err);
+    const h = chain[i++];
+    if (!h) return done();
+    try {
+      h(req, res, next);
+    } catch (e) {
+      done(e);
+    }
+  };
+  next();
+}

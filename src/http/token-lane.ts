@@ -1,8 +1,9 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Express } from "express";
 import proxyaddr from "proxy-addr";
+import type { PlainErrorHandler } from "./error-response.js";
 import type { OAuthEndpoint } from "./oauth-endpoint.js";
-import type { Next, OAuthRequest, PlainHandler } from "./plain.js";
+import { runChain, type Next, type OAuthRequest, type PlainHandler } from "./plain.js";
 
 /**
  * The token endpoint's fast lane: `POST /token` (that exact request target, the form every client
@@ -26,7 +27,7 @@ export function installTokenLane(app: Express, o: {
   /** The app's first middleware (request id and trace context, then the no-store headers). */
   before: readonly PlainHandler[];
   /** The app's error middleware. */
-  onError: (e: unknown, req: OAuthRequest, res: ServerResponse, next: Next) => void;
+  onError: PlainErrorHandler;
 }): void {
   // Express's `app(req, res)` is `app.handle(req, res, next)` (express/lib/express.js, 4.x and
   // 5.x; not in its type declarations): replaced on this app only. test/http/token-lane.test.ts
@@ -45,24 +46,13 @@ export function installTokenLane(app: Express, o: {
     // (the limits key on it), and the app whose error counter the serializer feeds.
     Object.defineProperty(req, "ip", { value: proxyaddr(req, app.get("trust proxy fn") as (addr: string, i: number) => boolean), enumerable: true });
     (res as ServerResponse & { app?: object }).app = app;
-    let i = 0;
-    const failed = (e: unknown): void => {
+    runChain(chain, req, res, (err) => {
+      // The chain always answers; one that went on past its end is a bug, answered as one.
+      const e = err ?? new Error("token endpoint chain ended without an answer");
       o.onError(e, req, res, (unhandled) => {
         // Headers already sent: nothing can be answered any more; the connection goes.
         if (unhandled !== undefined) res.destroy();
       });
-    };
-    const next: Next = (err) => {
-      if (err !== undefined && err !== null) return failed(err);
-      const h = chain[i++];
-      // The chain always answers; one that did not is a bug, answered as one.
-      if (!h) return failed(new Error("token endpoint chain ended without an answer"));
-      try {
-        h(req, res, next);
-      } catch (e) {
-        failed(e);
-      }
-    };
-    next();
+    });
   }
 }
