@@ -89,6 +89,6 @@ export function createApp(options: AppOptions): Express {
   const onError = errorHandler(options.services.log);
   app.use(onError);
   // POST /token on node's own objects, the same chain (http/token-lane.ts).
-  installTokenLane(app, { endpoint: token, before: first, onError });
+  installTokenLane(app, { endpoint: token, before: first, onError, log: options.services.log });
   return app;
 }

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Express } from "express";
 import proxyaddr from "proxy-addr";
 import type { PlainErrorHandler } from "./error-response.js";
+import type { Logger } from "../log/logger.js";
 import type { OAuthEndpoint } from "./oauth-endpoint.js";
 import { runChain, type Next, type OAuthRequest, type PlainHandler } from "./plain.js";
 
@@ -28,6 +29,8 @@ export function installTokenLane(app: Express, o: {
   before: readonly PlainHandler[];
   /** The app's error middleware. */
   onError: PlainErrorHandler;
+  /** Where a response that had to be cut is logged (the error class only, never the message). */
+  log?: Logger;
 }): void {
   // Express's `app(req, res)` is `app.handle(req, res, next)` (express/lib/express.js, 4.x and
   // 5.x; not in its type declarations): replaced on this app only. test/http/token-lane.test.ts
@@ -44,15 +47,33 @@ export function installTokenLane(app: Express, o: {
   function serve(req: OAuthRequest, res: ServerResponse): void {
     // What Express's req.ip and res.app would give: the caller's address under server.trustProxy
     // (the limits key on it), and the app whose error counter the serializer feeds.
-    Object.defineProperty(req, "ip", { value: proxyaddr(req, app.get("trust proxy fn") as (addr: string, i: number) => boolean), enumerable: true });
+    Object.defineProperty(req, "ip", {
+      value: proxyaddr(req, app.get("trust proxy fn") as (addr: string, i: number) => boolean), enumerable: true, writable: true, configurable: true,
+    });
     (res as ServerResponse & { app?: object }).app = app;
+    let answered = false;
     runChain(chain, req, res, (err) => {
+      // One error answer per request, whatever the chain does after it.
+      if (answered) return;
+      answered = true;
       // The chain always answers; one that went on past its end is a bug, answered as one.
       const e = err ?? new Error("token endpoint chain ended without an answer");
-      o.onError(e, req, res, (unhandled) => {
-        // Headers already sent: nothing can be answered any more; the connection goes.
-        if (unhandled !== undefined) res.destroy();
-      });
+      try {
+        o.onError(e, req, res, (unhandled) => {
+          // Headers already sent: nothing can be answered any more; the connection goes (as
+          // Express's final handler does), and the log says why.
+          if (unhandled !== undefined) cut(res, unhandled);
+        });
+      } catch (fault) {
+        // The error handler itself failed: Express would answer 500 from its final handler; here
+        // the request must not hang nor the process die: the connection goes.
+        cut(res, fault);
+      }
     });
+  }
+
+  function cut(res: ServerResponse, cause: unknown): void {
+    o.log?.({ event: "internal_error", reason: "response_cut", error: cause instanceof Error ? cause.name : typeof cause });
+    res.destroy();
   }
 }

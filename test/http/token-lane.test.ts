@@ -8,6 +8,7 @@
  * headers, refusals of every layer included (form, client authentication, grant, steps).
  */
 import { IncomingMessage, ServerResponse } from "node:http";
+import { connect } from "node:net";
 import express from "express";
 import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -86,6 +87,46 @@ describe("which requests take the lane", () => {
       expect(r.headers["content-type"]).toBe("application/json; charset=utf-8");
     }
   });
+
+  it("an error handler that throws cuts that one connection (logged by class), and the next request is served", async () => {
+    const logs: Record<string, unknown>[] = [];
+    let calls = 0;
+    const app = express();
+    installTokenLane(app, {
+      endpoint: { path: "/token", router: express.Router(), serve: (_req, res, done) => (calls++ === 0 ? done(new Error("x")) : res.end("ok")) },
+      before: [],
+      onError: () => { throw new TypeError("<secret>"); },
+      log: (e) => void logs.push(e),
+    });
+    const server = app.listen(0);
+    try {
+      const agent = request(server);
+      await expect(agent.post("/token").send("a=b")).rejects.toThrow(/socket hang up|ECONNRESET/);
+      expect((await agent.post("/token").send("a=b")).text).toBe("ok");
+      expect(logs).toEqual([{ event: "internal_error", reason: "response_cut", error: "TypeError" }]);
+    } finally {
+      server.close();
+    }
+  });
+
+  it("an absolute-form request target (POST http://host/token) is Express's", async () => {
+    const { app, seen } = appWithLane();
+    const server = app.listen(0);
+    try {
+      const port = (server.address() as { port: number }).port;
+      await new Promise<void>((resolve, reject) => {
+        const socket = connect(port, "127.0.0.1", () => {
+          socket.end(`POST http://127.0.0.1:${port}/token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 3\r\nConnection: close\r\n\r\na=b`);
+        });
+        socket.on("data", () => undefined);
+        socket.on("close", () => resolve());
+        socket.on("error", reject);
+      });
+    } finally {
+      server.close();
+    }
+    expect(seen.map((x) => x.lane)).toEqual([false]);
+  });
 });
 
 describe("the lane answers as Express does (the same requests, both ways)", () => {
@@ -122,7 +163,7 @@ describe("the lane answers as Express does (the same requests, both ways)", () =
     ["an empty body", { body: "" }],
   ];
 
-  const HEADERS = ["content-type", "cache-control", "pragma", "x-content-type-options", "www-authenticate", "retry-after", "allow"];
+  const HEADERS = ["content-type", "content-length", "cache-control", "pragma", "x-content-type-options", "www-authenticate", "retry-after", "allow"];
   let used = "";
   async function send(path: string, s: Shape): Promise<{ status: number; body: unknown; headers: Record<string, unknown>; requestId: boolean }> {
     let body = typeof s.body === "function" ? s.body() : s.body ?? form({ subject_token: "abc" });
@@ -134,7 +175,9 @@ describe("the lane answers as Express does (the same requests, both ways)", () =
     const b = r.body as Record<string, unknown>;
     // Two good exchanges issue two different tokens: compare their shape.
     const shown = typeof b?.access_token === "string" ? { ...b, access_token: "<jwt>" } : b;
-    return { status: r.status, body: shown, headers: Object.fromEntries(HEADERS.map((h) => [h, r.headers[h]])), requestId: /^[\w-]+$/.test(String(r.headers["x-request-id"])) };
+    // (and their lengths may differ with the token's random parts: compared for refusals only).
+    const headers = HEADERS.filter((h) => !(h === "content-length" && shown !== b));
+    return { status: r.status, body: shown, headers: Object.fromEntries(headers.map((h) => [h, r.headers[h]])), requestId: /^[\w-]+$/.test(String(r.headers["x-request-id"])) };
   }
 
   it.each(shapes)("%s", async (_what, s) => {
