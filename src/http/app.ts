@@ -10,7 +10,7 @@ import { samlMetadataRoute, type SpMetadataFor } from "./routes/saml-metadata.js
 import type { OwnTokenVerifier } from "../tokens/self-token.js";
 import { errorHandler } from "./error-response.js";
 import type { PlainHandler } from "./plain.js";
-import { installTokenLane } from "./token-lane.js";
+import { assertLaneMatchesApp, installTokenLane } from "./token-lane.js";
 import { requestScopeMiddleware } from "../log/request-scope.js";
 import { advertisedTokenTypes } from "../subject/verifiers.js";
 
@@ -90,5 +90,6 @@ export function createApp(options: AppOptions): Express {
   app.use(onError);
   // POST /token on node's own objects, the same chain (http/token-lane.ts).
   installTokenLane(app, { endpoint: token, before: first, onError, log: options.services.log });
+  assertLaneMatchesApp(app, [...first, token.router]);
   return app;
 }

@@ -33,6 +33,9 @@ export function oauthEndpoint(
     (req, res, next) => {
       handler(req, res, next).catch(next);
     },
+    // A handler answers or refuses; one that went on instead is a bug, answered as one (500) on
+    // both ways in, rather than Express falling through to the 405 below.
+    (_req, _res, next) => next(new Error(`${path}: the handler neither answered nor refused`)),
   ];
   const router = Router();
   router.post(path, ...chain);

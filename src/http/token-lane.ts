@@ -56,7 +56,8 @@ export function installTokenLane(app: Express, o: {
       // One error answer per request, whatever the chain does after it.
       if (answered) return;
       answered = true;
-      // The chain always answers; one that went on past its end is a bug, answered as one.
+      // The endpoint's chain ends in a refusal (oauth-endpoint.ts): `err` is always set; should it
+      // not be, that is a bug too.
       const e = err ?? new Error("token endpoint chain ended without an answer");
       try {
         o.onError(e, req, res, (unhandled) => {
@@ -75,5 +76,18 @@ export function installTokenLane(app: Express, o: {
   function cut(res: ServerResponse, cause: unknown): void {
     o.log?.({ event: "internal_error", reason: "response_cut", error: cause instanceof Error ? cause.name : typeof cause });
     res.destroy();
+  }
+}
+
+/**
+ * The lane runs `before` and then the endpoint: anything the app runs between them for every
+ * request (a middleware added later with app.use) would be skipped for POST /token. So the app's
+ * first layers must be exactly those handlers, in that order; start-up stops otherwise.
+ */
+export function assertLaneMatchesApp(app: Express, handlers: readonly unknown[]): void {
+  const stack = (app as unknown as { router?: { stack?: readonly { handle?: unknown }[] } }).router?.stack ?? [];
+  const mismatch = handlers.findIndex((h, i) => stack[i]?.handle !== h);
+  if (mismatch !== -1) {
+    throw new Error(`token lane: the app's layer ${mismatch} is not the one the lane runs there; POST /token would skip a middleware the app runs for every other request`);
   }
 }

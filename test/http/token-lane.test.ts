@@ -199,3 +199,42 @@ describe("the lane answers as Express does (the same requests, both ways)", () =
     expect(await count()).toBe(before + 2);
   });
 });
+
+describe("a handler that neither answers nor refuses is a bug, answered alike both ways", () => {
+  it("500 server_error through the lane and through Express (never Express's 405 for a POST)", async () => {
+    const { oauthEndpoint } = await import("../../src/http/oauth-endpoint.js");
+    const app = express();
+    const client = { id: "c" };
+    const registry = { authenticate: async () => client, acceptsClientAssertions: false, acceptsCertificates: false };
+    const endpoint = oauthEndpoint("/token", { clients: registry as never, maxBodyBytes: 1024, maxParameters: 8 }, async (_req, _res, next) => next());
+    app.use(endpoint.router);
+    const onError = errorHandler(() => undefined);
+    app.use(onError);
+    installTokenLane(app, { endpoint, before: [], onError });
+    for (const path of ["/token", "/token/"]) {
+      const r = await request(app).post(path).auth("c", "s").type("form").send("grant_type=x");
+      expect({ path, status: r.status, body: r.body }).toEqual({ path, status: 500, body: { error: "server_error", error_description: "internal_error" } });
+    }
+  });
+});
+
+describe("the lane runs what the app runs first, or start-up stops", () => {
+  it("a middleware between the app's first layers and the token router is refused by name of the rule", async () => {
+    const { assertLaneMatchesApp } = await import("../../src/http/token-lane.js");
+    const scope = (_q: unknown, _s: unknown, next: () => void): void => next();
+    const router = express.Router();
+    const good = express();
+    good.use(scope);
+    good.use(router);
+    expect(() => assertLaneMatchesApp(good, [scope, router])).not.toThrow();
+    const extra = express();
+    extra.use(scope);
+    extra.use((_q, _s, next) => next()); // e.g. a rate limiter added later for every request
+    extra.use(router);
+    expect(() => assertLaneMatchesApp(extra, [scope, router])).toThrow(/token lane: the app's layer 1/);
+    const swapped = express();
+    swapped.use(router);
+    swapped.use(scope);
+    expect(() => assertLaneMatchesApp(swapped, [scope, router])).toThrow(/layer 0/);
+  });
+});
