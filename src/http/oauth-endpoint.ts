@@ -18,7 +18,7 @@ import { runChain, type Next, type OAuthRequest, type PlainHandler } from "./pla
 export interface OAuthEndpoint {
   readonly path: string;
   readonly router: Router;
-  /** Runs the chain; `done(err)` gets every refusal (and `done()` a chain that ended unanswered). */
+  /** Runs the chain; `done(err)` gets every refusal (the chain's last handler is one: see below). */
   serve(req: OAuthRequest, res: ServerResponse, done: Next): void;
 }
 

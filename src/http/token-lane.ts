@@ -14,7 +14,7 @@ import { runChain, type Next, type OAuthRequest, type PlainHandler } from "./pla
  * the response, express/lib/application.js `handle`), after which every property access on them,
  * in node's HTTP code as in body-parser and passport, misses V8's inline caches. Measured with
  * `npm run bench:http` on the 2-vCPU development machine: the chain an exchange runs (request
- * scope, form, passport) costs ≈ 410 µs of CPU through Express and ≈ 210 µs on node's objects
+ * scope, form, passport) costs ≈ 390 µs of CPU through Express and ≈ 225 µs on node's objects
  * (docs/performance.md); the router itself is a small part of it.
  *
  * What stays the same: the handlers. The lane runs exactly the endpoint's chain (http/form.ts with
